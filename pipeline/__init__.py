@@ -1,0 +1,1 @@
+"""Options, CLI, pipeline assembly, the demo and the run summary."""

@@ -1,0 +1,99 @@
+"""Pipeline assembly: wires the transforms, nothing else.
+
+    sources -> feeds -> requests -> dedup(URL) -> fetch -> extract
+            -> dedup(canonical URL, content) -> entities -> topics
+            -> Parquet (articles, _duplicates, _dead_letters, _state/index) -> run report
+"""
+from __future__ import annotations
+
+from typing import Dict
+
+import apache_beam as beam
+
+from schemas.records import DeadLetter
+from transforms import dedup, entities, extract, feeds, fetch, sink, sources, topics
+
+
+def fetch_config(options) -> fetch.FetchConfig:
+    return fetch.FetchConfig(
+        user_agent=fetch.user_agent(options.contact),
+        total_timeout=options.fetch_timeout,
+        connect_timeout=min(10.0, options.fetch_timeout),
+        max_bytes=options.max_page_bytes,
+        allow_private_hosts=options.allow_private_hosts,
+        host_delay=max(0.0, options.host_delay),
+        respect_robots=not options.ignore_robots,
+        max_parallel_hosts=max(1, options.max_parallel_hosts),
+    )
+
+
+def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: str) -> Dict[str, beam.PCollection]:
+    """Add the whole batch job to ``p``; returns the main PCollections (for tests)."""
+    output = options.output
+    config = fetch_config(options)
+    dead_letters = []
+
+    previous = p | "ReadPreviousRuns" >> sink.ReadPreviousIndex(output)
+
+    feed_entries = (p
+                    | "FeedSources" >> beam.Create(list(inputs.feeds))
+                    | "ReadFeeds" >> feeds.ReadFeeds(config))
+    dead_letters.append(feed_entries.dead_letter)
+    direct_pages = p | "PageSources" >> beam.Create(list(inputs.pages))
+    requests_ = ((feed_entries.entries, direct_pages)
+                 | "AllRequests" >> beam.Flatten()
+                 | "DedupRequests" >> dedup.DedupRequests(previous))
+
+    fetched = requests_.requests | "FetchPages" >> fetch.FetchPages(config)
+    dead_letters.append(fetched.dead_letter)
+    page_sets = [fetched.pages]
+    if options.html_dir:
+        saved = p | "ReadHtmlDir" >> sources.ReadHtmlDir(options.html_dir)
+        dead_letters.append(saved.dead_letter)
+        page_sets.append(saved.pages)
+    pages = page_sets | "AllPages" >> beam.Flatten()
+
+    extracted = pages | "ExtractArticles" >> extract.ExtractArticles(options.min_words)
+    dead_letters.append(extracted.dead_letter)
+    unique = extracted.articles | "Deduplicate" >> dedup.DedupArticles(previous)
+    tagged = unique["articles"] | "TagEntities" >> entities.TagEntities(options.max_entities)
+    dead_letters.append(tagged.dead_letter)
+    articles = tagged.articles | "AssignTopics" >> topics.AssignTopics()
+
+    all_dead = dead_letters | "AllDeadLetters" >> beam.Flatten()
+    max_rows = options.max_rows_per_file
+    written = [
+        articles | "WriteArticles" >> sink.WritePartitioned(output, "articles", max_rows),
+        unique["duplicates"] | "WriteDuplicates" >> sink.WritePartitioned(output, "duplicates", max_rows),
+        all_dead | "WriteDeadLetters" >> sink.WritePartitioned(output, "dead_letters", max_rows),
+    ]
+    index = ((articles | "IndexArticles" >> beam.FlatMap(sink.index_entries_for_article),
+              unique["duplicates"] | "IndexDuplicates" >> beam.Map(sink.index_entry_for_duplicate))
+             | "AllIndexEntries" >> beam.Flatten()
+             | "WriteIndex" >> sink.WritePartitioned(output, "index", max_rows))
+    skipped = ((requests_.skipped, unique["skipped"])
+               | "AllSkipped" >> beam.Flatten()
+               | "CountSkipped" >> beam.combiners.Count.Globally()
+               | "SkippedRecord" >> beam.Map(lambda n: {"table": "_skipped", "rows": n}))
+    report = ((written + [skipped])
+              | "AllWrittenFiles" >> beam.Flatten()
+              | "MergeManifest" >> beam.CombineGlobally(_MergeManifest())
+              | "WriteReport" >> beam.Map(lambda r: sink.write_report(output, run_id, r)))
+    return {"articles": articles, "duplicates": unique["duplicates"], "dead_letters": all_dead,
+            "index": index, "report": report}
+
+
+class _MergeManifest(beam.CombineFn):
+    def create_accumulator(self):
+        return []
+
+    def add_input(self, acc, record):
+        acc.append(record)
+        return acc
+
+    def merge_accumulators(self, accs):
+        return [r for acc in accs for r in acc]
+
+    def extract_output(self, acc):
+        records = sorted(acc, key=lambda r: (r.get("table", ""), r.get("path", "")))
+        return sink.merge_manifest(records)

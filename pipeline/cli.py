@@ -1,0 +1,186 @@
+"""``python -m pipeline``: validate arguments, run the batch job, print the summary.
+
+User mistakes (missing file, unwritable output, bad sources file, unknown flag)
+end with a one-line message and exit code 2; a failed job exits 1. Inputs that
+fail individually never fail the job: they are dead-lettered.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import logging
+import os
+import sys
+import time
+import uuid
+from typing import List, Optional, Sequence
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+LOG = logging.getLogger("newsbeam")
+
+
+class UsageError(Exception):
+    pass
+
+
+def _all_option_classes():
+    from apache_beam.options.pipeline_options import PipelineOptions
+    seen, stack = [], [PipelineOptions]
+    while stack:
+        cls = stack.pop()
+        for sub in cls.__subclasses__():
+            if sub not in seen:
+                seen.append(sub)
+                stack.append(sub)
+    return seen
+
+
+def _help_text() -> str:
+    from apache_beam.options.pipeline_options import _BeamArgumentParser
+    from pipeline.options import NewsbeamOptions
+    parser = _BeamArgumentParser(
+        prog="python -m pipeline",
+        description="newsbeam: feeds and pages -> clean articles with entities and topics -> "
+                    "Parquet partitioned by topic and date.",
+        epilog="Any Apache Beam option is accepted too, e.g. --runner, --direct_running_mode, "
+               "--direct_num_workers, --project, --region, --temp_location.")
+    NewsbeamOptions._add_argparse_args(parser)
+    beam_group = parser.add_argument_group("beam (common)")
+    beam_group.add_argument("--runner", help="DirectRunner (default, in-process), PortableRunner, "
+                                             "DataflowRunner, FlinkRunner, ...")
+    beam_group.add_argument("--direct_running_mode", help="in_memory | multi_threading | multi_processing")
+    beam_group.add_argument("--direct_num_workers", help="workers for the local runner")
+    beam_group.add_argument("--streaming", action="store_true", help="run as a streaming job")
+    return parser.format_help()
+
+
+def _check_unknown(argv: Sequence[str]) -> None:
+    """Beam silently discards unknown flags; a typo must not go unnoticed."""
+    from apache_beam.options.pipeline_options import _BeamArgumentParser
+    parser = _BeamArgumentParser(allow_abbrev=False)
+    for cls in _all_option_classes():
+        try:
+            cls._add_argparse_args(parser)
+        except argparse.ArgumentError:
+            pass  # options registered by two classes
+    _known, unknown = parser.parse_known_args(list(argv))
+    flags = [u for u in unknown if u.startswith("--")]
+    if flags:
+        raise UsageError(f"unknown option {flags[0].split('=')[0]} (see --help)")
+    stray = [u for u in unknown if not u.startswith("-")]
+    if stray:
+        raise UsageError(f"unexpected argument {stray[0]!r} (options take the form --name value)")
+
+
+def _check_output(output: Optional[str]) -> str:
+    from apache_beam.io.filesystems import FileSystems
+    if not output:
+        raise UsageError("--output DIR is required")
+    if "://" not in output:
+        output = os.path.abspath(output)
+        if os.path.exists(output) and not os.path.isdir(output):
+            raise UsageError(f"output {output} exists and is not a directory")
+    probe = FileSystems.join(output, "_state", f".probe-{uuid.uuid4().hex}")
+    try:
+        with FileSystems.create(probe) as handle:
+            handle.write(b"ok")
+        FileSystems.delete([probe])
+    except Exception as exc:  # permission, missing bucket, unknown scheme ...
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"cannot write to output {output}: {reason}") from None
+    return output
+
+
+def _inputs(options):
+    from transforms import sources
+    try:
+        inputs = sources.cli_sources(options.feed or [], options.url or [])
+        if options.sources:
+            if "://" not in options.sources and not os.path.isfile(options.sources):
+                raise UsageError(f"sources file {options.sources} does not exist")
+            inputs = inputs + sources.load_sources_file(options.sources)
+    except sources.SourcesError as exc:
+        raise UsageError(str(exc)) from None
+    if options.html_dir:
+        if "://" not in options.html_dir:
+            if not os.path.isdir(options.html_dir):
+                raise UsageError(f"--html-dir {options.html_dir} is not a directory")
+            options.html_dir = os.path.abspath(options.html_dir)
+    if not inputs.feeds and not inputs.pages and not options.html_dir:
+        raise UsageError("nothing to do: give --feed, --url, --html-dir or --sources")
+    return inputs
+
+
+def _configure_logging(quiet: bool) -> None:
+    level = logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        force=True)  # importing Beam installs a root handler; replace it
+    for noisy in ("apache_beam", "trafilatura", "htmldate", "urllib3", "courlan", "charset_normalizer"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if not quiet else logging.ERROR)
+
+
+def run(argv: Sequence[str]) -> dict:
+    """Run the batch job; returns the run report. Raises UsageError for user mistakes."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
+    from pipeline.build import build_pipeline
+    from pipeline.options import NewsbeamOptions
+    from pipeline.runner import choose_runner, runner_label
+    from transforms import sink
+
+    _check_unknown(argv)
+    options = PipelineOptions(list(argv))
+    nb = options.view_as(NewsbeamOptions)
+    _configure_logging(nb.quiet)
+    nb.output = _check_output(nb.output)
+    inputs = _inputs(nb)
+    options.view_as(SetupOptions).save_main_session = False
+    run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+    runner = choose_runner(options)
+    started = time.monotonic()
+    pipeline = beam.Pipeline(runner=runner, options=options)
+    build_pipeline(pipeline, nb, inputs, run_id)
+    result = pipeline.run()
+    result.wait_until_finish()
+    elapsed = time.monotonic() - started
+    report_path = sink.join_path(nb.output, "_reports", f"run-{run_id}.json")
+    report = _read_json(report_path)
+    report.update({"run_id": run_id, "output": nb.output, "elapsed_seconds": round(elapsed, 3),
+                   "runner": runner_label(runner),
+                   "inputs": {"feeds": len(inputs.feeds), "pages": len(inputs.pages),
+                              "html_dir": nb.html_dir}})
+    sink.write_report(nb.output, run_id, report)
+    return report
+
+
+def _read_json(path: str) -> dict:
+    from apache_beam.io.filesystems import FileSystems
+    with FileSystems.open(path, compression_type="uncompressed") as handle:
+        return json.loads(handle.read().decode("utf-8"))
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in argv):
+        print(_help_text())
+        return EXIT_OK
+    from pipeline.summary import render
+    try:
+        report = run(argv)
+    except UsageError as exc:
+        print(f"newsbeam: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("newsbeam: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a failed job: one line, details in the log
+        LOG.debug("job failed", exc_info=True)
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        print(f"newsbeam: error: job failed: {type(exc).__name__}: {first[:500]}", file=sys.stderr)
+        if os.environ.get("NEWSBEAM_DEBUG"):
+            raise
+        return EXIT_FAILED
+    print(render(report))
+    return EXIT_OK

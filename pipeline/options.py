@@ -1,0 +1,62 @@
+"""Command-line options, as Beam ``PipelineOptions`` subclasses.
+
+Every newsbeam flag has a dashed name (``--host-delay``) and a Beam-style
+snake_case alias (``--host_delay``). Beam's own flags (``--runner``,
+``--direct_num_workers``, ...) pass through untouched.
+"""
+from __future__ import annotations
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+
+def _flag(group, name: str, **kwargs):
+    dashed = f"--{name}"
+    snake = f"--{name.replace('-', '_')}"
+    names = [dashed] if dashed == snake else [dashed, snake]
+    group.add_argument(*names, dest=name.replace("-", "_"), **kwargs)
+
+
+class NewsbeamOptions(PipelineOptions):
+    """Sources, fetching, processing and output flags."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        sources = parser.add_argument_group("sources")
+        _flag(sources, "feed", action="append", default=None, metavar="URL",
+              help="RSS/Atom/JSON feed URL (http(s):// or file://, or a local path); repeatable")
+        _flag(sources, "url", action="append", default=None, metavar="URL",
+              help="article page URL to fetch directly; repeatable")
+        _flag(sources, "html-dir", default=None, metavar="DIR",
+              help="folder of saved pages (*.html, *.htm, .gz variants), read recursively")
+        _flag(sources, "sources", default=None, metavar="FILE",
+              help="TOML file listing [[feed]] url/topic and [[page]] url entries")
+
+        fetching = parser.add_argument_group("fetching")
+        _flag(fetching, "allow-private-hosts", action="store_true", default=False,
+              help="allow loopback/private/link-local addresses (refused by default: SSRF guard)")
+        _flag(fetching, "host-delay", type=float, default=1.0, metavar="SECONDS",
+              help="minimum pause between requests to one host (default 1.0; 0 disables)")
+        _flag(fetching, "ignore-robots", action="store_true", default=False,
+              help="do not fetch or honour robots.txt (default: respect it)")
+        _flag(fetching, "contact", default=None, metavar="TEXT",
+              help="contact (URL or e-mail) put in the User-Agent so site owners can reach you")
+        _flag(fetching, "fetch-timeout", type=float, default=30.0, metavar="SECONDS",
+              help="total time budget for one request, redirects included (default 30)")
+        _flag(fetching, "max-page-bytes", type=int, default=5 * 1024 * 1024, metavar="BYTES",
+              help="abort bodies larger than this, after decompression (default 5 MiB)")
+        _flag(fetching, "max-parallel-hosts", type=int, default=16, metavar="N",
+              help="hosts fetched at once per worker (default 16)")
+
+        processing = parser.add_argument_group("processing")
+        _flag(processing, "min-words", type=int, default=60, metavar="N",
+              help="pages with fewer words after cleaning are dead-lettered as not_an_article")
+        _flag(processing, "max-entities", type=int, default=50, metavar="N",
+              help="keep at most N entities per article, most mentioned first (default 50)")
+
+        output = parser.add_argument_group("output")
+        _flag(output, "output", default=None, metavar="DIR",
+              help="output location (local path, gs://, s3://); required")
+        _flag(output, "max-rows-per-file", type=int, default=100_000, metavar="N",
+              help="split a partition into files of at most N rows (default 100000)")
+        _flag(output, "quiet", action="store_true", default=False,
+              help="print only the final summary")

@@ -1,0 +1,157 @@
+"""Arrow schemas of everything newsbeam writes, derived from the records in one place.
+
+Bump ``SCHEMA_VERSION`` on any change to these schemas; readers of older files
+rely on it (columns are only ever added, never renamed or retyped).
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any, Dict, Iterable, List
+
+import pyarrow as pa
+
+from schemas.records import Article, DeadLetter, Duplicate, IndexEntry
+
+SCHEMA_VERSION = 1
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+ENTITY_TYPE = pa.struct([
+    pa.field("text", pa.string(), nullable=False),
+    pa.field("label", pa.string(), nullable=False),
+    pa.field("count", pa.int32(), nullable=False),
+])
+
+ARTICLE_SCHEMA = pa.schema([
+    pa.field("article_id", pa.string(), nullable=False),
+    pa.field("url", pa.string(), nullable=False),
+    pa.field("canonical_url", pa.string(), nullable=False),
+    pa.field("source_domain", pa.string(), nullable=False),
+    pa.field("feed_url", pa.string()),
+    pa.field("title", pa.string()),
+    pa.field("authors", pa.list_(pa.string())),
+    pa.field("published_at", TIMESTAMP),
+    pa.field("modified_at", TIMESTAMP),
+    pa.field("date_source", pa.string()),
+    pa.field("fetched_at", TIMESTAMP, nullable=False),
+    pa.field("language", pa.string()),
+    pa.field("topic", pa.string(), nullable=False),
+    pa.field("topic_source", pa.string()),
+    pa.field("section", pa.string()),
+    pa.field("body", pa.string(), nullable=False),
+    pa.field("word_count", pa.int32(), nullable=False),
+    pa.field("content_hash", pa.string(), nullable=False),
+    pa.field("entities", pa.list_(ENTITY_TYPE)),
+    pa.field("cluster_size", pa.int32(), nullable=False),
+    pa.field("cluster_sources", pa.list_(pa.string())),
+    pa.field("boilerplate_removed_chars", pa.int32(), nullable=False),
+    pa.field("schema_version", pa.int32(), nullable=False),
+], metadata={"newsbeam.schema_version": str(SCHEMA_VERSION), "newsbeam.table": "articles"})
+
+DUPLICATE_SCHEMA = pa.schema([
+    pa.field("url", pa.string(), nullable=False),
+    pa.field("article_id", pa.string(), nullable=False),
+    pa.field("duplicate_of", pa.string(), nullable=False),
+    pa.field("kind", pa.string(), nullable=False),
+    pa.field("similarity", pa.float32(), nullable=False),
+    pa.field("detected_at", TIMESTAMP, nullable=False),
+    pa.field("schema_version", pa.int32(), nullable=False),
+], metadata={"newsbeam.schema_version": str(SCHEMA_VERSION), "newsbeam.table": "duplicates"})
+
+DEAD_LETTER_SCHEMA = pa.schema([
+    pa.field("url", pa.string(), nullable=False),
+    pa.field("stage", pa.string(), nullable=False),
+    pa.field("reason", pa.string(), nullable=False),
+    pa.field("detail", pa.string()),
+    pa.field("at", TIMESTAMP, nullable=False),
+    pa.field("schema_version", pa.int32(), nullable=False),
+], metadata={"newsbeam.schema_version": str(SCHEMA_VERSION), "newsbeam.table": "dead_letters"})
+
+# Compact per-article signature kept under DIR/_state/ so later runs can skip
+# what earlier runs wrote (by URL and by content).
+INDEX_SCHEMA = pa.schema([
+    pa.field("url", pa.string(), nullable=False),
+    pa.field("article_id", pa.string(), nullable=False),
+    pa.field("content_hash", pa.string()),
+    pa.field("kind", pa.string(), nullable=False),  # article | url | exact | near
+    pa.field("written_at", TIMESTAMP, nullable=False),
+], metadata={"newsbeam.schema_version": str(SCHEMA_VERSION), "newsbeam.table": "index"})
+
+TABLE_SCHEMAS = {
+    "articles": ARTICLE_SCHEMA,
+    "duplicates": DUPLICATE_SCHEMA,
+    "dead_letters": DEAD_LETTER_SCHEMA,
+    "index": INDEX_SCHEMA,
+}
+
+_DETAIL_MAX = 2000
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
+
+
+def article_to_row(article: Article) -> Dict[str, Any]:
+    return {
+        "article_id": article.article_id,
+        "url": article.url,
+        "canonical_url": article.canonical_url,
+        "source_domain": article.source_domain,
+        "feed_url": article.feed_url,
+        "title": article.title,
+        "authors": list(article.authors),
+        "published_at": _utc(article.published_at),
+        "modified_at": _utc(article.modified_at),
+        "date_source": article.date_source,
+        "fetched_at": _utc(article.fetched_at),
+        "language": article.language,
+        "topic": article.topic,
+        "topic_source": article.topic_source,
+        "section": article.section,
+        "body": article.body,
+        "word_count": int(article.word_count),
+        "content_hash": article.content_hash,
+        "entities": [dataclasses.asdict(e) for e in article.entities],
+        "cluster_size": int(article.cluster_size),
+        "cluster_sources": list(article.cluster_sources),
+        "boilerplate_removed_chars": int(article.boilerplate_removed_chars),
+        "schema_version": SCHEMA_VERSION,
+    }
+
+
+def duplicate_to_row(dup: Duplicate) -> Dict[str, Any]:
+    return {
+        "url": dup.url, "article_id": dup.article_id, "duplicate_of": dup.duplicate_of,
+        "kind": dup.kind, "similarity": float(dup.similarity),
+        "detected_at": _utc(dup.detected_at), "schema_version": SCHEMA_VERSION,
+    }
+
+
+def dead_letter_to_row(dl: DeadLetter) -> Dict[str, Any]:
+    return {
+        "url": dl.url, "stage": dl.stage, "reason": dl.reason,
+        "detail": (dl.detail or "")[:_DETAIL_MAX], "at": _utc(dl.at),
+        "schema_version": SCHEMA_VERSION,
+    }
+
+
+def index_to_row(entry: "IndexEntry") -> Dict[str, Any]:
+    return {"url": entry.url, "article_id": entry.article_id, "content_hash": entry.content_hash,
+            "kind": entry.kind, "written_at": _utc(entry.written_at)}
+
+
+def to_table(rows: Iterable[Dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    """Build a table that is guaranteed to match ``schema`` (raises otherwise)."""
+    rows = list(rows)
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def rows_for(table: str, records: Iterable[Any]) -> List[Dict[str, Any]]:
+    convert = {"articles": article_to_row, "duplicates": duplicate_to_row,
+               "dead_letters": dead_letter_to_row, "index": index_to_row}[table]
+    return [convert(r) for r in records]

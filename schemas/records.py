@@ -1,0 +1,134 @@
+"""Typed records that flow between stages.
+
+Plain frozen dataclasses: picklable by any Beam runner, comparable in tests, and
+free of Beam so the core functions can be used and tested on their own. New
+versions of a record are made with ``dataclasses.replace``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Optional, Tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class FeedRequest:
+    """A feed to read. ``trusted`` marks feeds named by the operator (CLI or
+    sources file): only those may use ``file://``; URLs found inside feed
+    content never are."""
+    url: str
+    topic: Optional[str] = None  # operator's explicit topic for the feed's entries
+    trusted: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class PageRequest:
+    """An article page to fetch, with whatever its feed entry said about it.
+
+    Feed metadata is kept so that it can fill gaps the page leaves."""
+    url: str
+    origin: str = "url"  # url | feed | html_dir | sources
+    feed_url: Optional[str] = None
+    topic_hint: Optional[str] = None  # from the sources file (feed_config)
+    entry_title: Optional[str] = None
+    entry_published: Optional[dt.datetime] = None
+    entry_authors: Tuple[str, ...] = ()
+    entry_categories: Tuple[str, ...] = ()
+    entry_summary: Optional[str] = None
+    # Other input URLs that normalise to this one (tracking-parameter variants):
+    # fetched once, accounted for as duplicates of whatever this request becomes.
+    aliases: Tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class FetchedPage:
+    request: PageRequest
+    final_url: str
+    status: int
+    content: bytes
+    content_type: str
+    fetched_at: dt.datetime
+    encoding: Optional[str] = None  # charset from the HTTP header, if any
+
+
+@dataclasses.dataclass(frozen=True)
+class Entity:
+    text: str
+    label: str
+    count: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Member:
+    """A copy folded into a cluster's representative (becomes a Duplicate row)."""
+    url: str
+    article_id: str
+    kind: str  # url | exact | near
+    similarity: float
+    domain: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Article:
+    article_id: str
+    url: str
+    canonical_url: str
+    source_domain: str
+    feed_url: Optional[str]
+    title: Optional[str]
+    authors: Tuple[str, ...]
+    published_at: Optional[dt.datetime]
+    modified_at: Optional[dt.datetime]
+    date_source: Optional[str]
+    fetched_at: dt.datetime
+    language: Optional[str]
+    topic: str
+    topic_source: Optional[str]
+    section: Optional[str]
+    body: str
+    word_count: int
+    content_hash: str
+    entities: Tuple[Entity, ...] = ()
+    cluster_size: int = 1
+    cluster_sources: Tuple[str, ...] = ()
+    boilerplate_removed_chars: int = 0
+    # Not written: hints the topic stage uses, carried from the feed entry.
+    categories: Tuple[str, ...] = ()
+    topic_hint: Optional[str] = None
+    aliases: Tuple[str, ...] = ()
+    members: Tuple[Member, ...] = ()
+
+    @property
+    def partition_date(self) -> dt.date:
+        """Publication date in UTC, else the fetch date."""
+        stamp = self.published_at or self.fetched_at
+        return stamp.astimezone(dt.timezone.utc).date()
+
+
+@dataclasses.dataclass(frozen=True)
+class Duplicate:
+    url: str
+    article_id: str
+    duplicate_of: str
+    kind: str  # url | exact | near
+    similarity: float
+    detected_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class DeadLetter:
+    url: str
+    stage: str
+    reason: str
+    detail: str
+    at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexEntry:
+    """What a run wrote, kept under ``DIR/_state/index`` so later runs skip it."""
+    url: str
+    article_id: str
+    content_hash: Optional[str]
+    kind: str  # article | url | exact | near
+    written_at: dt.datetime

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Shared by run_local.sh and run_tests.sh: create .venv if missing and install
+# the project (with the given extras) when setup.py changed since the last install.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+EXTRAS="${1:-}"
+PYTHON="${PYTHON:-python3}"
+VENV="$ROOT/.venv"
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "newsbeam: creating virtualenv in $VENV" >&2
+  "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2
+fi
+STAMP="$VENV/.newsbeam-installed${EXTRAS:+-$EXTRAS}"
+WANT="$(cat "$ROOT/setup.py" | sha256sum | cut -d' ' -f1)"
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
+  echo "newsbeam: installing dependencies${EXTRAS:+ [$EXTRAS]} (first run takes about a minute)" >&2
+  SPEC="."
+  [ -n "$EXTRAS" ] && SPEC=".[$EXTRAS]"
+  (cd "$ROOT" && "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$SPEC" >&2)
+  echo "$WANT" > "$STAMP"
+fi

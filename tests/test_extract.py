@@ -1,0 +1,133 @@
+"""HTML -> Article on pages modelled on real news templates."""
+import datetime as dt
+
+import pytest
+
+from schemas import reasons
+from schemas.records import Article, DeadLetter, FetchedPage, PageRequest
+from transforms.extract import (clean_authors, clean_title, content_hash, decode_html,
+                                extract_article, parse_datetime)
+
+FETCHED = dt.datetime(2025, 5, 16, 12, 0, tzinfo=dt.timezone.utc)
+PARAS = [
+    "Delegations from Russia and Ukraine arrived in Istanbul on Thursday for the first direct talks in "
+    "three years, but neither Vladimir Putin nor Donald Trump attended, dimming hopes of a breakthrough.",
+    "Volodymyr Zelenskiy said he had come to Turkey ready to meet Putin in person and accused the Kremlin "
+    "of sending a low-level team that had no mandate to agree a ceasefire.",
+    "Kremlin spokesman Dmitry Peskov said the Russian delegation was authorised to discuss the technical "
+    "details of any settlement and rejected what he called an ultimatum from Kyiv and its allies.",
+    "Officials in Ankara said the talks would continue on Friday, while diplomats cautioned that the gap "
+    "between the two sides remained wide on territory, security guarantees and sanctions relief.",
+]
+CHROME = """<header><nav><a href="/">Menu</a> <a href="/search">Search</a> <a href="/politics">Politics</a>
+<a href="/business">Business</a></nav></header>
+<aside class="market-data"><h3>Market Data</h3><ul><li>DJIA 42,051.06 +0.65%</li><li>Brent Crude 64.53 -2.4%</li>
+<li>EUR/USD 1.1187</li></ul></aside>"""
+FOOTER = """<div class="newsletter"><p>Welcome to EconoTimes - sign up for daily updates</p></div>
+<footer><p>© 2025 EconoTimes. All rights reserved.</p></footer>"""
+
+
+def page_html(head="", body_extra="", paras=PARAS, lang="en"):
+    paragraphs = "".join(f"<p>{p}</p>" for p in paras)
+    return f"""<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">
+<title>Hopes Dim for Peace Talks | EconoTimes</title>{head}</head><body>{CHROME}
+<main><article><h1>Hopes Dim for Peace Talks</h1><div class="byline">By Jane Doe</div>
+<div class="share">Share on X Share on Facebook Copy link</div>{paragraphs}{body_extra}</article></main>
+{FOOTER}</body></html>"""
+
+
+def make_page(html, url="https://econotimes.example/politics/talks.html", request=None, ctype_charset=None):
+    content = html.encode("utf-8") if isinstance(html, str) else html
+    return FetchedPage(request=request or PageRequest(url=url), final_url=url, status=200,
+                       content=content, content_type="text/html", fetched_at=FETCHED,
+                       encoding=ctype_charset)
+
+
+def test_body_is_clean_of_chrome():
+    art = extract_article(make_page(page_html()))
+    assert isinstance(art, Article), art
+    for chrome in ("Menu", "Market Data", "DJIA", "Brent Crude", "EUR/USD", "sign up",
+                   "Welcome to EconoTimes", "Share on", "All rights reserved", "Copy link"):
+        assert chrome not in art.body, chrome
+    assert art.body.startswith("Delegations from Russia")
+    assert art.title == "Hopes Dim for Peace Talks"
+    assert art.word_count > 100 and art.language == "en"
+
+
+def test_metadata_precedence_and_provenance():
+    head = """<link rel="canonical" href="https://econotimes.example/politics/talks.html?utm_source=x">
+<meta property="article:section" content="Politics">
+<meta property="article:published_time" content="2025-05-15T09:30:00+03:00">
+<script type="application/ld+json">{"@context":"https://schema.org","@graph":[{"@type":"WebPage"},
+{"@type":"NewsArticle","headline":"Hopes Dim for Ukraine-Russia Peace Talks","datePublished":"2025-05-15T08:00:00+03:00",
+"dateModified":"2025-05-15T11:00:00Z","author":[{"@type":"Person","name":"Jane Doe"},{"@type":"Person","name":"Omar Haddad"}],
+"articleSection":"World"}]}</script>"""
+    art = extract_article(make_page(page_html(head=head)))
+    assert art.published_at == dt.datetime(2025, 5, 15, 5, 0, tzinfo=dt.timezone.utc)
+    assert art.date_source == "jsonld"
+    assert art.modified_at == dt.datetime(2025, 5, 15, 11, 0, tzinfo=dt.timezone.utc)
+    assert art.authors == ("Jane Doe", "Omar Haddad")
+    assert art.title == "Hopes Dim for Ukraine-Russia Peace Talks"
+    assert art.section == "Politics"  # the page's own meta tag wins over JSON-LD
+    assert art.canonical_url == "https://econotimes.example/politics/talks.html"
+
+
+def test_feed_metadata_fills_gaps_and_bad_dates_are_rejected():
+    request = PageRequest(url="https://econotimes.example/politics/talks.html", origin="feed",
+                          feed_url="https://econotimes.example/rss.xml",
+                          entry_published=dt.datetime(2025, 5, 14, 7, 0, tzinfo=dt.timezone.utc),
+                          entry_authors=("Feed Author",), entry_categories=("Politics",))
+    head = '<meta property="article:published_time" content="2031-01-01T00:00:00Z">'
+    art = extract_article(make_page(page_html(head=head).replace('<div class="byline">By Jane Doe</div>', ""),
+                                    request=request))
+    assert art.published_at == request.entry_published and art.date_source == "feed"
+    assert art.feed_url == "https://econotimes.example/rss.xml"
+    assert art.categories == ("Politics",)
+
+
+def test_foreign_canonical_is_not_trusted():
+    head = '<link rel="canonical" href="https://attacker.example/other.html">'
+    art = extract_article(make_page(page_html(head=head)))
+    assert art.canonical_url == "https://econotimes.example/politics/talks.html"
+
+
+def test_saved_page_takes_its_canonical_url():
+    head = '<link rel="canonical" href="https://econotimes.example/politics/talks.html">'
+    art = extract_article(make_page(page_html(head=head), url="file:///tmp/saved/talks.html"))
+    assert art.url == art.canonical_url == "https://econotimes.example/politics/talks.html"
+    assert art.source_domain == "econotimes.example"
+
+
+def test_not_articles_and_broken_input_are_dead_letters():
+    index = page_html(paras=["<a href='/a'>Short teaser one</a>", "<a href='/b'>Teaser two</a>"])
+    result = extract_article(make_page(index))
+    assert isinstance(result, DeadLetter) and result.reason in (reasons.NOT_AN_ARTICLE,
+                                                                reasons.EMPTY_EXTRACTION)
+    assert extract_article(make_page(b"")).reason == reasons.EMPTY_EXTRACTION
+    assert extract_article(make_page(b"\x00\x00\x00")).stage == reasons.STAGE_EXTRACT
+    binary = bytes(range(256)) * 400
+    assert isinstance(extract_article(make_page(binary)), DeadLetter)
+
+
+def test_encodings():
+    html = page_html(paras=[p + " Café Müller in München." for p in PARAS])
+    latin = html.replace('<meta charset="utf-8">', '<meta charset="iso-8859-1">').encode("iso-8859-1")
+    art = extract_article(make_page(latin))
+    assert "München" in art.body
+    # Header charset wrong (says utf-8, bytes are latin-1): detection recovers.
+    text, _ = decode_html("Grüße aus Köln".encode("cp1252"), "utf-8")
+    assert "Köln" in text or "K" in text
+    assert decode_html("\ufeffhello".encode("utf-8"))[0] == "hello"
+
+
+def test_helpers():
+    assert clean_authors(["By Jane Doe and Omar Haddad, Staff Writer"]) == ("Jane Doe", "Omar Haddad")
+    assert clean_authors(["By Staff", "jane@example.com", "Updated May 15, 2025 10:32"]) == ()
+    assert clean_authors(["Theresa May"]) == ("Theresa May",)
+    assert clean_title("Putin skips summit | EconoTimes", "EconoTimes") == "Putin skips summit"
+    assert clean_title("Putin skips summit - World - Daily Ledger", None) == "Putin skips summit - World"
+    assert clean_title("Short", None) == "Short"
+    assert parse_datetime("2025-05-15T09:30:00+03:00") == dt.datetime(2025, 5, 15, 6, 30, tzinfo=dt.timezone.utc)
+    assert parse_datetime("Thu, 15 May 2025 09:30:00 GMT").hour == 9
+    assert parse_datetime("not a date") is None
+    assert content_hash("Hello,   World!") == content_hash("hello world")

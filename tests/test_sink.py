@@ -1,0 +1,74 @@
+"""Partitioned Parquet: atomic, deterministic, readable by pyarrow and DuckDB."""
+import datetime as dt
+import os
+
+import apache_beam as beam
+import duckdb
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+
+from schemas import ARTICLE_SCHEMA, DEAD_LETTER_SCHEMA, SCHEMA_VERSION
+from schemas.records import Article, DeadLetter, Entity
+from transforms import sink, urls
+
+T0 = dt.datetime(2025, 5, 15, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-3)))  # UTC: the 16th
+
+
+def art(i, topic="politics", published=T0):
+    url = f"https://a.example/{i}.html"
+    return Article(article_id=urls.article_id(url), url=url, canonical_url=url, source_domain="a.example",
+                   feed_url=None, title=f"t{i}", authors=("A B",), published_at=published,
+                   modified_at=None, date_source="meta", fetched_at=T0, language="en", topic=topic,
+                   topic_source="section", section="Politics", body="body text", word_count=2,
+                   content_hash=f"h{i}", entities=(Entity("Vladimir Putin", "PERSON", 2),))
+
+
+def test_partition_values_are_sanitised():
+    assert sink.article_partition(art(1)) == "topic=politics/date=2025-05-16"
+    assert sink.article_partition(art(1, topic="../../etc")) == "topic=other/date=2025-05-16"
+    assert sink.article_partition(art(1, topic="politics/../../x")).startswith("topic=other/")
+    assert sink.article_partition(art(1, published=None)).endswith("date=2025-05-16")  # fetch date
+
+
+def test_write_partitioned_then_read_back(tmp_path):
+    out = str(tmp_path / "out")
+    articles = [art(i) for i in range(5)] + [art(9, topic="sports")]
+    with TestPipeline(runner="FnApiRunner") as p:
+        _ = p | beam.Create(articles) | sink.WritePartitioned(out, "articles", max_rows=3)
+        _ = (p | "DL" >> beam.Create([DeadLetter("https://x/1", "fetch", "http_4xx", "HTTP 404", T0)])
+             | "WDL" >> sink.WritePartitioned(out, "dead_letters"))
+    files = sorted(os.path.relpath(os.path.join(d, f), out) for d, _, fs in os.walk(out) for f in fs)
+    assert len([f for f in files if f.startswith("topic=politics/date=2025-05-16/part-")]) == 2
+    assert not [f for f in files if ".tmp" in f]
+    table = ds.dataset(out, partitioning="hive").to_table()
+    assert table.num_rows == 6
+    assert set(table.column("topic").to_pylist()) == {"politics", "sports"}
+    file_schema = pq.read_schema(os.path.join(out, files[-1]))
+    assert file_schema.equals(ARTICLE_SCHEMA, check_metadata=False)
+    assert file_schema.metadata[b"newsbeam.schema_version"] == str(SCHEMA_VERSION).encode()
+    rows = duckdb.sql(f"SELECT topic, date, count(*) FROM read_parquet('{out}/topic=*/date=*/*.parquet', "
+                      "hive_partitioning=true) GROUP BY ALL ORDER BY ALL").fetchall()
+    assert rows == [("politics", dt.date(2025, 5, 16), 5), ("sports", dt.date(2025, 5, 16), 1)]
+    dl = pq.read_table(os.path.join(out, "_dead_letters", "date=2025-05-16",
+                                    os.listdir(os.path.join(out, "_dead_letters", "date=2025-05-16"))[0]))
+    assert dl.schema.equals(DEAD_LETTER_SCHEMA, check_metadata=False)
+    assert dl.to_pylist()[0]["reason"] == "http_4xx"
+
+
+def test_same_rows_same_file_names(tmp_path):
+    out = str(tmp_path)
+    rows = [sink.arrow_schemas.article_to_row(art(i)) for i in range(3)]
+    first = sink.write_partition(out, "articles", "topic=politics/date=2025-05-16", rows)
+    second = sink.write_partition(out, "articles", "topic=politics/date=2025-05-16", list(reversed(rows)))
+    assert [r["path"] for r in first] == [r["path"] for r in second]
+    assert len(os.listdir(os.path.join(out, "topic=politics", "date=2025-05-16"))) == 1
+
+
+def test_schema_mismatch_raises_instead_of_writing(tmp_path):
+    row = sink.arrow_schemas.article_to_row(art(1))
+    row["word_count"] = "many"
+    with pytest.raises(Exception):
+        sink.write_partition(str(tmp_path), "articles", "topic=politics/date=2025-05-16", [row])
+    assert not any(f.endswith(".parquet") for _, _, fs in os.walk(tmp_path) for f in fs)

@@ -1,0 +1,1 @@
+"""One module per stage: pure functions first, then the Beam transform wrapping them."""

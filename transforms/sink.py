@@ -1,0 +1,273 @@
+"""Writing Hive-partitioned Parquet atomically and deterministically.
+
+Beam's ``WriteToParquet`` has no dynamic destinations and ``fileio.WriteToFiles``
+silently leaves data in a hidden temp folder when destinations are sub-folders
+(apache/beam#21313), so this module groups rows per partition and writes each
+group itself: to a hidden temp name, then renamed into place. All I/O goes
+through ``FileSystems`` so ``gs://`` and ``s3://`` outputs work with the Beam
+extras installed (on object stores the rename is a copy + delete: readers never
+see a partial object under the final name, but may briefly see both names).
+
+File names are a hash of the rows' keys: re-running the same input rewrites the
+same file instead of adding a second copy.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import logging
+import re
+import uuid
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+
+from schemas import arrow as arrow_schemas
+from schemas.records import Article, DeadLetter, Duplicate, IndexEntry
+from schemas.taxonomy import DEFAULT_TOPIC, is_topic
+
+LOG = logging.getLogger(__name__)
+
+MAX_ROWS_PER_FILE = 100_000
+TABLE_DIRS = {"articles": "", "duplicates": "_duplicates", "dead_letters": "_dead_letters",
+              "index": "_state/index"}
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_KEY_COLUMNS = {"articles": ("article_id",), "duplicates": ("url", "duplicate_of", "kind"),
+                "dead_letters": ("url", "stage", "reason"), "index": ("url", "kind", "article_id")}
+
+
+def _date_value(value: dt.date) -> str:
+    text = value.isoformat()
+    if not _DATE.match(text):  # years beyond 9999 or before 1000 cannot be valid partitions
+        raise ValueError(f"invalid partition date {text!r}")
+    return text
+
+
+def article_partition(article: Article) -> str:
+    """``topic=<slug>/date=<YYYY-MM-DD>``; the topic is forced into the taxonomy."""
+    topic = article.topic if is_topic(article.topic) else DEFAULT_TOPIC
+    return f"topic={topic}/date={_date_value(article.partition_date)}"
+
+
+def date_partition(stamp: dt.datetime) -> str:
+    return f"date={_date_value(stamp.astimezone(dt.timezone.utc).date())}"
+
+
+def partition_of(table: str, record: Any) -> str:
+    if table == "articles":
+        return article_partition(record)
+    if table == "duplicates":
+        return date_partition(record.detected_at)
+    if table == "dead_letters":
+        return date_partition(record.at)
+    return ""
+
+
+def join_path(*parts: str) -> str:
+    parts = [p for p in parts if p]
+    base = parts[0]
+    for part in parts[1:]:
+        base = FileSystems.join(base, part)
+    return base
+
+
+def file_name(table: str, rows: List[Dict[str, Any]]) -> str:
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update("\x1f".join(str(row[c]) for c in _KEY_COLUMNS[table]).encode("utf-8"))
+        digest.update(b"\x1e")
+    return f"part-{digest.hexdigest()[:20]}.parquet"
+
+
+def write_parquet_atomically(path: str, table) -> None:
+    """Write to a hidden temp name beside ``path``, then rename over it."""
+    import pyarrow.parquet as pq
+    directory, name = path.rsplit("/", 1)
+    temp = join_path(directory, f".{name}.{uuid.uuid4().hex}.tmp")
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    try:
+        with FileSystems.create(temp) as handle:
+            handle.write(buffer.getvalue())
+        if FileSystems.exists(path):
+            FileSystems.delete([path])  # object stores: rename cannot overwrite
+        FileSystems.rename([temp], [path])
+    except Exception:
+        try:
+            if FileSystems.exists(temp):
+                FileSystems.delete([temp])
+        finally:
+            raise
+
+
+def write_partition(output: str, table: str, partition: str, rows: List[Dict[str, Any]],
+                    max_rows: int = MAX_ROWS_PER_FILE) -> List[Dict[str, Any]]:
+    """Write one partition's rows; returns one manifest record per file."""
+    schema = arrow_schemas.TABLE_SCHEMAS[table]
+    keys = _KEY_COLUMNS[table]
+    rows = sorted(rows, key=lambda r: tuple(str(r[k]) for k in keys))
+    # Same key twice (a retried bundle, a duplicate emitted twice): keep one.
+    unique: List[Dict[str, Any]] = []
+    last = None
+    for row in rows:
+        key = tuple(str(row[k]) for k in keys)
+        if key != last:
+            unique.append(row)
+            last = key
+    written = []
+    for start in range(0, len(unique), max_rows):
+        chunk = unique[start:start + max_rows]
+        arrow_table = arrow_schemas.to_table(chunk, schema)
+        path = join_path(output, TABLE_DIRS[table], partition, file_name(table, chunk))
+        write_parquet_atomically(path, arrow_table)
+        written.append({"table": table, "partition": partition, "path": path, "rows": len(chunk),
+                        "counts": _counts(table, chunk)})
+    return written
+
+
+def _counts(table: str, rows: List[Dict[str, Any]]) -> Dict[str, Dict[str, int]]:
+    counts: Dict[str, Dict[str, int]] = {}
+
+    def bump(group: str, key: Optional[str], n: int = 1):
+        if key is None:
+            return
+        counts.setdefault(group, {})
+        counts[group][key] = counts[group].get(key, 0) + n
+
+    for row in rows:
+        if table == "articles":
+            bump("source_domain", row["source_domain"])
+            bump("topic_source", row["topic_source"] or "none")
+            for entity in row["entities"][:10]:
+                bump("entities", f'{entity["text"]}\t{entity["label"]}', entity["count"])
+        elif table == "duplicates":
+            bump("kind", row["kind"])
+        elif table == "dead_letters":
+            bump("reason", f'{row["stage"]}:{row["reason"]}')
+    return counts
+
+
+class _WritePartitionFn(beam.DoFn):
+    def __init__(self, output: str, table: str, max_rows: int):
+        self._output = output
+        self._table = table
+        self._max_rows = max_rows
+        self.rows_written = Metrics.counter("sink", f"{table}_rows")
+        self.files_written = Metrics.counter("sink", f"{table}_files")
+
+    def process(self, element):
+        partition, rows = element
+        for record in write_partition(self._output, self._table, partition, list(rows),
+                                      self._max_rows):
+            self.rows_written.inc(record["rows"])
+            self.files_written.inc()
+            yield record
+
+
+class WritePartitioned(beam.PTransform):
+    """Records -> Parquet files under ``output``; emits a manifest record per file."""
+
+    def __init__(self, output: str, table: str, max_rows: int = MAX_ROWS_PER_FILE,
+                 label: Optional[str] = None):
+        super().__init__(label)
+        self._output = output
+        self._table = table
+        self._max_rows = max_rows
+
+    def expand(self, records):
+        table = self._table
+        convert = {"articles": arrow_schemas.article_to_row,
+                   "duplicates": arrow_schemas.duplicate_to_row,
+                   "dead_letters": arrow_schemas.dead_letter_to_row,
+                   "index": arrow_schemas.index_to_row}[table]
+        return (records
+                | "ToRows" >> beam.Map(lambda r: (partition_of(table, r), convert(r))).with_output_types(
+                    Tuple[str, Dict[str, Any]])
+                | "GroupByPartition" >> beam.GroupByKey()
+                | "WriteFiles" >> beam.ParDo(_WritePartitionFn(self._output, table, self._max_rows)))
+
+
+def index_entries_for_article(article: Article) -> List[IndexEntry]:
+    now = dt.datetime.now(dt.timezone.utc)
+    entries = [IndexEntry(url=article.canonical_url, article_id=article.article_id,
+                          content_hash=article.content_hash, kind="article", written_at=now)]
+    if article.url != article.canonical_url:
+        entries.append(IndexEntry(url=article.url, article_id=article.article_id,
+                                  content_hash=article.content_hash, kind="article", written_at=now))
+    return entries
+
+
+def index_entry_for_duplicate(dup: Duplicate) -> IndexEntry:
+    return IndexEntry(url=dup.url, article_id=dup.article_id, content_hash=None, kind=dup.kind,
+                      written_at=dup.detected_at)
+
+
+# --------------------------------------------------------------------------- previous runs
+
+def read_index(output: str) -> List[IndexEntry]:
+    """Everything earlier runs wrote into ``output`` (empty for a new output)."""
+    import pyarrow.parquet as pq
+    pattern = join_path(output, TABLE_DIRS["index"], "*.parquet")
+    try:
+        matches = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
+    except Exception:  # no such folder yet
+        return []
+    entries: List[IndexEntry] = []
+    for path in sorted(matches):
+        with FileSystems.open(path, compression_type="uncompressed") as handle:
+            table = pq.read_table(io.BytesIO(handle.read()))
+        for row in table.to_pylist():
+            entries.append(IndexEntry(url=row["url"], article_id=row["article_id"],
+                                      content_hash=row.get("content_hash"), kind=row["kind"],
+                                      written_at=row["written_at"]))
+    return entries
+
+
+class ReadPreviousIndex(beam.PTransform):
+    """The index of earlier runs as a PCollection of IndexEntry (read on workers)."""
+
+    def __init__(self, output: str, label: Optional[str] = None):
+        super().__init__(label)
+        self._output = output
+
+    def expand(self, pbegin):
+        return (pbegin
+                | "Output" >> beam.Create([self._output])
+                | "ReadIndex" >> beam.FlatMap(read_index))
+
+
+# --------------------------------------------------------------------------- run report
+
+def merge_manifest(records: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
+    report: Dict[str, Any] = {"files": 0, "tables": {}, "partitions": {}, "counts": {},
+                              "skipped_already_written": 0}
+    for record in records:
+        if record.get("table") == "_skipped":
+            report["skipped_already_written"] += record["rows"]
+            continue
+        table = record["table"]
+        report["files"] += 1
+        report["tables"][table] = report["tables"].get(table, 0) + record["rows"]
+        if table == "articles":
+            part = record["partition"]
+            report["partitions"][part] = report["partitions"].get(part, 0) + record["rows"]
+        for group, values in record["counts"].items():
+            bucket = report["counts"].setdefault(f"{table}.{group}", {})
+            for key, n in values.items():
+                bucket[key] = bucket.get(key, 0) + n
+    return report
+
+
+def write_report(output: str, run_id: str, report: Dict[str, Any]) -> str:
+    path = join_path(output, "_reports", f"run-{run_id}.json")
+    temp = join_path(output, "_reports", f".run-{run_id}.json.tmp")
+    with FileSystems.create(temp) as handle:
+        handle.write(json.dumps(report, indent=2, sort_keys=True, default=str).encode("utf-8"))
+    if FileSystems.exists(path):
+        FileSystems.delete([path])
+    FileSystems.rename([temp], [path])
+    return path
