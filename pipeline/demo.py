@@ -65,6 +65,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 def _port_free(port: int) -> bool:
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

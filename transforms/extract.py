@@ -35,6 +35,9 @@ DEAD_LETTER = "dead_letter"
 
 MIN_ARTICLE_WORDS = 60  # fewer words after cleaning: a teaser, index or error page
 MIN_YEAR = 1990
+# Pages that declare themselves as not-an-article need much more text to be kept.
+NON_ARTICLE_OG_TYPES = {"website", "profile", "video.other", "video.movie", "music.song", "book"}
+MIN_WORDS_NON_ARTICLE_TYPE = 300
 FUTURE_TOLERANCE = dt.timedelta(days=1)
 _ARTICLE_TYPES = {"newsarticle", "article", "reportagenewsarticle", "analysisnewsarticle",
                   "blogposting", "opinionnewsarticle", "backgroundnewsarticle", "report",
@@ -48,7 +51,7 @@ _URL_DATE = re.compile(r"/(20\d{2}|19\d{2})[/-](0[1-9]|1[0-2])[/-](0[1-9]|[12]\d
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.I)
 _AUTHOR_NOISE = re.compile(
     r"^(by|von|par|por|written by|posted by|words by)\s+|\s*\|.*$|\s*\(.*?\)\s*", re.I)
-_AUTHOR_STOP = {"staff", "staff writer", "staff reporter", "reporter", "correspondent", "editor",
+_AUTHOR_STOP = {"staff", "wire reports", "from wire reports", "wire services", "agencies", "staff writer", "staff reporter", "reporter", "correspondent", "editor",
                 "editors", "admin", "news desk", "newsdesk", "the associated press", "wire",
                 "writer", "senior writer", "contributor", "updated", "published", "and",
                 "home", "news", "menu", "share", "follow"}
@@ -174,9 +177,15 @@ def _jsonld_article(tree) -> Dict[str, Any]:
 
 
 def _names(value: Any) -> List[str]:
+    """Person names from a JSON-LD author value (organisations are not bylines)."""
     if isinstance(value, str):
         return [value]
     if isinstance(value, dict):
+        kind = value.get("@type")
+        kinds = kind if isinstance(kind, list) else [kind]
+        if any(isinstance(k, str) and k.lower() in ("organization", "newsmediaorganization",
+                                                      "corporation") for k in kinds):
+            return []
         return _names(value.get("name"))
     if isinstance(value, list):
         return [n for v in value for n in _names(v)]
@@ -200,10 +209,10 @@ def _meta(tree) -> Dict[str, str]:
     return found
 
 
-def clean_authors(raw: Iterable[str]) -> Tuple[str, ...]:
-    """Split, clean and dedupe bylines: no "By", e-mails, roles or dates."""
+def clean_authors(raw: Iterable[str], site_name: Optional[str] = None) -> Tuple[str, ...]:
+    """Split, clean and dedupe bylines: no "By", e-mails, roles, dates or the site's name."""
     out: List[str] = []
-    seen = set()
+    seen = {site_name.strip().lower()} if site_name else set()
     for value in raw:
         if not value:
             continue
@@ -377,6 +386,10 @@ def _extract(page: FetchedPage, *, min_words: int, inc) -> Article:
         raise ExtractionError(reasons.NOT_AN_ARTICLE,
                               f"{words} words after cleaning (< {min_words}): index, teaser or error page")
     inc("boilerplate_chars_removed", removed)
+    page_type = (meta.get("og:type") or "").lower()
+    if not jsonld and page_type in NON_ARTICLE_OG_TYPES and words < MIN_WORDS_NON_ARTICLE_TYPE:
+        raise ExtractionError(reasons.NOT_AN_ARTICLE,
+                              f"og:type {page_type!r} with {words} words: a section or index page")
 
     fetched_at = page.fetched_at
     request = page.request
@@ -409,7 +422,7 @@ def _extract(page: FetchedPage, *, min_words: int, inc) -> Article:
                         site_name)
     authors = clean_authors(jsonld_authors or ([meta_author] if meta_author else [])
                             or ([doc.author] if getattr(doc, "author", None) else [])
-                            or list(request.entry_authors))
+                            or list(request.entry_authors), site_name=site_name)
     categories = tuple(c for c in (list(request.entry_categories)
                                    + list(getattr(doc, "categories", None) or [])) if c)
     domain = urls.domain_of(canonical_url) or "local"

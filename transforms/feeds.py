@@ -64,19 +64,20 @@ def _iso_to_datetime(value: Optional[str]) -> Optional[dt.datetime]:
 
 
 def _entry_link(entry, base: str) -> Optional[str]:
-    link = entry.get("link")
-    if not link:
-        for candidate in entry.get("links", []) or []:
-            if candidate.get("rel", "alternate") == "alternate" and candidate.get("href"):
-                link = candidate["href"]
-                break
-    if not link:
-        guid = entry.get("id") or ""
-        if guid.startswith(("http://", "https://")) and entry.get("guidislink", True):
-            link = guid
-    if not link:
-        return None
-    return urllib.parse.urljoin(base, link.strip())
+    """The entry's article URL, or None. feedparser fills ``link`` from a
+    ``tag:``/``urn:`` id when an entry has no link, so only http(s) counts."""
+    candidates = [entry.get("link")]
+    candidates += [c.get("href") for c in entry.get("links", []) or []
+                   if c.get("rel", "alternate") == "alternate"]
+    if entry.get("guidislink", True):
+        candidates.append(entry.get("id"))
+    for link in candidates:
+        if not link or not isinstance(link, str):
+            continue
+        absolute = urllib.parse.urljoin(base, link.strip())
+        if urllib.parse.urlsplit(absolute).scheme in ("http", "https"):
+            return absolute
+    return None
 
 
 def _is_json_feed(content: bytes) -> bool:
