@@ -19,6 +19,10 @@ class FeedRequest:
     url: str
     topic: Optional[str] = None  # operator's explicit topic for the feed's entries
     trusted: bool = True
+    # From a sources file: free-form labels (reported per tag) and the polling
+    # interval a streaming job should use for this feed (None = its default).
+    tags: Tuple[str, ...] = ()
+    poll_interval: Optional[float] = None  # seconds
 
 
 @dataclasses.dataclass(frozen=True)
