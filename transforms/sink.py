@@ -19,6 +19,7 @@ import io
 import json
 import logging
 import re
+import urllib.parse
 import uuid
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
@@ -142,13 +143,35 @@ def _counts(table: str, rows: List[Dict[str, Any]]) -> Dict[str, Dict[str, int]]
         if table == "articles":
             bump("source_domain", row["source_domain"])
             bump("topic_source", row["topic_source"] or "none")
+            bump("feed_url", row["feed_url"] or "(no feed)")
+            if row["published_at"] is not None and row["fetched_at"] is not None:
+                lag = (row["fetched_at"] - row["published_at"]).total_seconds()
+                bump("freshness_s", str(freshness_bucket(lag)))  # histogram for percentiles
             for entity in row["entities"][:10]:
                 bump("entities", f'{entity["text"]}\t{entity["label"]}', entity["count"])
         elif table == "duplicates":
             bump("kind", row["kind"])
         elif table == "dead_letters":
             bump("reason", f'{row["stage"]}:{row["reason"]}')
+            bump("host", _host(row["url"]))
     return counts
+
+
+def _host(url: str) -> str:
+    try:
+        return urllib.parse.urlsplit(url).hostname or "(local)"
+    except ValueError:  # a malformed URL is a dead letter's business, not ours
+        return "(invalid)"
+
+
+def freshness_bucket(seconds: float) -> int:
+    """``seconds`` rounded to 2 significant digits (negative -> 0): a histogram
+    that merges by addition and keeps percentiles within 5 %."""
+    value = int(max(0.0, seconds))
+    if value < 100:
+        return value
+    scale = 10 ** (len(str(value)) - 2)
+    return round(value / scale) * scale
 
 
 class _WritePartitionFn(beam.DoFn):
