@@ -1,0 +1,448 @@
+"""Near-duplicate benchmark: quality on a generated syndication set, and scale.
+
+    python -m benchmarks.dedup                       # quality (default config + sweep)
+    python -m benchmarks.dedup --stories 400 --seed 3
+    python -m benchmarks.dedup --scale 1000000 --workers 2   # signatures for 1 M documents
+
+Quality: base stories are the demo site's article bodies (extracted by our own
+extraction stage) plus synthetic stories from a word-bigram model of them.
+Every story gets 0..7 syndicated copies with the edits wire copies get: a new
+headline line, a dropped or added lead sentence, a "Reporting by ..." line,
+local boilerplate, edited words, a cut-short version (combinations too). Hard
+negatives: a different story rewritten with this story's names and one shared
+background sentence (same event, same people, different text). Reports
+pairwise precision/recall/F1, Adjusted Rand Index, hard-negative merge rate,
+time and peak traced memory for each configuration, including "no
+verification" (LSH candidates joined transitively) to show the chain effect.
+
+Scale: N synthetic ~300-word documents -> shingles -> signature -> band keys,
+in ``--workers`` processes; reports CPU-seconds per document (docs/s per
+core, with tokenising alone as a same-run baseline) and the memory of the
+signature state per million documents (in RAM and as Parquet).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import multiprocessing
+import os
+import pathlib
+import random
+import re
+import sys
+import time
+import tracemalloc
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from transforms import minhash
+from transforms.minhash import Doc, NearDupConfig
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SITE = ROOT / "pipeline" / "demo_site"
+_SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
+
+FIRST = ["Ana", "Ben", "Chen", "Dara", "Elif", "Femi", "Gita", "Hugo", "Ines", "Jonas", "Kofi",
+         "Lena", "Mateo", "Nadia", "Omar", "Priya", "Quinn", "Rosa", "Sami", "Tara", "Umar",
+         "Vera", "Wen", "Yara", "Zane"]
+LAST = ["Alves", "Brandt", "Costa", "Dubois", "Eriksen", "Farah", "Garcia", "Haddad", "Ivanov",
+        "Jensen", "Kato", "Lopez", "Mensah", "Novak", "Okafor", "Petrov", "Quint", "Rossi",
+        "Silva", "Tanaka", "Usman", "Varga", "Weber", "Yilmaz", "Zhou"]
+PLACES = ["Santos", "Rotterdam", "Lagos", "Busan", "Valencia", "Mombasa", "Gdansk", "Durban",
+          "Manila", "Callao", "Antwerp", "Chittagong", "Piraeus", "Tacoma", "Haifa", "Colombo"]
+ORGS = ["Harbor Workers Union", "National Transport Agency", "Meridian Freight", "Coastal Grain Co",
+        "Finance Ministry", "Port Authority", "Atlas Shipping", "Civic Council", "Delta Energy",
+        "United Dockers", "Northwind Air", "Kestrel Interactive"]
+BOILER = ["Sign up for our morning newsletter to get the day's top stories in your inbox.",
+          "This article originally appeared on the wire and has been edited for length.",
+          "Follow us on social media for the latest local news and updates.",
+          "Have a news tip? Contact our newsroom by phone or email at any time.",
+          "Copyright 2025. All rights reserved. This material may not be redistributed."]
+EDITS = ("headline", "drop_lead", "add_lead", "byline", "boilerplate", "edit_words", "truncate")
+
+
+# --------------------------------------------------------------------------- corpus
+
+def demo_bodies() -> List[str]:
+    """The demo site's article bodies as our extraction stage produces them
+    (one per distinct body: the site's own duplicates are left out)."""
+    from schemas.records import FetchedPage, PageRequest
+    from transforms.extract import content_hash, extract_article
+    bodies, seen = [], set()
+    near_dups = {k for k, v in json.loads((SITE / "expected.json").read_text()).items()
+                 if isinstance(v, dict) and str(v.get("kind", "")).startswith(("near_", "exact_"))}
+    for path in sorted(SITE.rglob("*.html")):
+        rel = str(path.relative_to(SITE))
+        if rel in near_dups:
+            continue
+        url = "https://demo.example/" + rel
+        page = FetchedPage(request=PageRequest(url=url), final_url=url, status=200,
+                           content=path.read_bytes(), content_type="text/html",
+                           fetched_at=dt.datetime.now(dt.timezone.utc))
+        article = extract_article(page)
+        if hasattr(article, "body") and content_hash(article.body) not in seen:
+            seen.add(content_hash(article.body))
+            bodies.append(article.body)
+    return bodies
+
+
+class BigramModel:
+    """Word-bigram model of real bodies: synthetic stories share the corpus's
+    common phrasing ("said on", "of the"), like real unrelated news does."""
+
+    def __init__(self, texts: Sequence[str]):
+        self.next: Dict[str, List[str]] = {}
+        self.starts: List[str] = []
+        for text in texts:
+            for sentence in _SENT.split(text):
+                tokens = sentence.split()
+                if len(tokens) < 4:
+                    continue
+                self.starts.append(tokens[0])
+                for a, b in zip(tokens, tokens[1:]):
+                    self.next.setdefault(a, []).append(b)
+
+    def sentence(self, rng: random.Random, names: Sequence[str]) -> str:
+        word = rng.choice(self.starts)
+        out = [word]
+        while len(out) < 40:
+            options = self.next.get(word)
+            if not options:
+                break
+            word = rng.choice(options)
+            if word[:1].isupper() and rng.random() < 0.35:
+                word = rng.choice(names)
+            out.append(word)
+            if word.endswith((".", "!", "?")) and len(out) >= 8:
+                break
+        text = " ".join(out)
+        return text if text.endswith((".", "!", "?")) else text + "."
+
+    def story(self, rng: random.Random, names: Sequence[str], sentences: int) -> str:
+        return "\n".join(self.sentence(rng, names) for _ in range(sentences))
+
+
+def story_names(rng: random.Random) -> List[str]:
+    people = [f"{rng.choice(FIRST)} {rng.choice(LAST)}" for _ in range(3)]
+    return people + rng.sample(PLACES, 2) + rng.sample(ORGS, 2)
+
+
+def _sentences(text: str) -> List[str]:
+    return [s for s in _SENT.split(text.replace("\n", " ")) if s.strip()]
+
+
+def syndicate(body: str, rng: random.Random, edits: Sequence[str], filler: "BigramModel",
+              names: Sequence[str]) -> str:
+    """A wire copy of ``body`` with the given edits."""
+    sents = _sentences(body)
+    if "drop_lead" in edits and len(sents) > 3:
+        sents = sents[1:]
+    if "add_lead" in edits:
+        sents = [filler.sentence(rng, names)] + sents
+    if "truncate" in edits and len(sents) > 4:
+        sents = sents[:max(3, int(len(sents) * rng.uniform(0.4, 0.7)))]
+    if "edit_words" in edits:
+        edited = []
+        for s in sents:
+            tokens = s.split()
+            for _ in range(max(1, len(tokens) // 25)):
+                i = rng.randrange(len(tokens))
+                tokens[i] = rng.choice(["reportedly", "also", "now", "officials", "local", "said",
+                                        "roughly", "nearly", "the"])
+            edited.append(" ".join(tokens))
+        sents = edited
+    parts = []
+    if "headline" in edits:
+        parts.append(filler.sentence(rng, names).rstrip("."))
+    parts.append(" ".join(sents))
+    if "byline" in edits:
+        parts.append(f"Reporting by {rng.choice(FIRST)} {rng.choice(LAST)}; "
+                     f"Editing by {rng.choice(FIRST)} {rng.choice(LAST)}")
+    if "boilerplate" in edits:
+        parts.extend(rng.sample(BOILER, 2))
+    return "\n".join(parts)
+
+
+def hard_negative(body: str, model: "BigramModel", rng: random.Random) -> str:
+    """A new story built with ``body``'s capitalised names, opening like it
+    (its dateline words) and sharing one background sentence: same event and
+    people, different text."""
+    names = sorted({w.strip(".,;:'\"") for w in body.split() if w[:1].isupper() and len(w) > 3})
+    names = [n for n in names if n] or ["Santos"]
+    sents = [model.sentence(rng, names) for _ in range(rng.randint(10, 18))]
+    background = _sentences(body)
+    sents.insert(2, rng.choice(background[1:] or background))
+    sents[0] = " ".join(background[0].split()[:6] + sents[0].split())
+    return " ".join(sents)
+
+
+@dataclasses.dataclass
+class Item:
+    doc_id: str
+    text: str
+    story: int
+    order: tuple
+    is_hard_negative_of: Optional[int] = None
+
+
+def generate(stories: int, seed: int) -> List[Item]:
+    rng = random.Random(seed)
+    real = demo_bodies()
+    model = BigramModel(real)
+    bases = list(real)
+    while len(bases) < stories:
+        bases.append(model.story(rng, story_names(rng), rng.randint(10, 22)))
+    bases = bases[:stories]
+    items: List[Item] = []
+    t0 = dt.datetime(2025, 5, 1, tzinfo=dt.timezone.utc)
+    next_story = len(bases)
+    for s, body in enumerate(bases):
+        when = t0 + dt.timedelta(minutes=rng.randrange(60 * 24 * 14))
+        items.append(Item(f"s{s:04d}-orig", body, s, (when, -len(body), f"s{s:04d}-orig")))
+        names = story_names(rng)
+        for c in range(rng.choice([0, 0, 1, 2, 3, 4, 5, 7])):
+            edits = rng.sample(EDITS, rng.randint(1, 3))
+            text = syndicate(body, rng, edits, model, names)
+            later = when + dt.timedelta(minutes=rng.randint(1, 600))
+            items.append(Item(f"s{s:04d}-c{c}-{'+'.join(sorted(edits))}", text, s,
+                              (later, -len(text), f"s{s:04d}-c{c}")))
+        if rng.random() < 0.35:
+            text = hard_negative(body, model, rng)
+            items.append(Item(f"s{s:04d}-hardneg", text, next_story,
+                              (when + dt.timedelta(minutes=30), -len(text), f"s{s:04d}-hardneg"),
+                              is_hard_negative_of=s))
+            next_story += 1
+    return items
+
+
+# --------------------------------------------------------------------------- evaluation
+
+def adjusted_rand_index(truth: Sequence[int], predicted: Sequence[int]) -> float:
+    def comb2(x):
+        return x * (x - 1) / 2.0
+    pairs: Dict[Tuple[int, int], int] = {}
+    for t, p in zip(truth, predicted):
+        pairs[(t, p)] = pairs.get((t, p), 0) + 1
+    a: Dict[int, int] = {}
+    b: Dict[int, int] = {}
+    for (t, p), n in pairs.items():
+        a[t] = a.get(t, 0) + n
+        b[p] = b.get(p, 0) + n
+    index = sum(comb2(n) for n in pairs.values())
+    sum_a = sum(comb2(n) for n in a.values())
+    sum_b = sum(comb2(n) for n in b.values())
+    expected = sum_a * sum_b / comb2(len(truth)) if len(truth) > 1 else 0.0
+    maximum = (sum_a + sum_b) / 2.0
+    return 1.0 if maximum == expected else (index - expected) / (maximum - expected)
+
+
+def pairwise_prf(truth: Sequence[int], predicted: Sequence[int]) -> Tuple[float, float, float]:
+    def same_pairs(labels):
+        groups: Dict[int, List[int]] = {}
+        for i, label in enumerate(labels):
+            groups.setdefault(label, []).append(i)
+        return {(x, y) for g in groups.values() for i, x in enumerate(g) for y in g[i + 1:]}
+    t, p = same_pairs(truth), same_pairs(predicted)
+    tp = len(t & p)
+    precision = tp / len(p) if p else 1.0
+    recall = tp / len(t) if t else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def run_config(items: Sequence[Item], config: NearDupConfig, verification: bool = True) -> Dict:
+    tracemalloc.start()
+    start = time.perf_counter()
+    cpu = time.process_time()
+    hasher = minhash.MinHasher(config.num_perm, config.seed)
+    docs = []
+    for item in items:
+        sh = minhash.shingles(item.text, config.shingle)
+        docs.append(Doc(item.doc_id, item.order, hasher.signature(sh), len(sh), sh))
+    pairs = minhash.candidate_pairs(docs, config)
+    if verification:
+        result = minhash.cluster(docs, pairs, config)
+        labels = [rep if rep is not None else i for i, rep, _ in result]
+    else:  # LSH candidates joined transitively: what chains do
+        parent = list(range(len(docs)))
+
+        def find(x):
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+        for a, b in pairs:
+            parent[find(a)] = find(b)
+        labels = [find(i) for i in range(len(docs))]
+    elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    truth = [item.story for item in items]
+    precision, recall, f1 = pairwise_prf(truth, labels)
+    story_label = {}
+    for item, label in zip(items, labels):
+        if item.doc_id.endswith("-orig"):
+            story_label[item.story] = label
+    negatives = [(item, label) for item, label in zip(items, labels) if item.is_hard_negative_of is not None]
+    merged = sum(1 for item, label in negatives if story_label.get(item.is_hard_negative_of) == label)
+    truncated = [(item, label) for item, label in zip(items, labels) if "truncate" in item.doc_id]
+    found = sum(1 for item, label in truncated if story_label.get(item.story) == label)
+    return {"shingle": config.shingle, "bands": config.bands, "rows": config.rows,
+            "jaccard": config.jaccard, "containment": config.containment,
+            "verification": verification, "docs": len(items), "candidate_pairs": len(pairs),
+            "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
+            "ari": round(adjusted_rand_index(truth, labels), 4),
+            "hard_negatives": len(negatives), "hard_negative_merge_rate": round(merged / max(1, len(negatives)), 4),
+            "truncated_copies": len(truncated), "truncated_found": round(found / max(1, len(truncated)), 4),
+            "seconds": round(elapsed, 3), "cpu_seconds": round(cpu, 3),
+            "peak_traced_mib": round(peak / 2 ** 20, 2)}
+
+
+SWEEP = [
+    dict(shingle=2, bands=42, rows=3, jaccard=0.45, containment=0.6),   # default
+    dict(shingle=2, bands=42, rows=3, jaccard=0.45, containment=0.5),
+    dict(shingle=2, bands=32, rows=4, jaccard=0.45, containment=0.7),
+    dict(shingle=2, bands=32, rows=4, jaccard=0.45, containment=1.01),  # Jaccard only
+    dict(shingle=2, bands=32, rows=4, jaccard=0.35, containment=0.6),
+    dict(shingle=2, bands=32, rows=4, jaccard=0.55, containment=0.8),
+    dict(shingle=2, bands=16, rows=4, jaccard=0.45, containment=0.7),
+    dict(shingle=2, bands=20, rows=5, jaccard=0.45, containment=0.7),
+    dict(shingle=2, bands=42, rows=3, jaccard=0.45, containment=0.7),
+    dict(shingle=2, bands=64, rows=2, jaccard=0.45, containment=0.7),
+    dict(shingle=3, bands=42, rows=3, jaccard=0.45, containment=0.6),
+    dict(shingle=5, bands=32, rows=4, jaccard=0.7, containment=1.01),   # 5-gram / 0.7
+    dict(shingle=5, bands=42, rows=3, jaccard=0.45, containment=0.6),
+]
+
+
+def quality(stories: int, seed: int, sweep: bool) -> Dict:
+    items = generate(stories, seed)
+    random.Random(seed + 1).shuffle(items)
+    print(f"generated {len(items)} documents from {stories} stories "
+          f"({sum(1 for i in items if i.is_hard_negative_of is not None)} hard negatives)", flush=True)
+    results = []
+    configs = SWEEP if sweep else SWEEP[:1]
+    for params in configs:
+        config = NearDupConfig(**params)
+        results.append(run_config(items, config, verification=True))
+        print(json.dumps(results[-1]), flush=True)
+    results.append(run_config(items, NearDupConfig(**SWEEP[0]), verification=False))
+    print(json.dumps(results[-1]), flush=True)
+    return {"documents": len(items), "results": results}
+
+
+# --------------------------------------------------------------------------- scale
+
+def _synthetic_texts(start: int, count: int, seed: int, vocab: List[str]) -> List[str]:
+    rng = np.random.default_rng(seed + start)
+    # Zipf-like word choice: a few very common words, a long tail.
+    weights = 1.0 / np.arange(1, len(vocab) + 1)
+    weights /= weights.sum()
+    lengths = rng.integers(200, 400, size=count)
+    idx = rng.choice(len(vocab), size=int(lengths.sum()), p=weights)
+    out, pos = [], 0
+    for n in lengths:
+        out.append(" ".join(vocab[i] for i in idx[pos:pos + n]))
+        pos += n
+    return out
+
+
+def _scale_chunk(args) -> Tuple[np.ndarray, int, float, float, float]:
+    start, count, seed, config_dict, chunk = args
+    config = NearDupConfig(**config_dict)
+    vocab = [f"w{i}" for i in range(50_000)]
+    hasher = minhash.MinHasher(config.num_perm, config.seed)
+    sigs = np.empty((count, config.num_perm), dtype=minhash.SIG_DTYPE)
+    words_total, base_cpu, cpu_total = 0, 0.0, 0.0
+    for offset in range(0, count, chunk):
+        n = min(chunk, count - offset)
+        texts = _synthetic_texts(start + offset, n, seed, vocab)
+        # Same-run baseline: tokenising alone (interleaved with the real work).
+        t = time.process_time()
+        for text in texts:
+            words_total += len(minhash.words(text))
+        base_cpu += time.process_time() - t
+        t = time.process_time()
+        for j, text in enumerate(texts):
+            sig = hasher.signature(minhash.shingles(text, config.shingle))
+            minhash.band_keys(sig, config.bands, config.rows)
+            sigs[offset + j] = sig
+        cpu_total += time.process_time() - t
+    return sigs, words_total, base_cpu, cpu_total, 0.0
+
+
+def scale(n: int, workers: int, seed: int, out_dir: Optional[str]) -> Dict:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    config = NearDupConfig()
+    per = -(-n // workers)
+    tasks = [(w * per, min(per, n - w * per), seed, dataclasses.asdict(config), 5000)
+             for w in range(workers) if n - w * per > 0]
+    wall = time.perf_counter()
+    if workers > 1:
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            parts = pool.map(_scale_chunk, tasks)
+    else:
+        parts = [_scale_chunk(t) for t in tasks]
+    wall = time.perf_counter() - wall
+    sigs = np.concatenate([p[0] for p in parts])
+    words_total = sum(p[1] for p in parts)
+    base_cpu = sum(p[2] for p in parts)
+    cpu = sum(p[3] for p in parts)
+    ids = np.frombuffer(np.random.default_rng(seed).bytes(16 * len(sigs)), dtype="S16")
+    ram = sigs.nbytes + ids.nbytes + 4 * len(sigs)  # signature, id, shingle count
+    # Band index as the batch job builds it per run is a shuffle, not resident
+    # state; an in-memory index (streaming on one machine) adds 8 bytes/band.
+    result = {"documents": len(sigs), "workers": workers, "wall_seconds": round(wall, 1),
+              "words_per_doc": round(words_total / len(sigs), 1),
+              "cpu_seconds_signature_and_bands": round(cpu, 1),
+              "docs_per_cpu_second": round(len(sigs) / cpu, 0),
+              "baseline_tokenise_docs_per_cpu_second": round(len(sigs) / base_cpu, 0),
+              "ratio_signature_vs_tokenise_cost": round(cpu / base_cpu, 2),
+              "state_ram_mib_per_million": round(ram / 2 ** 20 * 1e6 / len(sigs), 1)}
+    if out_dir:
+        table = pa.table({"article_id": pa.array([i.hex() for i in ids.tolist()]),
+                          "signature": pa.array([s.tobytes() for s in sigs], type=pa.binary()),
+                          "shingles": pa.array(np.full(len(sigs), 300, dtype=np.int32))})
+        path = pathlib.Path(out_dir) / "signatures-scale.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, path, compression="zstd")
+        result["state_parquet_mib_per_million"] = round(path.stat().st_size / 2 ** 20 * 1e6 / len(sigs), 1)
+        # Loading it back, as a run does at start.
+        tracemalloc.start()
+        loaded = pq.read_table(path)
+        matrix = np.frombuffer(b"".join(loaded.column("signature").to_pylist()), dtype=minhash.SIG_DTYPE)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        result["load_peak_traced_mib_per_million"] = round(peak / 2 ** 20 * 1e6 / len(sigs), 1)
+        del loaded, matrix
+        path.unlink()
+    return result
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.dedup", description=__doc__.split("\n")[0])
+    parser.add_argument("--stories", type=int, default=400)
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--no-sweep", action="store_true", help="default configuration only")
+    parser.add_argument("--scale", type=int, default=0, metavar="N",
+                        help="also run the scale test on N synthetic documents (e.g. 1000000)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--tmp", default="/tmp/newsbeam-dedup-bench")
+    args = parser.parse_args(argv)
+    report = {}
+    if not args.skip_quality:
+        report["quality"] = quality(args.stories, args.seed, not args.no_sweep)
+    if args.scale:
+        report["scale"] = scale(args.scale, args.workers, args.seed, args.tmp)
+        print(json.dumps(report["scale"]), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
