@@ -11,7 +11,7 @@ from typing import Any, Dict, Iterable, List
 
 import pyarrow as pa
 
-from schemas.records import Article, DeadLetter, Duplicate, IndexEntry
+from schemas.records import Article, DeadLetter, Duplicate, IndexEntry, SignatureEntry
 
 SCHEMA_VERSION = 1
 
@@ -78,11 +78,22 @@ INDEX_SCHEMA = pa.schema([
     pa.field("written_at", TIMESTAMP, nullable=False),
 ], metadata={"newsbeam.schema_version": str(SCHEMA_VERSION), "newsbeam.table": "index"})
 
+# Near-duplicate signatures of written articles (DIR/_state/signatures): a
+# state table, like the index, so its changes do not bump SCHEMA_VERSION.
+SIGNATURE_SCHEMA = pa.schema([
+    pa.field("article_id", pa.string(), nullable=False),
+    pa.field("signature", pa.binary(), nullable=False),  # uint16 little-endian values
+    pa.field("shingles", pa.int32(), nullable=False),
+    pa.field("params", pa.string(), nullable=False),
+    pa.field("written_at", TIMESTAMP, nullable=False),
+], metadata={"newsbeam.table": "signatures"})
+
 TABLE_SCHEMAS = {
     "articles": ARTICLE_SCHEMA,
     "duplicates": DUPLICATE_SCHEMA,
     "dead_letters": DEAD_LETTER_SCHEMA,
     "index": INDEX_SCHEMA,
+    "signatures": SIGNATURE_SCHEMA,
 }
 
 _DETAIL_MAX = 2000
@@ -145,6 +156,12 @@ def index_to_row(entry: "IndexEntry") -> Dict[str, Any]:
             "kind": entry.kind, "written_at": _utc(entry.written_at)}
 
 
+def signature_to_row(entry: "SignatureEntry") -> Dict[str, Any]:
+    return {"article_id": entry.article_id, "signature": bytes(entry.signature),
+            "shingles": int(entry.shingles), "params": entry.params,
+            "written_at": _utc(entry.written_at)}
+
+
 def to_table(rows: Iterable[Dict[str, Any]], schema: pa.Schema) -> pa.Table:
     """Build a table that is guaranteed to match ``schema`` (raises otherwise)."""
     rows = list(rows)
@@ -153,5 +170,5 @@ def to_table(rows: Iterable[Dict[str, Any]], schema: pa.Schema) -> pa.Table:
 
 def rows_for(table: str, records: Iterable[Any]) -> List[Dict[str, Any]]:
     convert = {"articles": article_to_row, "duplicates": duplicate_to_row,
-               "dead_letters": dead_letter_to_row, "index": index_to_row}[table]
+               "dead_letters": dead_letter_to_row, "index": index_to_row, "signatures": signature_to_row}[table]
     return [convert(r) for r in records]

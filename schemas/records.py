@@ -136,3 +136,16 @@ class IndexEntry:
     content_hash: Optional[str]
     kind: str  # article | url | exact | near
     written_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class SignatureEntry:
+    """MinHash signature of a written article, kept under ``DIR/_state/signatures``
+    so that later runs find near-duplicates of stories already written.
+    ``params`` names the shingle/permutation settings: signatures made with
+    other settings are not comparable and are ignored."""
+    article_id: str
+    signature: bytes
+    shingles: int
+    params: str
+    written_at: dt.datetime

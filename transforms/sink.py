@@ -35,10 +35,11 @@ LOG = logging.getLogger(__name__)
 
 MAX_ROWS_PER_FILE = 100_000
 TABLE_DIRS = {"articles": "", "duplicates": "_duplicates", "dead_letters": "_dead_letters",
-              "index": "_state/index"}
+              "index": "_state/index", "signatures": "_state/signatures"}
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _KEY_COLUMNS = {"articles": ("article_id",), "duplicates": ("url", "duplicate_of", "kind"),
-                "dead_letters": ("url", "stage", "reason"), "index": ("url", "kind", "article_id")}
+                "dead_letters": ("url", "stage", "reason"), "index": ("url", "kind", "article_id"),
+                "signatures": ("article_id", "params")}
 
 
 def _date_value(value: dt.date) -> str:
@@ -206,7 +207,8 @@ class WritePartitioned(beam.PTransform):
         convert = {"articles": arrow_schemas.article_to_row,
                    "duplicates": arrow_schemas.duplicate_to_row,
                    "dead_letters": arrow_schemas.dead_letter_to_row,
-                   "index": arrow_schemas.index_to_row}[table]
+                   "index": arrow_schemas.index_to_row,
+                   "signatures": arrow_schemas.signature_to_row}[table]
         return (records
                 | "ToRows" >> beam.Map(lambda r: (partition_of(table, r), convert(r))).with_output_types(
                     Tuple[str, Dict[str, Any]])
