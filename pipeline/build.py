@@ -6,12 +6,13 @@
 """
 from __future__ import annotations
 
-from typing import Dict
+from typing import Dict, Optional
 
 import apache_beam as beam
 
 from schemas.records import DeadLetter
-from transforms import dedup, entities, extract, feeds, fetch, sink, sources, topics
+from transforms import feed_state
+from transforms import dedup, entities, extract, feeds, fetch, sink, sources, topics, warc
 
 
 def fetch_config(options) -> fetch.FetchConfig:
@@ -24,24 +25,33 @@ def fetch_config(options) -> fetch.FetchConfig:
         host_delay=max(0.0, options.host_delay),
         respect_robots=not options.ignore_robots,
         max_parallel_hosts=max(1, options.max_parallel_hosts),
+        host_concurrency=max(1, options.host_concurrency),
     )
 
 
-def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: str) -> Dict[str, beam.PCollection]:
-    """Add the whole batch job to ``p``; returns the main PCollections (for tests)."""
+def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: str,
+                   progress_dir: Optional[str] = None) -> Dict[str, beam.PCollection]:
+    """Add the whole batch job to ``p``; returns the main PCollections (for tests).
+    ``progress_dir``: where workers leave counts for the CLI's progress line."""
     output = options.output
     config = fetch_config(options)
     dead_letters = []
 
     previous = p | "ReadPreviousRuns" >> sink.ReadPreviousIndex(output)
 
-    feed_entries = (p
-                    | "FeedSources" >> beam.Create(list(inputs.feeds))
-                    | "ReadFeeds" >> feeds.ReadFeeds(config))
+    def check_hosts(pcoll, label):  # the sources file's allow/deny host lists
+        if not inputs.has_host_rules:
+            return pcoll
+        checked = pcoll | label >> sources.FilterHosts(inputs.allow_hosts, inputs.deny_hosts)
+        dead_letters.append(checked.dead_letter)
+        return checked.allowed
+
+    feed_entries = (check_hosts(p | "FeedSources" >> beam.Create(list(inputs.feeds)), "CheckFeedHosts")
+                    | "ReadFeeds" >> feeds.ReadFeeds(config, state_output=output))
     dead_letters.append(feed_entries.dead_letter)
     direct_pages = p | "PageSources" >> beam.Create(list(inputs.pages))
-    requests_ = ((feed_entries.entries, direct_pages)
-                 | "AllRequests" >> beam.Flatten()
+    requests_ = (check_hosts((feed_entries.entries, direct_pages) | "AllRequests" >> beam.Flatten(),
+                             "CheckPageHosts")
                  | "DedupRequests" >> dedup.DedupRequests(previous))
 
     fetched = requests_.requests | "FetchPages" >> fetch.FetchPages(config)
@@ -51,6 +61,10 @@ def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: s
         saved = p | "ReadHtmlDir" >> sources.ReadHtmlDir(options.html_dir)
         dead_letters.append(saved.dead_letter)
         page_sets.append(saved.pages)
+    if getattr(options, "warc", None):
+        archived = p | "ReadWarc" >> warc.ReadWarc(options.warc)
+        dead_letters.append(archived.dead_letter)
+        page_sets.append(check_hosts(archived.pages, "CheckArchiveHosts"))
     pages = page_sets | "AllPages" >> beam.Flatten()
 
     extracted = pages | "ExtractArticles" >> extract.ExtractArticles(options.min_words)
@@ -67,6 +81,10 @@ def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: s
         unique["duplicates"] | "WriteDuplicates" >> sink.WritePartitioned(output, "duplicates", max_rows),
         all_dead | "WriteDeadLetters" >> sink.WritePartitioned(output, "dead_letters", max_rows),
     ]
+    if progress_dir:
+        from pipeline import progress
+        progress.attach(progress_dir, entries=feed_entries.entries, fetched=fetched.pages, read=page_sets[1:],
+                        extracted=extracted.articles, errors=all_dead, written=written)
     index = ((articles | "IndexArticles" >> beam.FlatMap(sink.index_entries_for_article),
               unique["duplicates"] | "IndexDuplicates" >> beam.Map(sink.index_entry_for_duplicate))
              | "AllIndexEntries" >> beam.Flatten()
@@ -79,8 +97,12 @@ def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: s
               | "AllWrittenFiles" >> beam.Flatten()
               | "MergeManifest" >> beam.CombineGlobally(_MergeManifest())
               | "WriteReport" >> beam.Map(lambda r: sink.write_report(output, run_id, r)))
+    # Conditional-GET state last: a feed is only remembered once its entries are written.
+    feed_states = (feed_entries.feed_state
+                   | "CommitFeedStates" >> feed_state.CommitFeedStates(
+                       output, incomplete=fetched.incomplete_feeds, after=[report, index]))
     return {"articles": articles, "duplicates": unique["duplicates"], "dead_letters": all_dead,
-            "index": index, "report": report}
+            "index": index, "report": report, "feed_states": feed_states}
 
 
 class _MergeManifest(beam.CombineFn):

@@ -29,7 +29,11 @@ class NewsbeamOptions(PipelineOptions):
         _flag(sources, "html-dir", default=None, metavar="DIR",
               help="folder of saved pages (*.html, *.htm, .gz variants), read recursively")
         _flag(sources, "sources", default=None, metavar="FILE",
-              help="TOML file listing [[feed]] url/topic and [[page]] url entries")
+              help="sources file: TOML ([[feed]] url/topic/tags/poll_interval, [[page]], [hosts] "
+                   "allow/deny), OPML (a feed reader's export) or plain text (one URL per line, # comments)")
+        _flag(sources, "warc", action="append", default=None, metavar="PATH_OR_GLOB",
+              help="WARC/WARC.gz archive(s), e.g. CC-NEWS: a file, folder or glob; HTML responses are "
+                   "processed with fetched_at = WARC-Date; repeatable")
 
         fetching = parser.add_argument_group("fetching")
         _flag(fetching, "allow-private-hosts", action="store_true", default=False,
@@ -46,6 +50,9 @@ class NewsbeamOptions(PipelineOptions):
               help="abort bodies larger than this, after decompression (default 5 MiB)")
         _flag(fetching, "max-parallel-hosts", type=int, default=16, metavar="N",
               help="hosts fetched at once per worker (default 16)")
+        _flag(fetching, "host-concurrency", type=int, default=1, metavar="N",
+              help="requests in flight per host per worker, each waiting --host-delay after "
+                   "its previous one (default 1; a robots.txt Crawl-delay forces 1)")
 
         processing = parser.add_argument_group("processing")
         _flag(processing, "min-words", type=int, default=60, metavar="N",
@@ -59,4 +66,12 @@ class NewsbeamOptions(PipelineOptions):
         _flag(output, "max-rows-per-file", type=int, default=100_000, metavar="N",
               help="split a partition into files of at most N rows (default 100000)")
         _flag(output, "quiet", action="store_true", default=False,
-              help="print only the final summary")
+              help="print only the final summary (no progress, warnings and errors only)")
+        _flag(output, "log-level", default=None, type=str.upper,
+              choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+              help="log level (default INFO; WARNING with --quiet)")
+        _flag(output, "log-format", default="text", choices=("text", "json"),
+              help="log lines as text (default) or one JSON object per line")
+        _flag(output, "progress-interval", type=float, default=None, metavar="SECONDS",
+              help="progress every N seconds (default: 2 on a terminal, redrawn in place; "
+                   "10 as log lines otherwise; 0 = off)")

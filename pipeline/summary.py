@@ -1,10 +1,12 @@
-"""The end-of-run summary, rendered from the run report the pipeline wrote."""
+"""The end-of-run summary, rendered from the run report (``pipeline/report.py``)."""
 from __future__ import annotations
 
 from typing import Any, Dict, List
 
+from pipeline.report import PERCENTILES, human_duration
 
-def _table(rows: List[List[str]], header: List[str]) -> List[str]:
+
+def _table(rows: List[List[Any]], header: List[str]) -> List[str]:
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
     fmt = "  " + "  ".join(f"{{:<{w}}}" if i < len(header) - 1 else f"{{:>{w}}}"
                            for i, w in enumerate(widths))
@@ -13,43 +15,63 @@ def _table(rows: List[List[str]], header: List[str]) -> List[str]:
 
 
 def render(report: Dict[str, Any]) -> str:
-    lines: List[str] = []
+    fig = report.get("figures", {})
     tables = report.get("tables", {})
     counts = report.get("counts", {})
     elapsed = report.get("elapsed_seconds")
-    lines.append(f"newsbeam run {report.get('run_id', '?')}"
-                 + (f" finished in {elapsed:.1f} s" if elapsed is not None else "")
-                 + f" on {report.get('runner', '?')}")
-    lines.append(f"output: {report.get('output', '?')}")
-    lines.append("")
+    lines: List[str] = [
+        f"newsbeam run {report.get('run_id', '?')}"
+        + (f" finished in {elapsed:.1f} s" if elapsed is not None else "")
+        + f" on {report.get('runner', '?')}",
+        f"output: {report.get('output', '?')}",
+        "",
+    ]
     articles = tables.get("articles", 0)
     lines.append(f"Articles written: {articles}")
-    partitions = report.get("partitions", {})
-    if partitions:
-        rows = []
-        for part in sorted(partitions):
-            topic, date = (p.split("=", 1)[1] for p in part.split("/"))
-            rows.append([topic, date, partitions[part]])
+    per_day = fig.get("articles_per_topic_date")
+    if per_day is None:
+        per_day = [dict(zip(("topic", "date"), (p.split("=", 1)[1] for p in part.split("/"))), articles=n)
+                   for part, n in report.get("partitions", {}).items()]
+    if per_day:
+        rows = sorted(([r["topic"], r["date"], r["articles"]] for r in per_day), key=lambda r: (r[0], r[1]))
         lines.extend(_table(rows, ["topic", "date", "articles"]))
-    kinds = counts.get("duplicates.kind", {})
+    kinds = fig.get("duplicates_by_kind", counts.get("duplicates.kind", {}))
     lines.append("")
     lines.append(f"Duplicates recorded: {tables.get('duplicates', 0)}"
                  + (" (" + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) + ")" if kinds else ""))
-    reasons = counts.get("dead_letters.reason", {})
+    reasons = fig.get("dead_letters_by_reason", counts.get("dead_letters.reason", {}))
     lines.append(f"Dead letters: {tables.get('dead_letters', 0)}")
     if reasons:
         lines.extend(_table([[k, v] for k, v in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))],
                             ["stage:reason", "count"]))
     lines.append(f"Already in the output from earlier runs (skipped): {report.get('skipped_already_written', 0)}")
-    entities = counts.get("articles.entities", {})
-    if entities:
-        top = sorted(entities.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    if fig.get("top_entities"):
         lines.append("Top entities: " + ", ".join(
-            f"{k.split(chr(9))[0]} ({k.split(chr(9))[1]}) {v}" for k, v in top))
-    domains = counts.get("articles.source_domain", {})
-    if domains:
-        top = sorted(domains.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+            f"{e['text']} ({e['label']}) {e['mentions']}" for e in fig["top_entities"]))
+    else:
+        entities = counts.get("articles.entities", {})
+        top = sorted(entities.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+        if top:
+            lines.append("Top entities: " + ", ".join(
+                f"{k.split(chr(9))[0]} ({k.split(chr(9))[-1]}) {v}" for k, v in top))
+    sources = [s for s in fig.get("top_sources", []) if s["articles"]]
+    if sources:
+        lines.append("Top sources: " + ", ".join(f"{s['source']} {s['articles']}" for s in sources))
+    elif counts.get("articles.source_domain"):
+        top = sorted(counts["articles.source_domain"].items(), key=lambda kv: (-kv[1], kv[0]))[:10]
         lines.append("Top sources: " + ", ".join(f"{k} {v}" for k, v in top))
-    if elapsed and articles:
-        lines.append(f"Throughput: {articles / elapsed:.1f} articles/s")
+    tags = fig.get("articles_per_tag", {})
+    if tags:
+        lines.append("Articles per tag: " + ", ".join(f"{k} {v}" for k, v in list(tags.items())[:10]))
+    fresh = fig.get("freshness_seconds", {})
+    if any(f"p{p}" in fresh for p in PERCENTILES):
+        lines.append("Freshness (fetched - published): " + ", ".join(
+            f"p{p} {human_duration(fresh[f'p{p}'])}" for p in PERCENTILES if f"p{p}" in fresh)
+            + f" over {fresh.get('articles_with_dates', 0)} dated articles")
+    if elapsed is not None:
+        rate = f", {articles / elapsed:.1f} articles/s" if elapsed and articles else ""
+        lines.append(f"Elapsed: {elapsed:.1f} s{rate}")
+    files = report.get("report_files", {})
+    if files:
+        lines.append(f"Report: {files.get('html')} (figures: {files.get('json')})")
     return "\n".join(lines)
