@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import time
 import uuid
 from typing import List, Optional, Sequence
@@ -108,17 +109,26 @@ def _inputs(options):
             if not os.path.isdir(options.html_dir):
                 raise UsageError(f"--html-dir {options.html_dir} is not a directory")
             options.html_dir = os.path.abspath(options.html_dir)
-    if not inputs.feeds and not inputs.pages and not options.html_dir:
-        raise UsageError("nothing to do: give --feed, --url, --html-dir or --sources")
+    if getattr(options, "warc", None):
+        options.warc = [_check_warc(pattern) for pattern in options.warc]
+    if not inputs.feeds and not inputs.pages and not options.html_dir and not getattr(options, "warc", None):
+        raise UsageError("nothing to do: give --feed, --url, --html-dir, --sources or --warc")
     return inputs
 
 
-def _configure_logging(quiet: bool) -> None:
-    level = logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        force=True)  # importing Beam installs a root handler; replace it
-    for noisy in ("apache_beam", "trafilatura", "htmldate", "urllib3", "courlan", "charset_normalizer"):
-        logging.getLogger(noisy).setLevel(logging.WARNING if not quiet else logging.ERROR)
+def _check_warc(pattern: str) -> str:
+    from transforms import warc
+    local = "://" not in pattern
+    if local and not any(ch in pattern for ch in "*?[") and not os.path.exists(pattern):
+        raise UsageError(f"--warc {pattern} does not exist")
+    if not warc.list_warc_files(pattern):
+        raise UsageError(f"--warc {pattern} matches no WARC files (*.warc, *.warc.gz)")
+    return os.path.abspath(pattern) if local else pattern
+
+
+def _configure_logging(options) -> None:
+    from pipeline import progress
+    progress.configure_logging(options.log_level, options.log_format, options.quiet)
 
 
 def run(argv: Sequence[str]) -> dict:
@@ -127,32 +137,38 @@ def run(argv: Sequence[str]) -> dict:
     from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
     from pipeline.build import build_pipeline
     from pipeline.options import NewsbeamOptions
+    from pipeline import progress
+    from pipeline import report as run_report
     from pipeline.runner import choose_runner, runner_label
-    from transforms import sink
 
     _check_unknown(argv)
     options = PipelineOptions(list(argv))
     nb = options.view_as(NewsbeamOptions)
-    _configure_logging(nb.quiet)
+    _configure_logging(nb)
     nb.output = _check_output(nb.output)
     inputs = _inputs(nb)
     options.view_as(SetupOptions).save_main_session = False
     run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     runner = choose_runner(options)
     started = time.monotonic()
+    started_at = dt.datetime.now(dt.timezone.utc)
     pipeline = beam.Pipeline(runner=runner, options=options)
-    build_pipeline(pipeline, nb, inputs, run_id)
-    result = pipeline.run()
-    result.wait_until_finish()
+    show_progress = progress.wanted(nb.quiet, nb.progress_interval, in_process=not isinstance(runner, str))
+    with tempfile.TemporaryDirectory(prefix="newsbeam-progress-") as progress_dir:
+        build_pipeline(pipeline, nb, inputs, run_id, progress_dir=progress_dir if show_progress else None)
+        with progress.ProgressReporter(progress_dir, interval=nb.progress_interval,
+                                       feeds_total=len(inputs.feeds), enabled=show_progress):
+            result = pipeline.run()
+            result.wait_until_finish()
     elapsed = time.monotonic() - started
-    report_path = sink.join_path(nb.output, "_reports", f"run-{run_id}.json")
-    report = _read_json(report_path)
-    report.update({"run_id": run_id, "output": nb.output, "elapsed_seconds": round(elapsed, 3),
-                   "runner": runner_label(runner),
-                   "inputs": {"feeds": len(inputs.feeds), "pages": len(inputs.pages),
-                              "html_dir": nb.html_dir}})
-    sink.write_report(nb.output, run_id, report)
-    return report
+    manifest = run_report.read_manifest(nb.output, run_id)
+    report = run_report.build(manifest, run_id=run_id, output=nb.output, elapsed=elapsed,
+                              runner=runner_label(runner), started_at=started_at, feeds=inputs.feeds,
+                              inputs={"feeds": len(inputs.feeds), "pages": len(inputs.pages),
+                                      "html_dir": nb.html_dir, "warc": nb.warc, "sources": nb.sources,
+                                      "allow_hosts": list(inputs.allow_hosts),
+                                      "deny_hosts": list(inputs.deny_hosts)})
+    return run_report.write(nb.output, run_id, report)  # _reports/run-<id>.json and .html
 
 
 def _read_json(path: str) -> dict:
