@@ -60,7 +60,12 @@ def _help_text() -> str:
 def _check_unknown(argv: Sequence[str]) -> None:
     """Beam silently discards unknown flags; a typo must not go unnoticed."""
     from apache_beam.options.pipeline_options import _BeamArgumentParser
-    parser = _BeamArgumentParser(allow_abbrev=False)
+
+    class Parser(_BeamArgumentParser):
+        def error(self, message):  # a bad value: one line, not argparse's 150-line usage
+            raise UsageError(message)
+
+    parser = Parser(allow_abbrev=False)
     for cls in _all_option_classes():
         try:
             cls._add_argparse_args(parser)
