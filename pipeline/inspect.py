@@ -1,76 +1,161 @@
 """``python -m pipeline.inspect DIR``: look at an output folder with DuckDB.
 
 Registers views ``articles``, ``duplicates`` and ``dead_letters`` over the Hive
-partitions, then prints counts by topic and date (default), the articles
-mentioning an entity (``--entity``), or the result of any SQL (``--sql``).
+partitions (``topic``/``date`` come from the folder names), then prints counts
+by topic and date (default), the articles mentioning an entity (``--entity``),
+or the result of any SQL (``--sql``). A table with no files yet is an empty
+view with the right columns, so queries still bind.
+
+Examples::
+
+    python -m pipeline.inspect out/
+    python -m pipeline.inspect out/ --entity Zelenskiy
+    python -m pipeline.inspect out/ --sql "SELECT reason, count(*) FROM dead_letters GROUP BY 1"
+    python -m pipeline.inspect out/ --sql "SELECT * FROM articles LIMIT 5" --format json
 """
 from __future__ import annotations
 
 import argparse
+import csv
+import datetime as dt
+import decimal
+import json
 import os
 import sys
-from typing import Optional, Sequence
+from typing import Any, List, Optional, Sequence
+
+VIEWS = {
+    "articles": ("articles", "topic=*/date=*/*.parquet"),
+    "duplicates": ("duplicates", "_duplicates/date=*/*.parquet"),
+    "dead_letters": ("dead_letters", "_dead_letters/date=*/*.parquet"),
+}
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _empty_view(con, name: str, table: str) -> None:
+    """No files yet: an empty relation with the table's columns (and the
+    partition columns), so that ``--entity`` or a user's SQL still binds."""
+    import pyarrow as pa
+    from schemas.arrow import TABLE_SCHEMAS
+    schema = TABLE_SCHEMAS[table]
+    extra = [pa.field("date", pa.date32())]
+    if table == "articles" and "topic" not in schema.names:
+        extra.insert(0, pa.field("topic", pa.string()))
+    if "date" in schema.names:
+        extra = [f for f in extra if f.name != "date"]
+    empty = pa.schema(list(schema) + extra).empty_table()
+    con.register(f"_{name}_empty", empty)
+    con.execute(f"CREATE VIEW {name} AS SELECT * FROM _{name}_empty")
 
 
 def connect(output: str):
     import duckdb
     con = duckdb.connect()
     root = output.rstrip("/")
-    views = {
-        "articles": f"{root}/topic=*/date=*/*.parquet",
-        "duplicates": f"{root}/_duplicates/date=*/*.parquet",
-        "dead_letters": f"{root}/_dead_letters/date=*/*.parquet",
-    }
-    for name, pattern in views.items():
-        has_files = bool(con.execute("SELECT count(*) FROM glob(?)", [pattern]).fetchone()[0])
+    for name, (table, pattern) in VIEWS.items():
+        glob = f"{root}/{pattern}"
+        has_files = bool(con.execute("SELECT count(*) FROM glob(?)", [glob]).fetchall()[0][0])
         if has_files:
-            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{pattern}', "
+            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_quote(glob)}, "
                         f"hive_partitioning=true, union_by_name=true)")
         else:
-            con.execute(f"CREATE VIEW {name} AS SELECT * FROM (SELECT NULL::VARCHAR AS url) WHERE false")
+            _empty_view(con, name, table)
     return con
 
 
-def _print(result) -> None:
+def _fmt(value: Any, width: int = 80) -> str:
+    text = "" if value is None else str(value)
+    text = text.replace("\n", " ")
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)
+
+
+def _print_table(columns: List[str], rows: List[tuple], out) -> None:
+    cells = [[_fmt(v) for v in row] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    right = [bool(rows) and all(_numeric(r[i]) or r[i] is None for r in rows) for i in range(len(columns))]
+
+    def line(values):
+        return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right)).rstrip()
+
+    print(line(columns), file=out)
+    print("  ".join("-" * w for w in widths), file=out)
+    for row in cells:
+        print(line(row), file=out)
+    print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", file=out)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, (bytes, bytearray)):
+        return value.hex()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def show(result, fmt: str = "table", out=None) -> int:
+    """Print a DuckDB result as an aligned table, CSV or JSON lines; returns the row count."""
+    out = out or sys.stdout
     columns = [d[0] for d in result.description]
     rows = result.fetchall()
-    widths = [max([len(c)] + [len(_fmt(r[i])) for r in rows]) for i, c in enumerate(columns)]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
-    print("  ".join("-" * w for w in widths))
-    for row in rows:
-        print("  ".join(_fmt(v).ljust(w) for v, w in zip(row, widths)))
-    print(f"({len(rows)} rows)")
+    if fmt == "csv":
+        writer = csv.writer(out)
+        writer.writerow(columns)
+        writer.writerows([[_jsonable(v) for v in row] for row in rows])
+    elif fmt == "json":
+        for row in rows:
+            print(json.dumps({c: _jsonable(v) for c, v in zip(columns, row)}, ensure_ascii=False), file=out)
+    else:
+        _print_table(columns, rows, out)
+    return len(rows)
 
 
-def _fmt(value) -> str:
-    text = "" if value is None else str(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+COUNTS_SQL = ("SELECT topic, date, count(*) AS articles FROM articles "
+              "GROUP BY ALL ORDER BY topic, date")
+ENTITY_SQL = ("SELECT date, topic, title, e.text AS entity, e.label, e.count AS mentions, url "
+              "FROM articles, UNNEST(entities) AS t(e) "
+              "WHERE lower(e.text) LIKE '%' || lower(?) || '%' ORDER BY date, title, entity")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.inspect", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output", help="an output folder written by newsbeam")
-    parser.add_argument("--entity", help="articles mentioning this entity (case-insensitive substring)")
-    parser.add_argument("--sql", help="run this SQL; views: articles, duplicates, dead_letters")
+    query = parser.add_mutually_exclusive_group()
+    query.add_argument("--entity", help="articles mentioning this entity (case-insensitive substring)")
+    query.add_argument("--sql", help="run this SQL; views: articles, duplicates, dead_letters")
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                        help="table (default), csv, or json (one object per line)")
     args = parser.parse_args(argv)
     if "://" not in args.output and not os.path.isdir(args.output):
         print(f"inspect: error: {args.output} is not a directory", file=sys.stderr)
         return 2
-    con = connect(args.output)
     try:
+        con = connect(args.output)
         if args.sql:
-            _print(con.execute(args.sql))
-        elif args.entity:
-            _print(con.execute(
-                "SELECT date, topic, title, e.text AS entity, e.label, e.count AS mentions, url "
-                "FROM articles, UNNEST(entities) AS t(e) "
-                "WHERE lower(e.text) LIKE '%' || lower(?) || '%' ORDER BY date, title", [args.entity]))
+            show(con.execute(args.sql), args.format)
+        elif args.entity is not None:
+            show(con.execute(ENTITY_SQL, [args.entity]), args.format)
         else:
-            _print(con.execute("SELECT topic, date, count(*) AS articles FROM articles "
-                               "GROUP BY ALL ORDER BY topic, date"))
-    except Exception as exc:  # duckdb errors are user errors here (bad SQL)
-        print(f"inspect: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+            show(con.execute(COUNTS_SQL), args.format)
+            if args.format == "table":
+                total = con.execute("SELECT count(*) FROM articles").fetchall()[0][0]
+                print(f"{total} article{'s' if total != 1 else ''} in {args.output}")
+    except Exception as exc:  # duckdb errors are user errors here (bad SQL, unreadable files)
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"inspect: error: {message}", file=sys.stderr)
         return 2
     return 0
 
