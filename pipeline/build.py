@@ -11,6 +11,7 @@ from typing import Dict, Optional
 import apache_beam as beam
 
 from schemas.records import DeadLetter
+from transforms.minhash import NearDupConfig
 from transforms import dedup, entities, extract, feeds, fetch, sink, sources, topics, warc
 
 
@@ -25,6 +26,15 @@ def fetch_config(options) -> fetch.FetchConfig:
         respect_robots=not options.ignore_robots,
         max_parallel_hosts=max(1, options.max_parallel_hosts),
     )
+
+
+def near_config(options) -> Optional[NearDupConfig]:
+    """Near-duplicate settings from the options (None when disabled)."""
+    if getattr(options, "no_near_duplicates", False):
+        return None
+    return NearDupConfig(shingle=options.shingle_size, bands=options.lsh_bands,
+                         rows=options.lsh_rows, jaccard=options.near_dup_threshold,
+                         containment=options.near_dup_containment).validate()
 
 
 def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: str,
@@ -67,7 +77,11 @@ def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: s
 
     extracted = pages | "ExtractArticles" >> extract.ExtractArticles(options.min_words)
     dead_letters.append(extracted.dead_letter)
-    unique = extracted.articles | "Deduplicate" >> dedup.DedupArticles(previous)
+    near = near_config(options)
+    previous_signatures = (p | "ReadPreviousSignatures" >> dedup.ReadPreviousSignatures(output)
+                           if near is not None else None)
+    unique = extracted.articles | "Deduplicate" >> dedup.DedupArticles(
+        previous, near=near, previous_signatures=previous_signatures)
     tagged = unique["articles"] | "TagEntities" >> entities.TagEntities(options.max_entities)
     dead_letters.append(tagged.dead_letter)
     articles = tagged.articles | "AssignTopics" >> topics.AssignTopics()
@@ -87,11 +101,16 @@ def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: s
               unique["duplicates"] | "IndexDuplicates" >> beam.Map(sink.index_entry_for_duplicate))
              | "AllIndexEntries" >> beam.Flatten()
              | "WriteIndex" >> sink.WritePartitioned(output, "index", max_rows))
+    state_files = []  # near-duplicate signatures of what was written, for later runs
+    if near is not None:
+        state_files.append(articles
+                           | "ArticleSignatures" >> dedup.SignaturesOf(near)
+                           | "WriteSignatures" >> sink.WritePartitioned(output, "signatures", max_rows))
     skipped = ((requests_.skipped, unique["skipped"])
                | "AllSkipped" >> beam.Flatten()
                | "CountSkipped" >> beam.combiners.Count.Globally()
                | "SkippedRecord" >> beam.Map(lambda n: {"table": "_skipped", "rows": n}))
-    report = ((written + [skipped])
+    report = ((written + state_files + [skipped])
               | "AllWrittenFiles" >> beam.Flatten()
               | "MergeManifest" >> beam.CombineGlobally(_MergeManifest())
               | "WriteReport" >> beam.Map(lambda r: sink.write_report(output, run_id, r)))

@@ -57,6 +57,22 @@ class NewsbeamOptions(PipelineOptions):
         _flag(processing, "max-entities", type=int, default=50, metavar="N",
               help="keep at most N entities per article, most mentioned first (default 50)")
 
+        near = parser.add_argument_group("near-duplicates (MinHash + LSH, verified on shingles)")
+        _flag(near, "shingle-size", type=int, default=2, metavar="WORDS",
+              help="words per shingle (default 2)")
+        _flag(near, "near-dup-threshold", type=float, default=0.45, metavar="J",
+              help="Jaccard of shingle sets at or above which two bodies are one story "
+                   "(default 0.45; 1 disables Jaccard matching)")
+        _flag(near, "near-dup-containment", type=float, default=0.6, metavar="C",
+              help="share of the shorter body's shingles found in the other at or above which "
+                   "it is a (cut-short) copy (default 0.6; 1 = whole text contained)")
+        _flag(near, "lsh-bands", type=int, default=42, metavar="N",
+              help="LSH bands (default 42); more bands find lower similarities, at more cost")
+        _flag(near, "lsh-rows", type=int, default=3, metavar="N",
+              help="signature values per band (default 3); signature size = bands x rows")
+        _flag(near, "no-near-duplicates", action="store_true", default=False,
+              help="skip near-duplicate detection (URL and exact-content dedup still run)")
+
         output = parser.add_argument_group("output")
         _flag(output, "output", default=None, metavar="DIR",
               help="output location (local path, gs://, s3://); required")

@@ -7,7 +7,18 @@ it as ``Member``s. Beam part: joins against what earlier runs wrote (the index
 under ``DIR/_state/index``) so reruns and later batches add nothing twice.
 
 Stages: requests by URL key (before fetching) -> articles by ``article_id``
-(canonical URL) -> articles by ``content_hash`` -> duplicates emitted.
+(canonical URL) -> articles by ``content_hash`` -> near-duplicates (MinHash +
+LSH bands, verified on shingle sets against the cluster representative, see
+``transforms/minhash.py``) -> duplicates emitted.
+
+Near-duplicates in batch: articles sharing an LSH band are linked; each
+connected group of links (a "component", normally one story and its copies) is
+clustered in one place by ``minhash.cluster`` — greedy in representative order,
+every member verified directly against its representative, so a chain of
+pairwise-similar copies never merges unrelated stories. Stories written by
+earlier runs take part through their signatures (``DIR/_state/signatures``):
+they stay representatives, and a new copy of one is only recorded in
+``_duplicates``. The streaming variant is ``StreamingNearDedup`` below.
 """
 from __future__ import annotations
 
@@ -19,8 +30,11 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from schemas.records import Article, Duplicate, IndexEntry, Member, PageRequest
-from transforms import urls
+import numpy as np
+
+from schemas.records import Article, Duplicate, IndexEntry, Member, PageRequest, SignatureEntry
+from transforms import minhash, urls
+from transforms.minhash import NearDupConfig
 
 DUPLICATES = "duplicates"
 SKIPPED = "skipped"  # already written by an earlier run: accounted for there
@@ -178,17 +192,33 @@ class _FoldGroups(beam.PTransform):
 
 class DedupArticles(beam.PTransform):
     """Article -> one Article per story; tagged ``duplicates`` (Duplicate rows for
-    every folded copy) and ``skipped`` (URLs whose article an earlier run wrote)."""
+    every folded copy) and ``skipped`` (URLs whose article an earlier run wrote).
 
-    def __init__(self, previous, label: Optional[str] = None):
+    ``near``: near-duplicate settings (None disables that stage);
+    ``previous_signatures``: SignatureEntry of earlier runs (optional)."""
+
+    def __init__(self, previous, label: Optional[str] = None,
+                 near: Optional[NearDupConfig] = NearDupConfig(), previous_signatures=None):
         super().__init__(label)
         self._previous = previous
+        self._near = near.validate() if near is not None else None
+        self._previous_signatures = previous_signatures
 
     def expand(self, articles):
         by_url = (articles, self._previous) | "ByCanonicalUrl" >> _FoldGroups(
             lambda a: a.article_id, lambda e: e.article_id, "url", skip_same_id=True)
         by_content = (by_url.articles, self._previous) | "ByContent" >> _FoldGroups(
             lambda a: a.content_hash, lambda e: e.content_hash or "", "exact", skip_same_id=False)
+        stories = by_content.articles
+        near_duplicates = []
+        if self._near is not None:
+            previous_signatures = self._previous_signatures
+            if previous_signatures is None:
+                previous_signatures = articles.pipeline | "NoPreviousSignatures" >> beam.Create(
+                    []).with_output_types(SignatureEntry)
+            near = (stories, previous_signatures) | "NearDuplicates" >> NearDuplicates(self._near)
+            stories = near["articles"]
+            near_duplicates.append(near[DUPLICATES])
 
         def _emit(article: Article):
             now = dt.datetime.now(dt.timezone.utc)
@@ -196,9 +226,257 @@ class DedupArticles(beam.PTransform):
                 yield pvalue.TaggedOutput(DUPLICATES, dup)
             yield article
 
-        final = by_content.articles | "EmitDuplicates" >> beam.FlatMap(_emit).with_outputs(
+        final = stories | "EmitDuplicates" >> beam.FlatMap(_emit).with_outputs(
             DUPLICATES, main="articles")
-        duplicates = ((by_url.duplicates, by_content.duplicates, final.duplicates)
+        duplicates = ((by_url.duplicates, by_content.duplicates, final.duplicates, *near_duplicates)
                       | "FlattenDuplicates" >> beam.Flatten())
         skipped = (by_url.skipped, by_content.skipped) | "FlattenSkipped" >> beam.Flatten()
         return {"articles": final.articles, DUPLICATES: duplicates, SKIPPED: skipped}
+
+
+# --------------------------------------------------------------------------- near-duplicates (pure)
+
+@dataclasses.dataclass(frozen=True)
+class Sketched:
+    """An article with its MinHash signature (uint16 bytes) and shingle count."""
+    article: Article
+    signature: bytes
+    size: int
+
+
+def sketch(article: Article, hasher: minhash.MinHasher, config: NearDupConfig) -> Sketched:
+    shingles = minhash.shingles(article.body, config.shingle)
+    return Sketched(article, hasher.signature(shingles).tobytes(), len(shingles))
+
+
+def signature_entry(sketched: Sketched, config: NearDupConfig, at: dt.datetime) -> SignatureEntry:
+    return SignatureEntry(article_id=sketched.article.article_id, signature=sketched.signature,
+                          shingles=sketched.size, params=config.params_id, written_at=at)
+
+
+def _sig(raw: bytes) -> np.ndarray:
+    return np.frombuffer(raw, dtype=minhash.SIG_DTYPE)
+
+
+def bucket_links(members: Iterable[Tuple[str, int]]) -> List[Tuple[str, str]]:
+    """Links that make one LSH bucket connected: a star around its smallest
+    new article (O(n), not O(n^2)); buckets of earlier runs' stories only link
+    nothing."""
+    unique = sorted(set(members))
+    new = [doc_id for doc_id, is_new in unique if is_new]
+    if not new or len(unique) < 2:
+        return []
+    anchor = new[0]
+    return [(anchor, doc_id) for doc_id in sorted({d for d, _ in unique}) if doc_id != anchor]
+
+
+def components(links: Iterable[Tuple[str, str]]) -> Dict[str, str]:
+    """Union-find: article id -> component id (the smallest id in it)."""
+    parent: Dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    for a, b in links:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            if rb < ra:
+                ra, rb = rb, ra
+            parent[rb] = ra
+    return {x: find(x) for x in list(parent)}
+
+
+def cluster_component(new: Sequence[Sketched], previous: Sequence[SignatureEntry],
+                      config: NearDupConfig) -> Tuple[List[Article], List[Tuple[Article, str, float]]]:
+    """Cluster one component. Returns (representatives with their near copies
+    folded in, [(article, earlier run's article_id, similarity)] for copies of
+    stories written before). Independent of input order."""
+    new = sorted(new, key=lambda s: s.article.article_id)
+    previous = sorted({p.article_id: p for p in previous}.values(), key=lambda p: p.article_id)
+    docs = [minhash.Doc(s.article.article_id, representative_order(s.article), _sig(s.signature),
+                        s.size, minhash.shingles(s.article.body, config.shingle)) for s in new]
+    docs += [minhash.Doc(p.article_id, (), _sig(p.signature), p.shingles, None, previous=True)
+             for p in previous]
+    result = minhash.cluster(docs, minhash.candidate_pairs(docs, config), config)
+    members: Dict[int, List[Tuple[int, float]]] = {}
+    to_previous = []
+    for i, rep, similarity in result:
+        if rep is None or i >= len(new):
+            continue
+        if rep >= len(new):
+            to_previous.append((new[i].article, docs[rep].doc_id, similarity))
+        else:
+            members.setdefault(rep, []).append((i, similarity))
+    representatives = []
+    for i, rep, _ in result:
+        if i < len(new) and rep is None:
+            article = new[i].article
+            for j, similarity in sorted(members.get(i, []), key=lambda m: new[m[0]].article.article_id):
+                article = fold(article, [new[j].article], "near", round(similarity, 4))
+            representatives.append(article)
+    return representatives, to_previous
+
+
+# --------------------------------------------------------------------------- near-duplicates (Beam)
+
+class _SketchFn(beam.DoFn):
+    def __init__(self, config: NearDupConfig):
+        self._config = config
+        self._hasher = None
+
+    def setup(self):
+        self._hasher = minhash.MinHasher(self._config.num_perm, self._config.seed)
+
+    def process(self, article: Article):
+        yield sketch(article, self._hasher, self._config)
+
+
+def _compatible(config: NearDupConfig):
+    params = config.params_id
+    return lambda entry: entry.params == params and len(entry.signature) == 2 * config.num_perm
+
+
+class NearDuplicates(beam.PTransform):
+    """(articles, earlier runs' SignatureEntry) -> {"articles": articles with
+    near copies folded in (kind ``near``), "duplicates": copies of stories an
+    earlier run wrote}."""
+
+    def __init__(self, config: NearDupConfig = NearDupConfig(), label: Optional[str] = None):
+        super().__init__(label)
+        self._config = config.validate()
+
+    def expand(self, pcolls):
+        articles, previous = pcolls
+        config = self._config
+        sketched = articles | "Sketch" >> beam.ParDo(_SketchFn(config)).with_output_types(Sketched)
+        previous = previous | "CompatibleSignatures" >> beam.Filter(_compatible(config))
+
+        def _bands_new(s: Sketched):
+            if s.size == 0:
+                return
+            for key in minhash.band_keys(_sig(s.signature), config.bands, config.rows):
+                yield key, (s.article.article_id, 1)
+
+        def _bands_previous(p: SignatureEntry):
+            if p.shingles <= 0:
+                return
+            for key in minhash.band_keys(_sig(p.signature), config.bands, config.rows):
+                yield key, (p.article_id, 0)
+
+        band_new = sketched | "BandKeys" >> beam.FlatMap(_bands_new).with_output_types(
+            Tuple[str, Tuple[str, int]])
+        band_prev = previous | "PreviousBandKeys" >> beam.FlatMap(_bands_previous).with_output_types(
+            Tuple[str, Tuple[str, int]])
+        links = ((band_new, band_prev)
+                 | "AllBandKeys" >> beam.Flatten()
+                 | "GroupByBand" >> beam.GroupByKey()
+                 | "BucketLinks" >> beam.FlatMap(lambda kv: bucket_links(kv[1])))
+        # Component ids need a global view of the links; links exist only for
+        # articles sharing a band, a small fraction of a day's articles.
+        assignment = (links
+                      | "CollectLinks" >> beam.combiners.ToList()
+                      | "Components" >> beam.FlatMap(lambda ls: sorted(components(ls).items()))
+                      .with_output_types(Tuple[str, str]))
+
+        by_id_new = sketched | "KeyById" >> beam.Map(
+            lambda s: (s.article.article_id, s)).with_output_types(Tuple[str, Sketched])
+        by_id_prev = previous | "KeyPreviousById" >> beam.Map(
+            lambda p: (p.article_id, p)).with_output_types(Tuple[str, SignatureEntry])
+
+        def _route(element):
+            _id, groups = element
+            component = sorted(groups["component"])
+            new = list(groups["new"])
+            if not component:
+                for s in new:  # no near copy in sight: passes through untouched
+                    yield s.article
+                return
+            for s in new:
+                yield pvalue.TaggedOutput("member", (component[0], s))
+            for p in sorted(groups["previous"], key=lambda p: p.article_id)[:1]:
+                yield pvalue.TaggedOutput("member", (component[0], p))
+
+        routed = ({"new": by_id_new, "previous": by_id_prev, "component": assignment}
+                  | "JoinComponents" >> beam.CoGroupByKey()
+                  | "Route" >> beam.FlatMap(_route).with_outputs("member", main="alone"))
+
+        def _cluster(element):
+            _component, items = element
+            items = list(items)
+            new = [x for x in items if isinstance(x, Sketched)]
+            previous_ = [x for x in items if isinstance(x, SignatureEntry)]
+            representatives, to_previous = cluster_component(new, previous_, config)
+            for article in representatives:
+                if len(article.members) > 0:
+                    Metrics.counter("dedup", "near_clusters").inc()
+                yield article
+            now = dt.datetime.now(dt.timezone.utc)
+            for article, target, similarity in sorted(to_previous, key=lambda t: t[0].article_id):
+                Metrics.counter("dedup", "near_duplicates_of_earlier_runs").inc()
+                yield pvalue.TaggedOutput(DUPLICATES, Duplicate(
+                    url=article.url, article_id=article.article_id, duplicate_of=target, kind="near",
+                    similarity=round(similarity, 4), detected_at=now))
+                for dup in duplicates_of(article, target, now):
+                    yield pvalue.TaggedOutput(DUPLICATES, dup)
+
+        clustered = (routed.member
+                     | "GroupByComponent" >> beam.GroupByKey()
+                     | "Cluster" >> beam.FlatMap(_cluster).with_outputs(DUPLICATES, main="articles"))
+        merged = (routed.alone, clustered.articles) | "AllStories" >> beam.Flatten()
+        return {"articles": merged, DUPLICATES: clustered.duplicates}
+
+
+class SignaturesOf(beam.PTransform):
+    """Written articles -> SignatureEntry for ``DIR/_state/signatures``."""
+
+    def __init__(self, config: NearDupConfig = NearDupConfig(), label: Optional[str] = None):
+        super().__init__(label)
+        self._config = config.validate()
+
+    def expand(self, articles):
+        config = self._config
+        now = dt.datetime.now(dt.timezone.utc)
+        return (articles
+                | "Sketch" >> beam.ParDo(_SketchFn(config)).with_output_types(Sketched)
+                | "Entry" >> beam.Map(lambda s: signature_entry(s, config, now)))
+
+
+def read_signatures(output: str) -> List[SignatureEntry]:
+    """Signatures earlier runs wrote into ``output`` (empty for a new output)."""
+    import io
+    import pyarrow.parquet as pq
+    from apache_beam.io.filesystems import FileSystems
+    from transforms import sink
+    pattern = sink.join_path(output, sink.TABLE_DIRS["signatures"], "*.parquet")
+    try:
+        matches = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
+    except Exception:  # no such folder yet
+        return []
+    entries: List[SignatureEntry] = []
+    for path in sorted(matches):
+        with FileSystems.open(path, compression_type="uncompressed") as handle:
+            table = pq.read_table(io.BytesIO(handle.read()))
+        for row in table.to_pylist():
+            entries.append(SignatureEntry(article_id=row["article_id"], signature=row["signature"],
+                                          shingles=row["shingles"], params=row["params"],
+                                          written_at=row["written_at"]))
+    return entries
+
+
+class ReadPreviousSignatures(beam.PTransform):
+    """Earlier runs' signatures as a PCollection of SignatureEntry."""
+
+    def __init__(self, output: str, label: Optional[str] = None):
+        super().__init__(label)
+        self._output = output
+
+    def expand(self, pbegin):
+        return (pbegin
+                | "Output" >> beam.Create([self._output])
+                | "ReadSignatures" >> beam.FlatMap(read_signatures).with_output_types(SignatureEntry))

@@ -166,3 +166,26 @@ def test_rerun_adds_nothing(demo_run):
     assert after == before and len(_articles(out)) == rows_before
     assert len(_side_table(out, "_duplicates")) == dup_before
     assert "Articles written: 0" in result.stdout
+
+
+def test_syndicated_copies_are_near_duplicates(demo_run):
+    """The wire story's rewritten copies fold into the original as ``near``
+    duplicates; the hard negative (same cup, different story) stays two articles."""
+    base, out, _ = demo_run
+    rows = {_path(r["url"], base): r for r in _articles(out)}
+    duplicates = {_path(r["url"], base): r for r in _side_table(out, "_duplicates")}
+    near = {page: exp["kind"].split(":", 1)[1] for page, exp in PAGES.items()
+            if exp["kind"].startswith("near_duplicate_of:")}
+    assert len(near) == 2
+    for page, original in near.items():
+        assert page not in rows, f"{page} is a near copy, not an article"
+        dup = duplicates[page]
+        assert dup["kind"] == "near" and dup["duplicate_of"] == rows[original]["article_id"], page
+        assert 0.45 <= dup["similarity"] <= 1.0
+    for original in set(near.values()):
+        assert rows[original]["cluster_size"] == 1 + sum(1 for o in near.values() if o == original)
+    for a, b in EXPECTED["_hard_negatives"]:
+        assert a in rows and b in rows and rows[a]["article_id"] != rows[b]["article_id"]
+        assert a not in duplicates and b not in duplicates
+    signatures = _side_table(out, "_state/signatures")
+    assert {r["article_id"] for r in signatures} == {r["article_id"] for r in rows.values()}
