@@ -1,12 +1,17 @@
 """Reading RSS/Atom/JSON feeds into page requests.
 
 Pure part: :func:`parse_feed` turns feed bytes into ``PageRequest``s and
-``DeadLetter``s. Beam part: :class:`ReadFeeds` fetches each feed (HTTP through
-the guarded client, ``file://`` only for operator-given feeds) and parses it.
+``DeadLetter``s (RSS 0.9x/1.0/2.0 and Atom 0.3/1.0 through feedparser, JSON
+Feed 1.0/1.1 here); :func:`harden_xml` defuses entity bombs before any XML
+parser sees the bytes; :func:`fetch_feed` gets a feed over the guarded HTTP
+client (conditional GET) or, for operator-given feeds only, from ``file://``.
+Beam part: :class:`ReadFeeds` fetches and parses each feed, skipping feeds
+that have not changed since the last run (see :mod:`transforms.feed_state`).
 """
 from __future__ import annotations
 
 import calendar
+import codecs
 import datetime as dt
 import html
 import json
@@ -14,7 +19,7 @@ import logging
 import re
 import urllib.parse
 import urllib.request
-from typing import Iterator, List, Optional, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -22,12 +27,26 @@ from apache_beam.metrics import Metrics
 
 from schemas import reasons
 from schemas.records import DeadLetter, FeedRequest, PageRequest
+from transforms import feed_state
 from transforms import fetch as fetch_mod
 
 LOG = logging.getLogger(__name__)
 DEAD_LETTER = "dead_letter"
+FEED_STATE = "feed_state"
 MAX_FEED_BYTES = 10 * 1024 * 1024
+JSON_FEED_TYPES = ("application/feed+json", "application/json")
 _TAG_RE = re.compile(r"<[^>]+>")
+# A DOCTYPE with an internal subset. Entity declarations there are the stuff of
+# "billion laughs" / quadratic-blowup bombs and XXE; real feeds almost never
+# need them (feedparser's loose parser still knows the HTML entities).
+_DOCTYPE_SUBSET = re.compile(r"<!DOCTYPE[^\[>]*\[(.*?)\]\s*>", re.S | re.I)
+_DOCTYPE_SUBSET_B = re.compile(_DOCTYPE_SUBSET.pattern.encode("ascii"), re.S | re.I)
+_XML_DECL_ENCODING = re.compile(r"""^(<\?xml[^>]*?encoding\s*=\s*)(["'])[^"']*\2""")
+_WIDE_SIGNATURES = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                    (b"\x00\x00\x00<", "utf-32-be"), (b"<\x00\x00\x00", "utf-32-le"),
+                    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+                    (b"\x00<\x00", "utf-16-be"), (b"<\x00?\x00", "utf-16-le"),
+                    (b"<\x00!\x00", "utf-16-le"))
 
 
 def _now() -> dt.datetime:
@@ -35,7 +54,7 @@ def _now() -> dt.datetime:
 
 
 def _strip_html(value: Optional[str]) -> Optional[str]:
-    if not value:
+    if not value or not isinstance(value, str):
         return None
     text = html.unescape(_TAG_RE.sub(" ", value))
     text = " ".join(text.split())
@@ -55,13 +74,56 @@ def _iso_to_datetime(value: Optional[str]) -> Optional[dt.datetime]:
     if not value or not isinstance(value, str):
         return None
     try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.timezone.utc)
     return parsed.astimezone(dt.timezone.utc)
 
+
+# --------------------------------------------------------------------------- XML safety
+
+def _wide_codec(content: bytes) -> Optional[str]:
+    for signature, codec in _WIDE_SIGNATURES:
+        if content.startswith(signature):
+            return codec
+    return None
+
+
+def harden_xml(content: bytes, content_type: Optional[str] = None
+               ) -> Tuple[bytes, Optional[str], List[str]]:
+    """Remove a DOCTYPE internal subset that declares entities.
+
+    Expat's amplification limit only starts after megabytes of expansion and
+    feedparser retries ill-formed feeds with a second parser, so a small
+    feed can still cost seconds and tens of MB; dropping the declarations
+    makes such references undefined (a "bozo" feed that is still read).
+    UTF-16/32 feeds are searched decoded and, if changed, returned as UTF-8
+    (with the charset in ``content_type`` adjusted to match). Returns
+    ``(content, content_type, notes)``.
+    """
+    wide = _wide_codec(content)
+    if wide is None:
+        match = _DOCTYPE_SUBSET_B.search(content)
+        if match and b"<!entity" in match.group(1).lower():
+            return content[:match.start()] + content[match.end():], content_type, ["dtd_entities_removed"]
+        return content, content_type, []
+    try:
+        text = content.decode(wide)
+    except UnicodeDecodeError:
+        return content, content_type, []
+    match = _DOCTYPE_SUBSET.search(text)
+    if not (match and "<!entity" in match.group(1).lower()):
+        return content, content_type, []
+    text = (text[:match.start()] + text[match.end():]).lstrip("\ufeff")
+    text = _XML_DECL_ENCODING.sub(lambda m: f"{m.group(1)}{m.group(2)}utf-8{m.group(2)}", text, count=1)
+    if content_type:
+        content_type = re.sub(r";\s*charset\s*=\s*[^;]*", "", content_type, flags=re.I) + "; charset=utf-8"
+    return text.encode("utf-8"), content_type, ["dtd_entities_removed"]
+
+
+# --------------------------------------------------------------------------- entries
 
 def _entry_link(entry, base: str) -> Optional[str]:
     """The entry's article URL, or None. feedparser fills ``link`` from a
@@ -80,63 +142,109 @@ def _entry_link(entry, base: str) -> Optional[str]:
     return None
 
 
-def _is_json_feed(content: bytes) -> bool:
-    head = content[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
-    return head.startswith(b"{") and b"jsonfeed" in content[:4096]
+def _dead_entry(request: FeedRequest, anchor: str, detail: str, reason: str = reasons.ENTRY_WITHOUT_LINK
+                ) -> DeadLetter:
+    return DeadLetter(url=f"{request.url}#{anchor}", stage=reasons.STAGE_PARSE_FEED, reason=reason,
+                      detail=detail[:300], at=_now())
 
 
-def _parse_json_feed(content: bytes, request: FeedRequest) -> Tuple[List[PageRequest], List[DeadLetter]]:
-    data = json.loads(content.decode("utf-8-sig"))
-    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+def _json_text(content: bytes) -> str:
+    """JSON is UTF-8 by RFC 8259; a BOM'd or UTF-16/32 document is decoded too."""
+    return content.decode(json.detect_encoding(content)).lstrip("\ufeff")
+
+
+def _is_json_feed(content: bytes, content_type: Optional[str]) -> bool:
+    ctype = (content_type or "").split(";")[0].strip().lower()
+    if ctype in JSON_FEED_TYPES:
+        return True
+    head = content[:64]
+    try:  # UTF-8, or UTF-16/32 with or without BOM
+        text = head.decode(json.detect_encoding(head), "ignore")
+    except LookupError:
+        return False
+    return text.lstrip("\ufeff \t\r\n").startswith("{")
+
+
+def _parse_json_feed(content: bytes, request: FeedRequest, base: str
+                     ) -> Tuple[List[PageRequest], List[DeadLetter]]:
+    data = json.loads(_json_text(content))
+    if not isinstance(data, dict) or "jsonfeed.org/version/" not in str(data.get("version", "")):
+        raise ValueError("a JSON document, but not a JSON Feed (no jsonfeed.org version)")
+    if not isinstance(data.get("items"), list):
         raise ValueError("JSON Feed without an items list")
     pages: List[PageRequest] = []
     dead: List[DeadLetter] = []
-    base = request.url  # relative item URLs resolve against the feed URL
     for index, item in enumerate(data["items"]):
         if not isinstance(item, dict):
+            dead.append(_dead_entry(request, f"item-{index}", f"item is a {type(item).__name__}"))
             continue
-        link = item.get("url") or item.get("external_url")
-        if not link or not isinstance(link, str):
-            dead.append(DeadLetter(url=f"{request.url}#item-{index}", stage=reasons.STAGE_PARSE_FEED,
-                                   reason=reasons.ENTRY_WITHOUT_LINK,
-                                   detail=str(item.get("title") or item.get("id") or "")[:300],
-                                   at=_now()))
+        link = next((c for c in (item.get("url"), item.get("external_url"))
+                     if isinstance(c, str) and c.strip()), None)
+        absolute = urllib.parse.urljoin(base, link.strip()) if link else None
+        if not absolute or urllib.parse.urlsplit(absolute).scheme not in ("http", "https"):
+            dead.append(_dead_entry(request, f"item-{index}",
+                                    str(item.get("title") or item.get("id") or "")))
             continue
         authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
+        if not isinstance(authors, list):
+            authors = []
+        tags = item.get("tags") if isinstance(item.get("tags"), list) else []
         pages.append(PageRequest(
-            url=urllib.parse.urljoin(base, link.strip()), origin="feed", feed_url=request.url,
-            topic_hint=request.topic, entry_title=item.get("title") or None,
-            entry_published=_iso_to_datetime(item.get("date_published")),
+            url=absolute, origin="feed", feed_url=request.url,
+            topic_hint=request.topic, entry_title=_strip_html(item.get("title")),
+            entry_published=_iso_to_datetime(item.get("date_published") or item.get("date_modified")),
             entry_authors=tuple(a.get("name") for a in authors
-                                if isinstance(a, dict) and a.get("name")),
-            entry_categories=tuple(str(t) for t in item.get("tags") or [] if t),
+                                if isinstance(a, dict) and isinstance(a.get("name"), str) and a.get("name")),
+            entry_categories=tuple(str(t) for t in tags if t),
             entry_summary=_strip_html(item.get("summary") or item.get("content_html")
                                       or item.get("content_text")),
         ))
     return pages, dead
 
 
+_BOZO_KINDS = {"CharacterEncodingOverride": "encoding_override",
+               "NonXMLContentType": "non_xml_content_type",
+               "CharacterEncodingUnknown": "encoding_unknown"}
+
+
+def bozo_kind(exc: Optional[BaseException]) -> str:
+    """Metric name for feedparser's bozo exception: ``bozo`` for ill-formed
+    XML; encoding/content-type complaints get their own names."""
+    return _BOZO_KINDS.get(type(exc).__name__, "bozo") if exc is not None else "bozo"
+
+
 def parse_feed(content: bytes, request: FeedRequest, *,
-               content_type: Optional[str] = None,
-               counter_inc_fn=None) -> Tuple[List[PageRequest], List[DeadLetter]]:
+               content_type: Optional[str] = None, base_url: Optional[str] = None,
+               counter_inc_fn: Optional[Callable[[str], None]] = None,
+               ) -> Tuple[List[PageRequest], List[DeadLetter]]:
     """Parse a feed body into page requests and dead letters.
 
-    Relative entry links resolve against the feed URL. Ill-formed XML that
-    feedparser can still read ("bozo") is used; ``counter_inc_fn('bozo')`` is
-    called so the problem shows in metrics.
+    Relative entry links resolve against ``base_url`` (the feed's final URL
+    after redirects; default the feed URL) or the feed's own ``xml:base``.
+    Ill-formed XML that feedparser can still read ("bozo") is used and
+    ``counter_inc_fn('bozo')`` is called so the problem shows in metrics;
+    encoding and content-type complaints are counted under their own names.
+    The charset comes from the HTTP header (``content_type``), the XML
+    declaration or the BOM, as RFC 7303 orders them, with fallbacks when
+    they lie.
     """
     inc = counter_inc_fn or (lambda name: None)
-    if _is_json_feed(content):
+    base = base_url or request.url
+    if _is_json_feed(content, content_type):
+        inc("json_feed")
         try:
-            return _parse_json_feed(content, request)
-        except (ValueError, UnicodeDecodeError) as exc:
+            return _parse_json_feed(content, request, base)
+        except (ValueError, UnicodeDecodeError, LookupError, RecursionError) as exc:
             return [], [DeadLetter(url=request.url, stage=reasons.STAGE_PARSE_FEED,
                                    reason=reasons.FEED_UNPARSEABLE, detail=f"JSON Feed: {exc}"[:500],
                                    at=_now())]
     import feedparser
-    headers = {"content-location": request.url}
-    if content_type:
-        headers["content-type"] = content_type
+    content, content_type, notes = harden_xml(content, content_type)
+    for note in notes:
+        inc(note)
+    # No header (a file): let the XML declaration / BOM decide, as for application/xml.
+    headers = {"content-location": base, "content-type": content_type or "application/xml"}
+    error = ""
     try:
         parsed = feedparser.parse(content, response_headers=headers, sanitize_html=True,
                                   resolve_relative_uris=True)
@@ -149,17 +257,15 @@ def parse_feed(content: bytes, request: FeedRequest, *,
         return [], [DeadLetter(url=request.url, stage=reasons.STAGE_PARSE_FEED,
                                reason=reasons.FEED_UNPARSEABLE, detail=error[:500], at=_now())]
     if parsed.bozo:
-        inc("bozo")
-        LOG.info("feed %s is ill-formed but readable: %s", request.url, parsed.get("bozo_exception"))
+        inc(bozo_kind(parsed.get("bozo_exception")))
+        LOG.info("feed %s: %s", request.url, parsed.get("bozo_exception"))
     pages: List[PageRequest] = []
     dead: List[DeadLetter] = []
     for index, entry in enumerate(parsed.entries):
-        link = _entry_link(entry, request.url)
+        link = _entry_link(entry, base)
         if not link:
-            dead.append(DeadLetter(url=f"{request.url}#entry-{index}", stage=reasons.STAGE_PARSE_FEED,
-                                   reason=reasons.ENTRY_WITHOUT_LINK,
-                                   detail=(entry.get("title") or entry.get("id") or "")[:300],
-                                   at=_now()))
+            dead.append(_dead_entry(request, f"entry-{index}",
+                                    _strip_html(entry.get("title")) or entry.get("id") or ""))
             continue
         authors = [a.get("name") for a in entry.get("authors", []) or [] if a.get("name")]
         if not authors and entry.get("author"):
@@ -176,9 +282,13 @@ def parse_feed(content: bytes, request: FeedRequest, *,
     return pages, dead
 
 
-def read_feed_bytes(request: FeedRequest, session, config: fetch_mod.FetchConfig
-                    ) -> Tuple[bytes, Optional[str]]:
-    """Return (body, content-type header) of a feed; raises FetchError."""
+# --------------------------------------------------------------------------- fetching
+
+def fetch_feed(request: FeedRequest, session, config: fetch_mod.FetchConfig, *,
+               headers: Optional[Dict[str, str]] = None,
+               throttle: Optional[fetch_mod.HostThrottle] = None) -> fetch_mod.Response:
+    """The feed's response (status 200, or 304 when ``headers`` made it
+    conditional); raises FetchError. ``file://`` only for trusted feeds."""
     scheme = urllib.parse.urlsplit(request.url).scheme
     if scheme == "file":
         if not request.trusted:
@@ -191,54 +301,95 @@ def read_feed_bytes(request: FeedRequest, session, config: fetch_mod.FetchConfig
             raise fetch_mod.FetchError(reasons.FILE_ERROR, str(exc)) from None
         if len(data) > MAX_FEED_BYTES:
             raise fetch_mod.FetchError(reasons.TOO_LARGE, f"feed exceeds {MAX_FEED_BYTES} bytes")
-        return data, None
+        return fetch_mod.Response(url=request.url, status=200, headers={}, content=data,
+                                  fetched_at=_now())
     feed_config = fetch_mod.dataclasses.replace(config, max_bytes=max(config.max_bytes, MAX_FEED_BYTES))
-    response = fetch_mod.fetch_url(session, request.url, feed_config)
-    error = fetch_mod.status_error(response)
+    all_headers = {"Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
+                             "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"}
+    all_headers.update(headers or {})
+    response = fetch_mod.fetch_url(session, request.url, feed_config, headers=all_headers,
+                                   throttle=throttle)
+    error = fetch_mod.status_error(response, not_modified_ok=bool(headers))
     if error is not None:
         raise error
+    return response
+
+
+def read_feed_bytes(request: FeedRequest, session, config: fetch_mod.FetchConfig
+                    ) -> Tuple[bytes, Optional[str]]:
+    """Return (body, content-type header) of a feed; raises FetchError."""
+    response = fetch_feed(request, session, config)
     return response.content, response.headers.get("content-type")
 
 
 class _ReadFeedFn(beam.DoFn):
-    def __init__(self, config: fetch_mod.FetchConfig):
+    def __init__(self, config: fetch_mod.FetchConfig, state_output: Optional[str] = None):
         self._config = config
+        self._state_output = state_output
         self._session = None
+        self._throttle: Optional[fetch_mod.HostThrottle] = None
         self.entries = Metrics.counter("feeds", "entries")
         self.feeds_read = Metrics.counter("feeds", "feeds_read")
 
     def setup(self):
         self._session = fetch_mod.make_session(self._config)
+        self._throttle = fetch_mod.shared_throttle(self._config)
 
     def process(self, request: FeedRequest) -> Iterator[Union[PageRequest, pvalue.TaggedOutput]]:
+        use_state = bool(self._state_output) and \
+            urllib.parse.urlsplit(request.url).scheme in ("http", "https")
+        previous = feed_state.load_state(self._state_output, request.url) if use_state else None
         try:
-            content, ctype = read_feed_bytes(request, self._session, self._config)
+            response = fetch_feed(request, self._session, self._config,
+                                  headers=feed_state.conditional_headers(previous),
+                                  throttle=self._throttle)
         except fetch_mod.FetchError as exc:
-            Metrics.counter("dead_letters", f"parse_feed.{exc.reason}").inc()
-            yield pvalue.TaggedOutput(DEAD_LETTER, DeadLetter(
-                url=request.url, stage=reasons.STAGE_FETCH, reason=exc.reason,
-                detail=exc.detail, at=_now()))
+            letter = DeadLetter(url=request.url, stage=reasons.STAGE_FETCH, reason=exc.reason,
+                                detail=exc.detail, at=_now())
+            fetch_mod.dead_letter_counter(letter).inc()
+            yield pvalue.TaggedOutput(DEAD_LETTER, letter)
             return
         self.feeds_read.inc()
-        pages, dead = parse_feed(content, request, content_type=ctype,
+        check = None
+        if use_state:
+            check = feed_state.assess(previous, request.url, response.status, response.headers,
+                                      response.content, _now())
+            Metrics.counter("feeds", check.outcome).inc()
+            if not check.changed:
+                yield pvalue.TaggedOutput(FEED_STATE, check.state)
+                return
+        pages, dead = parse_feed(response.content, request,
+                                 content_type=response.headers.get("content-type"),
+                                 base_url=response.url,
                                  counter_inc_fn=lambda n: Metrics.counter("feeds", n).inc())
         for page in pages:
             self.entries.inc()
             yield page
         for letter in dead:
-            Metrics.counter("dead_letters", f"parse_feed.{letter.reason}").inc()
+            fetch_mod.dead_letter_counter(letter).inc()
             yield pvalue.TaggedOutput(DEAD_LETTER, letter)
+        if check is not None and not any(d.reason == reasons.FEED_UNPARSEABLE for d in dead):
+            yield pvalue.TaggedOutput(FEED_STATE, check.state)
 
 
 class ReadFeeds(beam.PTransform):
-    """FeedRequest -> PageRequest (one per entry), with a ``dead_letter`` output."""
+    """FeedRequest -> PageRequest (``entries``, one per entry), with a
+    ``dead_letter`` output and a ``feed_state`` output of FeedState.
 
-    def __init__(self, config: fetch_mod.FetchConfig, label: Optional[str] = None):
+    With ``state_output`` (the job's output dir), HTTP feeds are fetched
+    conditionally using the state under ``DIR/_state/feeds/`` and unchanged
+    feeds yield no entries; commit the ``feed_state`` output with
+    :class:`transforms.feed_state.CommitFeedStates` after the outputs are written.
+    """
+
+    def __init__(self, config: fetch_mod.FetchConfig, label: Optional[str] = None,
+                 state_output: Optional[str] = None):
         super().__init__(label)
         self._config = config
+        self._state_output = state_output
 
     def expand(self, feeds):
         return (feeds
                 | "Reshuffle" >> beam.Reshuffle()
-                | "FetchAndParse" >> beam.ParDo(_ReadFeedFn(self._config)).with_outputs(
-                    DEAD_LETTER, main="entries"))
+                | "FetchAndParse" >> beam.ParDo(_ReadFeedFn(self._config, self._state_output))
+                .with_outputs(DEAD_LETTER, FEED_STATE, main="entries"))

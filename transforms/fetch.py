@@ -1,18 +1,35 @@
 """Fetching pages and feeds over HTTP, politely and safely.
 
-Pure part: :func:`fetch_url` (one URL, with the address guard, redirects checked
-hop by hop, retries with backoff, size caps) and :class:`RobotsCache`.
-Beam part: :class:`FetchPages`, which groups requests by host so that each host
-is fetched sequentially with a delay while different hosts proceed in parallel.
+Pure part (usable without Beam, e.g. by a streaming poller):
+
+- address guard: :func:`is_public_address`, and connections that resolve the
+  host, check every address and connect to exactly the checked address (no
+  second DNS lookup an attacker could rebind), on every redirect hop;
+- :func:`fetch_url`: one logical GET with manual redirects (max 5, loops
+  detected), retries with exponential backoff + jitter on connection errors,
+  408/429/5xx, ``Retry-After`` honoured, a bounded total waiting time, bodies
+  streamed and capped after decompression (gzip/deflate/br bombs), a total
+  time budget that a slow-drip server cannot stretch;
+- :class:`HostThrottle`: per-host minimum delay and concurrency limit, shared by
+  every request a worker process makes (robots.txt, feeds, pages, retries);
+- :class:`RobotsCache`: robots.txt once per host (RFC 9309 semantics, decimal
+  ``Crawl-delay`` and ``Request-rate``);
+- :func:`resolve_charset`: which charset a page is really in.
+
+Beam part: :class:`FetchPages` groups requests by host so each host is fetched
+with its delay while different hosts proceed in parallel on a thread pool.
 """
 from __future__ import annotations
 
+import codecs
+import contextlib
 import dataclasses
 import datetime as dt
 import email.utils
 import ipaddress
 import logging
 import random
+import re
 import socket
 import threading
 import time
@@ -32,12 +49,26 @@ from schemas.records import DeadLetter, FetchedPage, PageRequest
 LOG = logging.getLogger(__name__)
 
 DEAD_LETTER = "dead_letter"
+# Feeds (by URL) whose entries could not all be fetched for a transient reason:
+# their conditional-GET state must not claim "seen" (see transforms.feed_state).
+INCOMPLETE_FEEDS = "incomplete_feeds"
 PROJECT_URL = "https://github.com/newsbeam/newsbeam"
 DEFAULT_CONTACT = "contact: set --contact"
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_REDIRECTS = 5
+MAX_CRAWL_DELAY = 60.0  # a robots.txt asking for more is capped (and logged)
+ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309: parse at least 500 KiB
+ROBOTS_TTL = 24 * 3600.0
+READ_CHUNK = 64 * 1024
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# Reasons worth another try in a later run (the server or network may recover).
+TRANSIENT_REASONS = frozenset({reasons.TIMEOUT, reasons.CONNECTION_ERROR, reasons.HTTP_5XX,
+                               reasons.DNS_ERROR, reasons.RATE_LIMITED,
+                               reasons.ROBOTS_UNAVAILABLE})
+# Refusals made before any traffic to the host: they do not count as a request.
+_NO_TRAFFIC_REASONS = frozenset({reasons.BLOCKED_ADDRESS, reasons.ROBOTS_DISALLOWED,
+                                 reasons.UNSUPPORTED_SCHEME, reasons.BAD_URL})
 
 
 def user_agent(contact: Optional[str] = None) -> str:
@@ -49,16 +80,21 @@ class FetchConfig:
     """Everything that shapes how we talk to servers; picklable, one per job."""
     user_agent: str = user_agent()
     connect_timeout: float = 10.0
-    total_timeout: float = 30.0
-    max_bytes: int = MAX_BODY_BYTES
+    total_timeout: float = 30.0  # network time of one logical GET, redirects included
+    max_bytes: int = MAX_BODY_BYTES  # counted after decompression
     max_redirects: int = MAX_REDIRECTS
     allow_private_hosts: bool = False
-    host_delay: float = 1.0
+    # Networks (CIDR) allowed although not public, e.g. an internal mirror; the
+    # guard still refuses every other private address, on every hop.
+    allow_networks: Tuple[str, ...] = ()
+    host_delay: float = 1.0  # pause between the end of one request and the next, per host
+    host_concurrency: int = 1  # requests in flight per host (per worker)
     respect_robots: bool = True
     max_retries: int = 3
     backoff_base: float = 0.5
     max_retry_wait: float = 30.0  # total time spent waiting between retries of one URL
     max_parallel_hosts: int = 16
+    max_crawl_delay: float = MAX_CRAWL_DELAY
 
 
 class FetchError(Exception):
@@ -82,11 +118,15 @@ class Response:
 
     @property
     def charset(self) -> Optional[str]:
-        for part in self.headers.get("content-type", "").split(";")[1:]:
-            key, _, value = part.partition("=")
-            if key.strip().lower() == "charset" and value.strip():
-                return value.strip().strip('"\'').lower()
-        return None
+        return header_charset(self.headers.get("content-type"))
+
+
+def header_charset(content_type: Optional[str]) -> Optional[str]:
+    for part in (content_type or "").split(";")[1:]:
+        key, _, value = part.partition("=")
+        if key.strip().lower() == "charset" and value.strip():
+            return value.strip().strip('"\'').lower()
+    return None
 
 
 # --------------------------------------------------------------------------- address guard
@@ -96,17 +136,30 @@ def is_public_address(ip: Union[ipaddress.IPv4Address, ipaddress.IPv6Address]) -
 
     ``is_global`` already excludes RFC 1918, loopback, link-local (incl. the
     169.254.169.254 metadata address), CGNAT 100.64/10, documentation and
-    reserved ranges; multicast is excluded explicitly. IPv4-mapped IPv6
-    addresses are judged by their IPv4 part.
+    reserved ranges; multicast is excluded explicitly. IPv4-mapped (and
+    NAT64/6to4-embedded) IPv6 addresses are judged by their IPv4 part.
     """
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip in _NAT64:
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        elif ip.sixtofour is not None:
+            ip = ip.sixtofour
     return bool(ip.is_global) and not ip.is_multicast
 
 
-def resolve(host: str) -> List[str]:
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _getaddrinfo(host: str, port: Optional[int]):
+    """The one DNS lookup of a connection (a seam so tests can play a rebinding DNS)."""
+    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+
+
+def resolve(host: str, port: Optional[int] = None) -> List[str]:
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        infos = _getaddrinfo(host, port)
     except socket.gaierror as exc:
         raise FetchError(reasons.DNS_ERROR, f"{host}: {exc}") from None
     except UnicodeError as exc:
@@ -114,37 +167,257 @@ def resolve(host: str) -> List[str]:
     return sorted({info[4][0] for info in infos})
 
 
-def check_url_allowed(url: str, allow_private_hosts: bool) -> None:
-    """Refuse non-http(s) URLs and hosts that resolve to non-public addresses."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise FetchError(reasons.UNSUPPORTED_SCHEME, f"scheme {parts.scheme!r} not fetched")
-    host = parts.hostname
-    if not host:
-        raise FetchError(reasons.BAD_URL, "no host")
-    if allow_private_hosts:
-        return
-    for address in resolve(host):
+def _check_addresses(host: str, addresses: Iterable[str], allow_networks: Iterable[str] = ()) -> None:
+    networks = [ipaddress.ip_network(n, strict=False) for n in allow_networks]
+    for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
-        if not is_public_address(ip):
+        if not is_public_address(ip) and not any(ip in net for net in networks
+                                                 if net.version == ip.version):
             raise FetchError(reasons.BLOCKED_ADDRESS, f"{host} resolves to {ip}")
 
 
-# --------------------------------------------------------------------------- HTTP
+def validate_url(url: str) -> None:
+    """Only absolute http(s) URLs with a host are fetched."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        raise FetchError(reasons.BAD_URL, str(exc)) from None
+    if parts.scheme not in ("http", "https"):
+        raise FetchError(reasons.UNSUPPORTED_SCHEME, f"scheme {parts.scheme!r} not fetched")
+    if not parts.hostname:
+        raise FetchError(reasons.BAD_URL, "no host")
+
+
+def check_url_allowed(url: str, allow_private_hosts: bool, allow_networks: Iterable[str] = ()) -> None:
+    """Refuse non-http(s) URLs and hosts that resolve to non-public addresses.
+
+    A pre-flight check for callers that want an answer without traffic; the
+    fetch itself re-checks at connect time on the address it connects to."""
+    validate_url(url)
+    if allow_private_hosts:
+        return
+    host = urllib.parse.urlsplit(url).hostname or ""
+    _check_addresses(host, resolve(host), allow_networks)
+
+
+def _guarded_connect(conn, allow_private_hosts: bool, allow_networks: Tuple[str, ...]) -> socket.socket:
+    """Resolve once, refuse non-public addresses, connect to a checked one.
+
+    Replaces urllib3's ``_new_conn``: urllib3 would resolve the name again
+    when connecting, letting a DNS-rebinding server answer with a public
+    address for the check and a private one for the connection."""
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+    from urllib3.util import connection as u3conn
+    host = conn._dns_host
+    try:
+        infos = _getaddrinfo(host, conn.port)
+    except socket.gaierror as exc:
+        raise FetchError(reasons.DNS_ERROR, f"{conn.host}: {exc}") from None
+    except UnicodeError as exc:
+        raise FetchError(reasons.BAD_URL, f"{conn.host!r}: {exc}") from None
+    addresses: List[str] = []
+    for info in infos:
+        if info[4][0] not in addresses:
+            addresses.append(info[4][0])
+    if not allow_private_hosts:
+        _check_addresses(conn.host, addresses, allow_networks)
+    last: Optional[Exception] = None
+    for address in addresses:
+        try:
+            sock = u3conn.create_connection((address, conn.port), conn.timeout,
+                                            source_address=conn.source_address,
+                                            socket_options=conn.socket_options)
+        except socket.timeout as exc:
+            last = ConnectTimeoutError(conn, f"Connection to {conn.host} ({address}) timed out")
+            last.__cause__ = exc
+            continue
+        except OSError as exc:
+            last = NewConnectionError(conn, f"Failed to establish a new connection: {exc}")
+            continue
+        conn._newsbeam_address = address  # the address actually connected to (tests read it)
+        return sock
+    raise last or NewConnectionError(conn, f"{conn.host}: no address")
+
+
+_POOL_CLASSES: Dict[Tuple[bool, Tuple[str, ...]], Dict[str, type]] = {}
+_POOL_LOCK = threading.Lock()
+
+
+def _pool_classes(allow_private_hosts: bool, allow_networks: Tuple[str, ...] = ()) -> Dict[str, type]:
+    policy = (allow_private_hosts, tuple(allow_networks))
+    with _POOL_LOCK:
+        if policy not in _POOL_CLASSES:
+            from urllib3.connection import HTTPConnection, HTTPSConnection
+            from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+            def new_conn(self):
+                return _guarded_connect(self, *policy)
+            http_conn = type("GuardedHTTPConnection", (HTTPConnection,), {"_new_conn": new_conn})
+            https_conn = type("GuardedHTTPSConnection", (HTTPSConnection,), {"_new_conn": new_conn})
+            _POOL_CLASSES[policy] = {
+                "http": type("GuardedHTTPConnectionPool", (HTTPConnectionPool,),
+                             {"ConnectionCls": http_conn}),
+                "https": type("GuardedHTTPSConnectionPool", (HTTPSConnectionPool,),
+                              {"ConnectionCls": https_conn}),
+            }
+        return _POOL_CLASSES[policy]
+
+
+# --------------------------------------------------------------------------- HTTP session
+
+def supported_encodings() -> Tuple[str, ...]:
+    """Content-Encodings urllib3 can decode here (``br`` needs the brotli package)."""
+    from urllib3.response import HTTPResponse
+    return tuple(HTTPResponse.CONTENT_DECODERS)
+
 
 def make_session(config: FetchConfig):
+    """A requests session whose connections pass the address guard.
+
+    ``trust_env`` is off: a proxy from the environment would resolve names
+    itself and so bypass the guard."""
     import requests  # imported here: workers only pay for it when fetching
+
+    policy = (config.allow_private_hosts, tuple(config.allow_networks))
+
+    class GuardedAdapter(requests.adapters.HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = dict(_pool_classes(*policy))
+
     session = requests.Session()
+    session.trust_env = False
+    encodings = [e for e in supported_encodings() if e != "x-gzip"]
     session.headers.update({
         "User-Agent": config.user_agent,
         "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
-        "Accept-Encoding": "gzip, deflate",
+        "Accept-Encoding": ", ".join(encodings),
     })
-    adapter = requests.adapters.HTTPAdapter(pool_connections=32, pool_maxsize=32, max_retries=0)
+    adapter = GuardedAdapter(pool_connections=32, pool_maxsize=32, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
 
+
+# --------------------------------------------------------------------------- politeness
+
+def host_key(url: str) -> str:
+    """The politeness key: host[:port] in lowercase, without user info."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = (parts.hostname or "").lower()
+        port = parts.port
+    except ValueError:
+        return ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{port}" if port else host
+
+
+class _HostState:
+    __slots__ = ("ends", "busy", "delay", "limit", "hold_until")
+
+    def __init__(self, delay: float, concurrency: int):
+        self.ends = [float("-inf")] * concurrency  # when each lane last finished a request
+        self.busy = [False] * concurrency
+        self.delay = delay
+        self.limit = concurrency
+        self.hold_until = float("-inf")
+
+
+class HostThrottle:
+    """Per-host politeness shared by all threads of a worker process.
+
+    At most ``concurrency`` requests to a host are in flight; each of those
+    lanes waits ``delay`` seconds after its previous request ended before
+    starting the next. A robots.txt ``Crawl-delay`` raises the delay and
+    limits the host to one lane; a ``Retry-After`` holds the whole host.
+    """
+
+    def __init__(self, delay: float, concurrency: int = 1,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.delay = max(0.0, delay)
+        self.concurrency = max(1, int(concurrency))
+        self._clock = clock
+        self._sleep = sleep
+        self._cond = threading.Condition()
+        self._hosts: Dict[str, _HostState] = {}
+
+    def _state(self, host: str) -> _HostState:
+        state = self._hosts.get(host)
+        if state is None:
+            state = self._hosts[host] = _HostState(self.delay, self.concurrency)
+        return state
+
+    def set_crawl_delay(self, host: str, seconds: float) -> None:
+        with self._cond:
+            state = self._state(host)
+            state.delay = max(self.delay, seconds)
+            state.limit = 1
+
+    def hold(self, host: str, seconds: float) -> None:
+        """No request to ``host`` before ``seconds`` from now (Retry-After)."""
+        with self._cond:
+            state = self._state(host)
+            state.hold_until = max(state.hold_until, self._clock() + seconds)
+
+    def delay_for(self, host: str) -> float:
+        with self._cond:
+            return self._state(host).delay
+
+    @contextlib.contextmanager
+    def slot(self, host: str) -> Iterator[float]:
+        """Hold a lane of ``host`` for one request; yields the seconds waited."""
+        started = self._clock()
+        with self._cond:
+            state = self._state(host)
+            while sum(state.busy) >= state.limit:
+                self._cond.wait()
+            free = [i for i, busy in enumerate(state.busy) if not busy]
+            # One lane: wait after the most recent request; several: the lane free longest.
+            pick = max if state.limit == 1 else min
+            lane = pick(free, key=lambda i: state.ends[i])
+            state.busy[lane] = True
+            ready = max(state.ends[lane] + state.delay, state.hold_until)
+            if state.limit == 1:
+                ready = max(ready, max(state.ends) + state.delay)
+        try:
+            pause = ready - self._clock()
+            if pause > 0:
+                self._sleep(pause)
+            yield self._clock() - started
+        finally:
+            with self._cond:
+                state.ends[lane] = self._clock()
+                state.busy[lane] = False
+                self._cond.notify_all()
+
+
+_SHARED: Dict[Tuple, object] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_throttle(config: FetchConfig) -> HostThrottle:
+    """One throttle per worker process and politeness setting, so feed reads,
+    robots.txt and page fetches of a host are all spaced, whichever DoFn makes them."""
+    key = ("throttle", config.host_delay, config.host_concurrency)
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = HostThrottle(config.host_delay, config.host_concurrency)
+        return _SHARED[key]  # type: ignore[return-value]
+
+
+def shared_robots(config: FetchConfig, throttle: HostThrottle) -> "RobotsCache":
+    key = ("robots", config)
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = RobotsCache(make_session(config), config, throttle=throttle)
+        return _SHARED[key]  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------- HTTP
 
 def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
     """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
@@ -163,38 +436,57 @@ def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Opti
     return max(0.0, when.timestamp() - now)
 
 
+def _check_content_encoding(headers) -> None:
+    value = (headers.get("content-encoding") or "").lower()
+    codings = [c.strip() for c in value.split(",") if c.strip() and c.strip() != "identity"]
+    unknown = [c for c in codings if c not in supported_encodings()]
+    if unknown:
+        raise FetchError(reasons.BAD_ENCODING, f"unsupported content-encoding {value!r}")
+
+
 def _read_capped(resp, max_bytes: int, deadline: float) -> bytes:
     """Read a streamed body, decompressed, aborting past ``max_bytes`` or the deadline.
 
-    Counting decoded bytes caps decompressed size too (gzip bombs)."""
+    Counting decoded bytes caps decompressed size too (gzip/deflate/br bombs);
+    urllib3 >= 2.6 bounds each decompression step, so a bomb never inflates
+    more than a chunk at a time. ``read1`` returns whatever one socket read
+    brought, so the deadline is checked even against a server that drips a
+    byte at a time (``read(n)`` would block until ``n`` bytes arrived)."""
     declared = resp.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes and \
             not resp.headers.get("content-encoding"):
         raise FetchError(reasons.TOO_LARGE, f"content-length {declared} > {max_bytes}")
+    _check_content_encoding(resp.headers)
+    raw = resp.raw
     chunks: List[bytes] = []
     size = 0
-    for chunk in resp.iter_content(chunk_size=65536):
+    while True:
+        if time.monotonic() > deadline:
+            raise FetchError(reasons.TIMEOUT, "total time budget exceeded while reading body")
+        chunk = raw.read1(READ_CHUNK, decode_content=True)
+        if not chunk:
+            break
         size += len(chunk)
         if size > max_bytes:
             raise FetchError(reasons.TOO_LARGE, f"body exceeds {max_bytes} bytes")
-        if time.monotonic() > deadline:
-            raise FetchError(reasons.TIMEOUT, "total time budget exceeded while reading body")
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def _classify_exception(exc: Exception) -> FetchError:
+def _classify_exception(exc: BaseException) -> FetchError:
     import requests
+    from urllib3 import exceptions as u3
     if isinstance(exc, FetchError):
         return exc
     text = str(exc)[:500]
-    if isinstance(exc, requests.exceptions.SSLError):
+    if isinstance(exc, (requests.exceptions.SSLError, u3.SSLError)):
         return FetchError(reasons.TLS_ERROR, text)
-    if isinstance(exc, requests.exceptions.Timeout):
+    if isinstance(exc, (requests.exceptions.Timeout, u3.TimeoutError, socket.timeout)):
         return FetchError(reasons.TIMEOUT, text)
-    if isinstance(exc, requests.exceptions.ContentDecodingError):
+    if isinstance(exc, (requests.exceptions.ContentDecodingError, u3.DecodeError)):
         return FetchError(reasons.BAD_ENCODING, text)
-    if isinstance(exc, requests.exceptions.ConnectionError):
+    if isinstance(exc, (requests.exceptions.ConnectionError, u3.ProtocolError, OSError,
+                        u3.HTTPError)):
         if "Name or service not known" in text or "getaddrinfo" in text:
             return FetchError(reasons.DNS_ERROR, text)
         return FetchError(reasons.CONNECTION_ERROR, text)
@@ -204,56 +496,70 @@ def _classify_exception(exc: Exception) -> FetchError:
     return FetchError(reasons.CONNECTION_ERROR, f"{type(exc).__name__}: {text}")
 
 
+def _slot(throttle: Optional[HostThrottle], url: str):
+    return throttle.slot(host_key(url)) if throttle is not None else contextlib.nullcontext(0.0)
+
+
 def _single_request(session, url: str, config: FetchConfig,
-                    headers: Optional[Dict[str, str]]) -> Response:
-    """One logical GET: follows redirects itself so every hop passes the guard."""
-    deadline = time.monotonic() + config.total_timeout
+                    headers: Optional[Dict[str, str]],
+                    throttle: Optional[HostThrottle] = None) -> Response:
+    """One logical GET: follows redirects itself so every hop passes the guard
+    (and the politeness throttle of its host). ``total_timeout`` bounds the
+    network time; waiting for a politeness slot does not count against it."""
+    budget = config.total_timeout
     seen = [url]
     current = url
     for _ in range(config.max_redirects + 1):
-        check_url_allowed(current, config.allow_private_hosts)
-        remaining = max(0.1, deadline - time.monotonic())
-        try:
-            resp = session.get(current, headers=headers, stream=True, allow_redirects=False,
-                               timeout=(min(config.connect_timeout, remaining), remaining))
-        except Exception as exc:  # requests raises many types; classify them
-            raise _classify_exception(exc) from None
-        try:
-            if resp.is_redirect or resp.status_code in (301, 302, 303, 307, 308):
-                location = resp.headers.get("location")
-                if not location:
-                    raise FetchError(reasons.HTTP_4XX if resp.status_code < 500 else reasons.HTTP_5XX,
-                                     f"redirect {resp.status_code} without Location")
-                nxt = urllib.parse.urljoin(current, location)
-                if nxt in seen:
-                    raise FetchError(reasons.REDIRECT_LOOP, " -> ".join(seen + [nxt])[:500])
-                seen.append(nxt)
-                current = nxt
-                continue
+        validate_url(current)
+        with _slot(throttle, current):
+            started = time.monotonic()
+            remaining = max(0.1, budget)
             try:
-                content = _read_capped(resp, config.max_bytes, deadline) \
-                    if resp.status_code < 400 else b""
-            except FetchError:
-                raise
-            except Exception as exc:
+                resp = session.get(current, headers=headers, stream=True, allow_redirects=False,
+                                   timeout=(min(config.connect_timeout, remaining), remaining))
+            except Exception as exc:  # requests raises many types; classify them
                 raise _classify_exception(exc) from None
-            return Response(url=current, status=resp.status_code,
-                            headers={k.lower(): v for k, v in resp.headers.items()},
-                            content=content, fetched_at=dt.datetime.now(dt.timezone.utc))
-        finally:
-            resp.close()
+            try:
+                if resp.status_code in (301, 302, 303, 307, 308):
+                    location = resp.headers.get("location")
+                    if not location:
+                        raise FetchError(reasons.HTTP_4XX if resp.status_code < 500 else reasons.HTTP_5XX,
+                                         f"redirect {resp.status_code} without Location")
+                    nxt = urllib.parse.urljoin(current, location.strip())
+                    if nxt in seen:
+                        raise FetchError(reasons.REDIRECT_LOOP, " -> ".join(seen + [nxt])[:500])
+                    seen.append(nxt)
+                    current = nxt
+                    budget -= time.monotonic() - started
+                    if budget <= 0:
+                        raise FetchError(reasons.TIMEOUT, "total time budget exceeded in redirects")
+                    continue
+                try:
+                    content = _read_capped(resp, config.max_bytes, started + remaining) \
+                        if resp.status_code < 400 else b""
+                except FetchError:
+                    raise
+                except Exception as exc:
+                    raise _classify_exception(exc) from None
+                return Response(url=current, status=resp.status_code,
+                                headers={k.lower(): v for k, v in resp.headers.items()},
+                                content=content, fetched_at=dt.datetime.now(dt.timezone.utc))
+            finally:
+                resp.close()
     raise FetchError(reasons.TOO_MANY_REDIRECTS, f"more than {config.max_redirects} redirects")
 
 
 def fetch_url(session, url: str, config: FetchConfig, *,
               headers: Optional[Dict[str, str]] = None,
-              sleep: Callable[[float], None] = time.sleep) -> Response:
-    """GET ``url`` with retries on connection errors, 429 and 5xx.
+              sleep: Callable[[float], None] = time.sleep,
+              throttle: Optional[HostThrottle] = None) -> Response:
+    """GET ``url`` with retries on connection errors, timeouts, 408, 429 and 5xx.
 
-    Backoff is exponential with full jitter, ``Retry-After`` is honoured, and
-    the total waiting time is bounded by ``config.max_retry_wait``. Returns
-    the final response (which may be a 4xx/5xx after retries are exhausted);
-    raises :class:`FetchError` for refusals and transport failures.
+    Backoff is exponential with full jitter, ``Retry-After`` is honoured (and
+    holds the whole host in ``throttle``), and the total waiting time is
+    bounded by ``config.max_retry_wait``. Returns the final response (which
+    may be a 4xx/5xx after retries are exhausted); raises :class:`FetchError`
+    for refusals and transport failures.
     """
     waited = 0.0
     attempt = 0
@@ -261,7 +567,7 @@ def fetch_url(session, url: str, config: FetchConfig, *,
         error: Optional[FetchError] = None
         response: Optional[Response] = None
         try:
-            response = _single_request(session, url, config, headers)
+            response = _single_request(session, url, config, headers, throttle)
         except FetchError as exc:
             if exc.reason not in (reasons.CONNECTION_ERROR, reasons.TIMEOUT):
                 raise
@@ -277,6 +583,8 @@ def fetch_url(session, url: str, config: FetchConfig, *,
             hinted = parse_retry_after(response.headers.get("retry-after"))
             if hinted is not None:
                 wait = hinted
+                if throttle is not None:
+                    throttle.hold(host_key(response.url), hinted)
         if waited + wait > config.max_retry_wait:
             if error is not None:
                 raise error
@@ -286,15 +594,19 @@ def fetch_url(session, url: str, config: FetchConfig, *,
         attempt += 1
 
 
-def status_error(response: Response) -> Optional[FetchError]:
-    if response.status >= 500:
-        return FetchError(reasons.HTTP_5XX, f"HTTP {response.status}")
-    if response.status >= 400:
-        return FetchError(reasons.HTTP_4XX, f"HTTP {response.status}")
-    if response.status == 304:
+def status_error(response: Response, *, not_modified_ok: bool = False) -> Optional[FetchError]:
+    """The dead-letter reason a final status means, or None for success."""
+    status = response.status
+    if status == 304 and not_modified_ok:
         return None
-    if response.status >= 300 or response.status < 200:
-        return FetchError(reasons.HTTP_4XX, f"unexpected HTTP {response.status}")
+    if status == 429:
+        return FetchError(reasons.RATE_LIMITED, "HTTP 429 after retries")
+    if status >= 500:
+        return FetchError(reasons.HTTP_5XX, f"HTTP {status}")
+    if status >= 400:
+        return FetchError(reasons.HTTP_4XX, f"HTTP {status}")
+    if status >= 300 or status < 200:
+        return FetchError(reasons.HTTP_4XX, f"unexpected HTTP {status}")
     return None
 
 
@@ -314,73 +626,215 @@ def check_html(response: Response) -> None:
     raise FetchError(reasons.NOT_HTML, f"content-type {ctype or 'missing'}")
 
 
+# --------------------------------------------------------------------------- charset
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.I)
+# WHATWG: labels browsers decode differently from their name.
+_WHATWG_ALIASES = {"iso8859-1": "cp1252", "latin-1": "cp1252", "ascii": "cp1252",
+                   "iso8859-9": "cp1254", "gb2312": "gb18030", "gbk": "gb18030",
+                   "euc_kr": "cp949", "tis-620": "cp874", "iso8859-11": "cp874"}
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def _codec(name: Optional[str]) -> Optional[str]:
+    if not name:
+        return None
+    try:
+        codec = codecs.lookup(name.strip().strip("\"'")).name
+    except LookupError:
+        return None
+    return _WHATWG_ALIASES.get(codec, codec)
+
+
+def _decodes(content: bytes, codec: str) -> bool:
+    try:
+        content.decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
+
+
+def resolve_charset(content: bytes, declared: Optional[str] = None) -> Optional[str]:
+    """The charset a page is really in: BOM, then UTF-8 when the bytes are
+    valid non-ASCII UTF-8 (legacy text practically never is, while servers
+    and templates often mislabel UTF-8 pages as ISO-8859-1), then the HTTP
+    header, then ``<meta charset>``, each only if the bytes decode under it,
+    then statistical detection. None when nothing is known (pure ASCII)."""
+    for bom, name in _BOMS:
+        if content.startswith(bom):
+            return name
+    if not content.isascii() and _decodes(content, "utf-8"):
+        return "utf-8"
+    match = _META_CHARSET.search(content[:4096])
+    meta = match.group(1).decode("ascii", "ignore") if match else None
+    for name in (_codec(declared), _codec(meta)):
+        if name and not name.startswith(("utf-16", "utf-32")) and _decodes(content, name):
+            return name
+    if content.isascii():
+        return _codec(declared) or _codec(meta) or None
+    try:
+        from charset_normalizer import from_bytes
+        best = from_bytes(content[:200_000]).best()
+        if best is not None and best.encoding and _decodes(content, best.encoding):
+            return _codec(best.encoding)
+    except Exception:  # detection is best effort
+        pass
+    return "cp1252" if _decodes(content, "cp1252") else None
+
+
 # --------------------------------------------------------------------------- robots.txt
 
-class RobotsCache:
-    """robots.txt fetched once per host (per worker) and cached.
+def parse_crawl_delay(text: str, agent: str) -> Optional[float]:
+    """``Crawl-delay`` (decimals allowed) or ``Request-rate`` of the group that
+    applies to ``agent`` (else ``*``). The stdlib parser only takes integers."""
+    token = agent.split("/")[0].strip().lower()
+    groups: List[Tuple[List[str], Dict[str, str]]] = []
+    agents: List[str] = []
+    rules: Dict[str, str] = {}
+    in_agents = False
+    for raw_line in text.splitlines():
+        line = raw_line.split("#", 1)[0].strip()
+        if ":" not in line:
+            continue
+        key, _, value = line.partition(":")
+        key, value = key.strip().lower(), value.strip()
+        if key == "user-agent":
+            if not in_agents:
+                agents, rules = [], {}
+                groups.append((agents, rules))
+                in_agents = True
+            agents.append(value.lower())
+        else:
+            in_agents = False
+            if groups and key in ("crawl-delay", "request-rate"):
+                rules.setdefault(key, value)
 
-    Missing or failing robots.txt (4xx) means everything is allowed, as crawlers
-    conventionally do; 5xx/transport errors are treated as allow too but logged.
+    def delay_of(found: Dict[str, str]) -> Optional[float]:
+        try:
+            if "crawl-delay" in found:
+                value = float(found["crawl-delay"])
+                return value if value >= 0 and value == value else None
+            if "request-rate" in found:
+                count, _, seconds = found["request-rate"].partition("/")
+                seconds = re.match(r"[\d.]+", seconds.strip())
+                if seconds and float(count) > 0:
+                    return float(seconds.group(0)) / float(count)
+        except ValueError:
+            return None
+        return None
+
+    specific = [r for a, r in groups if any(x != "*" and x and x in token for x in a)]
+    default = [r for a, r in groups if "*" in a]
+    for candidates in (specific, default):
+        for found in candidates:
+            delay = delay_of(found)
+            if delay is not None:
+                return delay
+        if candidates:
+            return None
+    return None
+
+
+@dataclasses.dataclass
+class _Robots:
+    parser: Optional[urllib.robotparser.RobotFileParser]  # None = everything allowed
+    crawl_delay: Optional[float]
+    error: Optional[FetchError]  # robots.txt unreachable: every page of the origin fails with it
+    loaded_at: float
+
+
+class RobotsCache:
+    """robots.txt fetched once per host (per worker) and cached for a day.
+
+    RFC 9309: 4xx (no robots.txt) allows everything; a 5xx or a network
+    failure after retries means "unreachable", which disallows everything (the
+    pages are dead-lettered as ``robots_unavailable`` and retried by a later
+    run). Loads of different hosts proceed in parallel.
     """
 
-    def __init__(self, session, config: FetchConfig):
+    def __init__(self, session, config: FetchConfig, throttle: Optional[HostThrottle] = None,
+                 ttl: float = ROBOTS_TTL):
         self._session = session
         self._config = config
-        self._parsers: Dict[str, Optional[urllib.robotparser.RobotFileParser]] = {}
+        self._throttle = throttle
+        self._ttl = ttl
+        self._entries: Dict[str, _Robots] = {}
+        self._locks: Dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def _load(self, origin: str) -> Optional[urllib.robotparser.RobotFileParser]:
-        config = dataclasses.replace(self._config, max_retries=0, max_bytes=512 * 1024)
+    def _load(self, origin: str) -> _Robots:
+        config = dataclasses.replace(self._config, max_bytes=ROBOTS_MAX_BYTES)
+        now = time.monotonic()
         try:
-            response = _single_request(self._session, origin + "/robots.txt", config, None)
+            response = fetch_url(self._session, origin + "/robots.txt", config,
+                                 throttle=self._throttle)
         except FetchError as exc:
-            LOG.info("robots.txt for %s unavailable (%s): allowing", origin, exc.reason)
-            return None
+            LOG.info("robots.txt for %s unreachable (%s)", origin, exc.reason)
+            if exc.reason in (reasons.TIMEOUT, reasons.CONNECTION_ERROR):
+                exc = FetchError(reasons.ROBOTS_UNAVAILABLE, f"robots.txt {exc.reason}: {exc.detail}"[:300])
+            # else the precise reason (blocked_address, dns_error, tls_error...) is the page's too
+            return _Robots(None, None, exc, now)
+        if response.status >= 500 or response.status == 429:
+            return _Robots(None, None, FetchError(reasons.ROBOTS_UNAVAILABLE,
+                                                  f"robots.txt HTTP {response.status}"), now)
         if response.status >= 400:
-            return None
+            return _Robots(None, None, None, now)
+        text = response.content.decode("utf-8", "replace")
         parser = urllib.robotparser.RobotFileParser()
-        parser.parse(response.content.decode("utf-8", "replace").splitlines())
-        return parser
+        parser.parse(text.splitlines())
+        delay = parse_crawl_delay(text, self._config.user_agent)
+        if delay is not None and delay > self._config.max_crawl_delay:
+            LOG.warning("%s asks for Crawl-delay %s s; using %s s", origin, delay,
+                        self._config.max_crawl_delay)
+            delay = self._config.max_crawl_delay
+        return _Robots(parser, delay, None, now)
 
-    def _parser(self, url: str) -> Optional[urllib.robotparser.RobotFileParser]:
+    def _robots(self, url: str) -> _Robots:
         parts = urllib.parse.urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         with self._lock:
-            if origin not in self._parsers:
-                self._parsers[origin] = self._load(origin)
-            return self._parsers[origin]
+            lock = self._locks.setdefault(origin, threading.Lock())
+        with lock:  # one load per origin; other origins are not blocked
+            entry = self._entries.get(origin)
+            if entry is None or time.monotonic() - entry.loaded_at > self._ttl:
+                entry = self._entries[origin] = self._load(origin)
+            return entry
+
+    def check(self, url: str) -> None:
+        """Raise ``robots_disallowed`` / ``robots_unavailable`` unless ``url`` may be fetched."""
+        entry = self._robots(url)
+        if entry.error is not None:
+            raise FetchError(entry.error.reason, entry.error.detail)
+        if entry.parser is not None and not entry.parser.can_fetch(self._config.user_agent, url):
+            raise FetchError(reasons.ROBOTS_DISALLOWED, "disallowed by robots.txt")
 
     def allowed(self, url: str) -> bool:
-        parser = self._parser(url)
-        return True if parser is None else parser.can_fetch(self._config.user_agent, url)
+        try:
+            self.check(url)
+        except FetchError:
+            return False
+        return True
 
     def crawl_delay(self, url: str) -> Optional[float]:
-        parser = self._parser(url)
-        if parser is None:
-            return None
-        delay = parser.crawl_delay(self._config.user_agent)
-        return float(delay) if delay is not None else None
+        return self._robots(url).crawl_delay
 
 
 # --------------------------------------------------------------------------- page fetching
 
-def host_key(url: str) -> str:
-    """The politeness key: scheme-less host[:port] in lowercase."""
-    try:
-        return (urllib.parse.urlsplit(url).netloc or "").lower()
-    except ValueError:
-        return ""
-
-
 def fetch_page(session, robots: Optional[RobotsCache], request: PageRequest,
-               config: FetchConfig) -> Union[FetchedPage, DeadLetter]:
+               config: FetchConfig, throttle: Optional[HostThrottle] = None,
+               ) -> Union[FetchedPage, DeadLetter]:
     """Fetch one article page, returning a page or a dead letter (never raising)."""
     now = lambda: dt.datetime.now(dt.timezone.utc)  # noqa: E731
     try:
-        check_url_allowed(request.url, config.allow_private_hosts)
-        if robots is not None and config.respect_robots and not robots.allowed(request.url):
-            raise FetchError(reasons.ROBOTS_DISALLOWED, "disallowed by robots.txt")
-        response = fetch_url(session, request.url, config)
+        validate_url(request.url)
+        if robots is not None and config.respect_robots:
+            robots.check(request.url)
+            crawl_delay = robots.crawl_delay(request.url)
+            if crawl_delay and throttle is not None:
+                throttle.set_crawl_delay(host_key(request.url), crawl_delay)
+        response = fetch_url(session, request.url, config, throttle=throttle)
         error = status_error(response)
         if error is not None:
             raise error
@@ -395,40 +849,42 @@ def fetch_page(session, robots: Optional[RobotsCache], request: PageRequest,
                           detail=f"{type(exc).__name__}: {exc}"[:500], at=now())
     return FetchedPage(request=request, final_url=response.url, status=response.status,
                        content=response.content, content_type=response.content_type,
-                       fetched_at=response.fetched_at, encoding=response.charset)
+                       fetched_at=response.fetched_at,
+                       encoding=resolve_charset(response.content, response.charset))
 
 
 def fetch_host(session, robots: Optional[RobotsCache], requests_: Iterable[PageRequest],
                config: FetchConfig, sleep: Callable[[float], None] = time.sleep,
+               throttle: Optional[HostThrottle] = None,
                ) -> Iterator[Union[FetchedPage, DeadLetter]]:
-    """Fetch one host's pages in order, pausing between requests.
+    """Fetch one host's pages (in URL order), politely.
 
-    The pause is the larger of ``host_delay`` and the host's robots.txt
-    Crawl-delay; it is measured from the end of one request to the start of
-    the next. Requests refused before any traffic (blocked, robots) do not wait.
+    Spacing and concurrency come from ``throttle`` (a private one with
+    ``config.host_delay`` / ``config.host_concurrency`` when None): every
+    request to the host -- robots.txt, retries and redirect hops included --
+    waits for a lane. Requests refused before any traffic (blocked address,
+    robots) do not wait. With ``host_concurrency`` > 1 that many lanes run on
+    threads; a Crawl-delay brings the host back to one lane.
     """
-    last_request: Optional[float] = None
-    for request in sorted(requests_, key=lambda r: r.url):
-        delay = config.host_delay
-        if robots is not None and config.respect_robots:
-            try:
-                crawl_delay = robots.crawl_delay(request.url)
-            except Exception:  # robots trouble never blocks fetching
-                crawl_delay = None
-            if crawl_delay:
-                delay = max(delay, min(crawl_delay, 60.0))
-        if last_request is not None and delay > 0:
-            pause = delay - (time.monotonic() - last_request)
-            if pause > 0:
-                sleep(pause)
-        result = fetch_page(session, robots, request, config)
+    if throttle is None:
+        throttle = HostThrottle(config.host_delay, config.host_concurrency, sleep=sleep)
+    ordered = sorted(requests_, key=lambda r: r.url)
+
+    def one(request: PageRequest) -> List[Union[FetchedPage, DeadLetter]]:
+        result = fetch_page(session, robots, request, config, throttle)
+        out: List[Union[FetchedPage, DeadLetter]] = [result]
         if isinstance(result, DeadLetter):
-            yield from alias_dead_letters(result, request.aliases)
-        if not (isinstance(result, DeadLetter) and result.reason in
-                (reasons.BLOCKED_ADDRESS, reasons.ROBOTS_DISALLOWED, reasons.UNSUPPORTED_SCHEME,
-                 reasons.BAD_URL)):
-            last_request = time.monotonic()
-        yield result
+            out.extend(alias_dead_letters(result, request.aliases))
+        return out
+
+    if config.host_concurrency <= 1 or len(ordered) <= 1:
+        for request in ordered:
+            yield from one(request)
+        return
+    with ThreadPoolExecutor(max_workers=min(config.host_concurrency, len(ordered)),
+                            thread_name_prefix="newsbeam-lane") as lanes:
+        for results in lanes.map(one, ordered):
+            yield from results
 
 
 def alias_dead_letters(letter: DeadLetter, aliases: Iterable[str]) -> Iterator[DeadLetter]:
@@ -437,11 +893,17 @@ def alias_dead_letters(letter: DeadLetter, aliases: Iterable[str]) -> Iterator[D
         yield dataclasses.replace(letter, url=alias, detail=f"variant of {letter.url}: {letter.detail}"[:500])
 
 
+def dead_letter_counter(letter: DeadLetter):
+    """The Beam counter of a dead letter: namespace ``dead_letters``, name ``<stage>.<reason>``."""
+    return Metrics.counter("dead_letters", f"{letter.stage}.{letter.reason}")
+
+
 class _FetchHostsFn(beam.DoFn):
     """Fetches (host, requests) groups; several hosts at once on a thread pool.
 
     Results of a host are emitted when that host is done; at most
     ``2 * max_parallel_hosts`` hosts are in flight so memory stays bounded.
+    The throttle and robots cache are per worker process (shared by DoFns).
     """
 
     def __init__(self, config: FetchConfig):
@@ -449,6 +911,7 @@ class _FetchHostsFn(beam.DoFn):
         self._pool: Optional[ThreadPoolExecutor] = None
         self._local: Optional[threading.local] = None
         self._robots: Optional[RobotsCache] = None
+        self._throttle: Optional[HostThrottle] = None
         self._pending: List[Tuple[Future, object, object]] = []
         self.fetched = Metrics.counter("fetch", "pages_fetched")
         self.failed = Metrics.counter("fetch", "pages_failed")
@@ -457,7 +920,8 @@ class _FetchHostsFn(beam.DoFn):
         self._pool = ThreadPoolExecutor(max_workers=self._config.max_parallel_hosts,
                                         thread_name_prefix="newsbeam-fetch")
         self._local = threading.local()
-        self._robots = RobotsCache(make_session(self._config), self._config)
+        self._throttle = shared_throttle(self._config)
+        self._robots = shared_robots(self._config, self._throttle)
 
     def _session(self):
         session = getattr(self._local, "session", None)
@@ -465,8 +929,15 @@ class _FetchHostsFn(beam.DoFn):
             session = self._local.session = make_session(self._config)
         return session
 
-    def _run_host(self, requests_: List[PageRequest]) -> List[Union[FetchedPage, DeadLetter]]:
-        return list(fetch_host(self._session(), self._robots, requests_, self._config))
+    def _run_host(self, requests_: List[PageRequest]) -> List[Tuple[PageRequest, object]]:
+        by_url = {r.url: r for r in requests_}
+        results = list(fetch_host(self._session(), self._robots, requests_, self._config,
+                                  throttle=self._throttle))
+        out = []
+        for result in results:
+            url = result.request.url if isinstance(result, FetchedPage) else result.url
+            out.append((by_url.get(url), result))
+        return out
 
     def start_bundle(self):
         self._pending = []
@@ -480,14 +951,19 @@ class _FetchHostsFn(beam.DoFn):
 
     def _emit(self, future: Future, window, timestamp) -> Iterator:
         # Results may belong to an earlier element: emit them in its window.
-        for result in future.result():
+        incomplete = set()
+        for request, result in future.result():
             if isinstance(result, DeadLetter):
                 self.failed.inc()
-                Metrics.counter("dead_letters", f"fetch.{result.reason}").inc()
+                dead_letter_counter(result).inc()
+                if result.reason in TRANSIENT_REASONS and request is not None and request.feed_url:
+                    incomplete.add(request.feed_url)
                 yield pvalue.TaggedOutput(DEAD_LETTER, WindowedValue(result, timestamp, [window]))
             else:
                 self.fetched.inc()
                 yield WindowedValue(result, timestamp, [window])
+        for feed_url in sorted(incomplete):
+            yield pvalue.TaggedOutput(INCOMPLETE_FEEDS, WindowedValue(feed_url, timestamp, [window]))
 
     def finish_bundle(self):
         pending, self._pending = self._pending, []
@@ -500,7 +976,9 @@ class _FetchHostsFn(beam.DoFn):
 
 
 class FetchPages(beam.PTransform):
-    """PageRequest -> FetchedPage, with a ``dead_letter`` output of DeadLetter."""
+    """PageRequest -> FetchedPage (``pages``), with a ``dead_letter`` output of
+    DeadLetter and an ``incomplete_feeds`` output: URLs of feeds some of whose
+    entries failed transiently (so their conditional-GET state is not committed)."""
 
     def __init__(self, config: FetchConfig, label: Optional[str] = None):
         super().__init__(label)
@@ -513,5 +991,5 @@ class FetchPages(beam.PTransform):
                 Tuple[str, PageRequest])
             | "GroupByHost" >> beam.GroupByKey()
             | "FetchHosts" >> beam.ParDo(_FetchHostsFn(self._config)).with_outputs(
-                DEAD_LETTER, main="pages")
+                DEAD_LETTER, INCOMPLETE_FEEDS, main="pages")
         )
