@@ -11,6 +11,7 @@ from typing import Dict, Optional
 import apache_beam as beam
 
 from schemas.records import DeadLetter
+from transforms import feed_state
 from transforms.minhash import NearDupConfig
 from transforms import dedup, entities, extract, feeds, fetch, sink, sources, topics, warc
 
@@ -25,6 +26,7 @@ def fetch_config(options) -> fetch.FetchConfig:
         host_delay=max(0.0, options.host_delay),
         respect_robots=not options.ignore_robots,
         max_parallel_hosts=max(1, options.max_parallel_hosts),
+        host_concurrency=max(1, options.host_concurrency),
     )
 
 
@@ -55,7 +57,7 @@ def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: s
         return checked.allowed
 
     feed_entries = (check_hosts(p | "FeedSources" >> beam.Create(list(inputs.feeds)), "CheckFeedHosts")
-                    | "ReadFeeds" >> feeds.ReadFeeds(config))
+                    | "ReadFeeds" >> feeds.ReadFeeds(config, state_output=output))
     dead_letters.append(feed_entries.dead_letter)
     direct_pages = p | "PageSources" >> beam.Create(list(inputs.pages))
     requests_ = (check_hosts((feed_entries.entries, direct_pages) | "AllRequests" >> beam.Flatten(),
@@ -114,8 +116,12 @@ def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: s
               | "AllWrittenFiles" >> beam.Flatten()
               | "MergeManifest" >> beam.CombineGlobally(_MergeManifest())
               | "WriteReport" >> beam.Map(lambda r: sink.write_report(output, run_id, r)))
+    # Conditional-GET state last: a feed is only remembered once its entries are written.
+    feed_states = (feed_entries.feed_state
+                   | "CommitFeedStates" >> feed_state.CommitFeedStates(
+                       output, incomplete=fetched.incomplete_feeds, after=[report, index]))
     return {"articles": articles, "duplicates": unique["duplicates"], "dead_letters": all_dead,
-            "index": index, "report": report}
+            "index": index, "report": report, "feed_states": feed_states}
 
 
 class _MergeManifest(beam.CombineFn):

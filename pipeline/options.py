@@ -50,6 +50,9 @@ class NewsbeamOptions(PipelineOptions):
               help="abort bodies larger than this, after decompression (default 5 MiB)")
         _flag(fetching, "max-parallel-hosts", type=int, default=16, metavar="N",
               help="hosts fetched at once per worker (default 16)")
+        _flag(fetching, "host-concurrency", type=int, default=1, metavar="N",
+              help="requests in flight per host per worker, each waiting --host-delay after "
+                   "its previous one (default 1; a robots.txt Crawl-delay forces 1)")
 
         processing = parser.add_argument_group("processing")
         _flag(processing, "min-words", type=int, default=60, metavar="N",
