@@ -26,6 +26,7 @@ import datetime as dt
 import logging
 import os
 import urllib.parse
+import zlib
 from typing import Callable, Iterator, List, Optional, Sequence, Union
 
 import apache_beam as beam
@@ -44,6 +45,7 @@ WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
 MAX_RECORD_BYTES = 20 * 1024 * 1024  # as for saved pages
 PAGE_RECORD_TYPES = ("response", "resource")
 ORIGIN = "warc"
+SNIFF_BYTES = 4096
 TRAILER_SLACK = 4  # an uncompressed WARC ends with CRLF CRLF after the last record
 
 Result = Union[FetchedPage, DeadLetter]
@@ -144,6 +146,14 @@ def record_to_page(record, source: str, max_bytes: int = MAX_RECORD_BYTES) -> Op
                     reasons.STAGE_SOURCES)
     if len(content) > max_bytes:
         return dead(reasons.TOO_LARGE, f"record body exceeds {max_bytes} bytes")
+    try:
+        record.raw_stream.read()  # whatever the decoder left; then nothing may be missing
+    except Exception:
+        pass
+    missing = getattr(record.raw_stream, "limit", 0) or 0
+    if missing > 0:  # the file ends inside this record (warcio returns the part it got)
+        return dead(reasons.FILE_ERROR, f"record truncated: {missing} of its {record.length} bytes are "
+                                        f"missing", reasons.STAGE_SOURCES)
     if not _is_html(content_type, content):
         return dead(reasons.NOT_HTML, f"content-type {content_type.split(';')[0].strip() or 'missing'}")
     request = PageRequest(url=url, origin=ORIGIN)
@@ -160,10 +170,18 @@ def read_warc(path: str, max_bytes: int = MAX_RECORD_BYTES,
 
     inc = counter_inc_fn or (lambda _name: None)
     try:
+        with FileSystems.open(path, compression_type="uncompressed") as handle:
+            head = handle.read(SNIFF_BYTES)
         handle = FileSystems.open(path, compression_type="uncompressed")
     except Exception as exc:
         yield DeadLetter(url=path, stage=reasons.STAGE_SOURCES, reason=reasons.FILE_ERROR,
                          detail=f"cannot open: {exc}"[:500], at=_now())
+        return
+    problem = _not_an_archive(head)
+    if problem:  # warcio would parse some text files as ARC records: check first
+        handle.close()
+        yield DeadLetter(url=path, stage=reasons.STAGE_SOURCES, reason=reasons.FILE_ERROR,
+                         detail=problem, at=_now())
         return
     records = 0
     end = 0
@@ -195,6 +213,23 @@ def read_warc(path: str, max_bytes: int = MAX_RECORD_BYTES,
         yield DeadLetter(url=path, stage=reasons.STAGE_SOURCES, reason=reasons.FILE_ERROR,
                          detail=f"archive truncated or corrupt after {records} records: "
                                 f"{size - end} trailing bytes could not be read", at=_now())
+
+
+def _not_an_archive(head: bytes) -> Optional[str]:
+    """Why ``head`` (the file's first bytes) is no WARC/ARC file, or None."""
+    if not head:
+        return "empty file"
+    data = head
+    if head[:2] == b"\x1f\x8b":
+        try:
+            data = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head)
+        except zlib.error as exc:
+            return f"not a WARC file: broken gzip data ({exc})"
+        if not data:
+            return "no WARC records in this file"
+    if data.lstrip(b"\r\n").startswith((b"WARC/", b"filedesc://")):
+        return None
+    return f"not a WARC file: it starts with {data[:24]!r}"
 
 
 def _size(path: str) -> Optional[int]:
