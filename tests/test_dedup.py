@@ -103,3 +103,101 @@ def test_request_dedup_folds_tracking_variants():
         assert_that(out.requests | beam.Map(lambda r: (r.url, r.feed_url, r.aliases)),
                     equal_to([("https://a.example/s.html", "f2", ("https://a.example/s.html?utm_source=rss",))]))
         assert_that(out.skipped, equal_to(["https://a.example/old.html"]), label="skipped")
+
+
+# --------------------------------------------------------------------------- near duplicates
+
+import pathlib  # noqa: E402
+
+from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
+
+from schemas.records import FetchedPage, SignatureEntry  # noqa: E402
+from transforms.extract import extract_article  # noqa: E402
+from transforms.minhash import NearDupConfig  # noqa: E402
+
+SITE = pathlib.Path(__file__).resolve().parents[1] / "pipeline" / "demo_site"
+SANTOS = ["econotimes/business/santos-port-strike-strands-shipments.html",
+          "ledger/business/brazil-dockworkers-strike-santos.html",
+          "techwire/business/santos-port-walkout-electronics-deliveries.html"]
+CUP = ["ledger/sports/harbor-city-win-coastal-cup-final.html",
+       "econotimes/sports/hartmann-midfield-gamble-coastal-cup.html"]
+
+
+def _body(rel):
+    url = "https://demo.example/" + rel
+    page = FetchedPage(request=PageRequest(url=url), final_url=url, status=200,
+                       content=(SITE / rel).read_bytes(), content_type="text/html", fetched_at=T0)
+    return extract_article(page).body
+
+
+def near_articles():
+    santos = [_body(r) for r in SANTOS]
+    words = santos[0].split()
+    return [
+        art("https://econotimes.example/santos.html", santos[0]),
+        art("https://ledger.example/santos.html", santos[1], published=T0 + dt.timedelta(hours=5)),
+        art("https://techwire.example/santos.html", santos[2], published=T0 + dt.timedelta(hours=6)),
+        # cut short after a third: Jaccard < threshold, found by containment
+        art("https://short.example/santos.html", " ".join(words[:len(words) // 3]),
+            published=T0 + dt.timedelta(hours=7)),
+        art("https://ledger.example/cup.html", _body(CUP[0])),
+        art("https://econotimes.example/cup.html", _body(CUP[1])),
+    ]
+
+
+ORIGINAL_ID = urls.article_id("https://econotimes.example/santos.html")
+NEAR_EXPECTED = [("https://econotimes.example/santos.html", 4,
+                  ("econotimes.example", "ledger.example", "short.example", "techwire.example")),
+                 ("https://ledger.example/cup.html", 1, ("ledger.example",)),
+                 ("https://econotimes.example/cup.html", 1, ("econotimes.example",))]
+NEAR_DUPS = [(u, "near", ORIGINAL_ID) for u in ("https://ledger.example/santos.html",
+                                                "https://techwire.example/santos.html",
+                                                "https://short.example/santos.html")]
+
+
+def _run_near(articles, options=None):
+    with TestPipeline(runner="FnApiRunner", options=options) as p:
+        prev = p | "Prev" >> beam.Create([], reshuffle=False).with_output_types(IndexEntry)
+        out = p | beam.Create(articles) | dedup.DedupArticles(prev)
+        assert_that(out["articles"] | "Ids" >> beam.Map(lambda a: (a.url, a.cluster_size,
+                                                                    a.cluster_sources)),
+                    equal_to(NEAR_EXPECTED), label="articles")
+        assert_that(out["duplicates"] | "Dups" >> beam.Map(lambda d: (d.url, d.kind, d.duplicate_of)),
+                    equal_to(NEAR_DUPS), label="dups")
+        assert_that(out["duplicates"] | "Sim" >> beam.Map(lambda d: 0.6 <= d.similarity <= 1.0),
+                    equal_to([True] * 3), label="similarity")
+
+
+def test_near_duplicates_cluster_truncated_copy_and_keep_hard_negative_apart():
+    _run_near(near_articles())
+
+
+def test_near_duplicates_same_under_shuffles_and_two_workers():
+    articles = near_articles()
+    for seed in (1, 2):
+        shuffled = articles[:]
+        random.Random(seed).shuffle(shuffled)
+        _run_near(shuffled)
+    random.Random(3).shuffle(articles)
+    _run_near(articles, PipelineOptions(["--direct_running_mode=multi_processing",
+                                         "--direct_num_workers=2"]))
+
+
+def test_near_copy_of_a_story_written_by_an_earlier_run():
+    articles = near_articles()
+    config = NearDupConfig()
+    hasher = __import__("transforms.minhash", fromlist=["MinHasher"]).MinHasher(config.num_perm, config.seed)
+    written = dedup.sketch(articles[0], hasher, config)
+    previous_sigs = [dedup.signature_entry(written, config, T0),
+                     dataclasses.replace(dedup.signature_entry(written, config, T0), article_id="x" * 32,
+                                         params="w5-p64-s1-b16")]  # other settings: ignored
+    with TestPipeline(runner="FnApiRunner") as p:
+        prev = p | "Prev" >> beam.Create([], reshuffle=False).with_output_types(IndexEntry)
+        sigs = p | "Sigs" >> beam.Create(previous_sigs).with_output_types(SignatureEntry)
+        out = (p | beam.Create(articles[1:3] + articles[4:])
+               | dedup.DedupArticles(prev, previous_signatures=sigs))
+        assert_that(out["articles"] | "Urls" >> beam.Map(lambda a: a.url),
+                    equal_to(["https://ledger.example/cup.html", "https://econotimes.example/cup.html"]),
+                    label="articles")
+        assert_that(out["duplicates"] | "Dups" >> beam.Map(lambda d: (d.url, d.kind, d.duplicate_of)),
+                    equal_to(NEAR_DUPS[:2]), label="dups")
