@@ -480,3 +480,183 @@ class ReadPreviousSignatures(beam.PTransform):
         return (pbegin
                 | "Output" >> beam.Create([self._output])
                 | "ReadSignatures" >> beam.FlatMap(read_signatures).with_output_types(SignatureEntry))
+
+
+# --------------------------------------------------------------------------- streaming near-duplicates
+
+# Streaming semantics differ from batch on purpose: an article already written
+# cannot be un-written, so the representative is the *first seen* copy (the
+# earliest in (event time, representative order) among those still in state)
+# and a later copy is recorded in ``_duplicates`` against it. Cluster sizes of
+# written representatives are not updated afterwards.
+#
+# Design (no cycles in a Beam graph, no timers): every article probes its LSH
+# buckets in a stateful DoFn keyed by "<band>/<shard>" (band index and band hash
+# modulo ``shards``: a bounded key space, so every key is visited often and its
+# lazy eviction keeps it small). A bucket answers with the entries it holds
+# that the probe verifies against (signature estimate), then registers the
+# probe unless it matched there. A second stateful DoFn keyed by article id
+# collects one answer per band and decides. State is bounded by event-time TTL
+# applied on every access (entries older than the newest event time the key has
+# seen minus ``ttl``) plus a per-bucket cap: correctness never depends on a timer
+# firing (cf. apache/beam#35168), and a key's answers are complete when its
+# ``bands`` answers arrived, whatever the trigger or bundle boundaries.
+# Known limit: a copy registered as a bucket's first entry although another
+# band matched it to an earlier story can later be matched by a third copy that
+# shares only that bucket; that copy then points at a copy (one extra hop, each
+# hop verified). Batch mode has no such case.
+
+@dataclasses.dataclass(frozen=True)
+class BandEntry:
+    article_id: str
+    order: tuple
+    signature: bytes
+    size: int
+    event_micros: int
+    content_hash: str
+
+
+@dataclasses.dataclass(frozen=True)
+class _Probe:
+    band: int
+    band_hash: str
+    entry: BandEntry
+    article: Optional[Article]  # carried by band 0 only
+
+
+@dataclasses.dataclass(frozen=True)
+class _Answer:
+    band: int
+    matches: Tuple[Tuple[tuple, str, float, str], ...]  # (order, id, similarity, content_hash)
+    article: Optional[Article]
+
+
+def stream_order(article: Article, event_micros: int) -> tuple:
+    """First seen = earliest event time, then the batch representative order."""
+    return (event_micros, -len(article.body), article.url, article.article_id)
+
+
+def band_step(buckets: Dict[str, List[BandEntry]], newest: int, band_hash: str, probe: BandEntry,
+              config: NearDupConfig, ttl_micros: int, max_per_bucket: int
+              ) -> Tuple[Dict[str, List[BandEntry]], int, List[Tuple[BandEntry, float]]]:
+    """One probe against one key's buckets: evict what the TTL expired, find the
+    earlier entries of the probe's bucket it verifies against, register it if
+    it matched none there. Pure, for tests; returns the new state."""
+    newest = max(newest, probe.event_micros)
+    horizon = newest - ttl_micros
+    kept: Dict[str, List[BandEntry]] = {}
+    for key, entries in buckets.items():
+        alive = [e for e in entries if e.event_micros >= horizon]
+        if alive:
+            kept[key] = alive
+    bucket = kept.get(band_hash, [])
+    matches = []
+    sig = _sig(probe.signature)
+    for entry in bucket:
+        if entry.article_id == probe.article_id or entry.order >= probe.order:
+            continue
+        ok, similarity = minhash.verify_estimated(sig, probe.size, _sig(entry.signature), entry.size,
+                                                  config)
+        if ok:
+            matches.append((entry, similarity))
+    if (not matches and probe.event_micros >= horizon
+            and all(e.article_id != probe.article_id for e in bucket)):
+        bucket = sorted(bucket + [probe], key=lambda e: e.order)[-max_per_bucket:]
+        kept[band_hash] = bucket
+    return kept, newest, matches
+
+
+def decide(answers: Sequence[_Answer]) -> Tuple[Optional[Article], Optional[Tuple[tuple, str, float, str]]]:
+    """(the article, its best earlier match or None): earliest first-seen
+    entry it verified against, then the most similar, then the smallest id."""
+    article = next((a.article for a in answers if a.article is not None), None)
+    matches = sorted({m for a in answers for m in a.matches}, key=lambda m: (m[0], -m[2], m[1]))
+    return article, (matches[0] if matches else None)
+
+
+class _BandIndexFn(beam.DoFn):
+    BUCKETS = beam.transforms.userstate.ReadModifyWriteStateSpec(
+        "buckets", beam.coders.PickleCoder())
+    NEWEST = beam.transforms.userstate.ReadModifyWriteStateSpec("newest", beam.coders.VarIntCoder())
+
+    def __init__(self, config: NearDupConfig, ttl_micros: int, max_per_bucket: int):
+        self._config = config
+        self._ttl = ttl_micros
+        self._cap = max_per_bucket
+
+    def process(self, element, buckets=beam.DoFn.StateParam(BUCKETS),
+                newest=beam.DoFn.StateParam(NEWEST)):
+        _key, probe = element
+        state, latest, matches = band_step(buckets.read() or {}, newest.read() or 0, probe.band_hash,
+                                           probe.entry, self._config, self._ttl, self._cap)
+        buckets.write(state)
+        newest.write(latest)
+        yield probe.entry.article_id, _Answer(
+            band=probe.band, article=probe.article,
+            matches=tuple((e.order, e.article_id, round(sim, 4), e.content_hash) for e, sim in matches))
+
+
+class _DecideFn(beam.DoFn):
+    ANSWERS = beam.transforms.userstate.BagStateSpec("answers", beam.coders.PickleCoder())
+
+    def __init__(self, bands: int):
+        self._bands = bands
+
+    def process(self, element, answers=beam.DoFn.StateParam(ANSWERS)):
+        _id, answer = element
+        answers.add(answer)
+        collected = list(answers.read())
+        if len({a.band for a in collected}) < self._bands:
+            return
+        answers.clear()
+        article, match = decide(collected)
+        if article is None:
+            return
+        if match is None:
+            yield article
+            return
+        _order, target, similarity, target_hash = match
+        now = dt.datetime.now(dt.timezone.utc)
+        kind = "exact" if target_hash == article.content_hash else "near"
+        yield pvalue.TaggedOutput(DUPLICATES, Duplicate(
+            url=article.url, article_id=article.article_id, duplicate_of=target, kind=kind,
+            similarity=1.0 if kind == "exact" else similarity, detected_at=now))
+        for dup in duplicates_of(article, target, now):
+            yield pvalue.TaggedOutput(DUPLICATES, dup)
+
+
+class StreamingNearDedup(beam.PTransform):
+    """Unbounded Articles (element timestamp = event time) -> {"articles": first
+    seen copy of each story, "duplicates": later copies}. Re-windows into the
+    global window (state must outlive any window); re-window the outputs as
+    needed. ``ttl``: how long a story stays matchable, in event time (default 7
+    days); ``shards``: keys per band; ``max_per_bucket``: entries per bucket."""
+
+    def __init__(self, config: NearDupConfig = NearDupConfig(), ttl: dt.timedelta = dt.timedelta(days=7),
+                 shards: int = 256, max_per_bucket: int = 64, label: Optional[str] = None):
+        super().__init__(label)
+        self._config = config.validate()
+        self._ttl = int(ttl.total_seconds() * 1_000_000)
+        self._shards = max(1, shards)
+        self._cap = max(1, max_per_bucket)
+
+    def expand(self, articles):
+        config, shards = self._config, self._shards
+
+        def _probes(s: Sketched, timestamp=beam.DoFn.TimestampParam):
+            micros = int(timestamp.micros)
+            entry = BandEntry(s.article.article_id, stream_order(s.article, micros), s.signature,
+                              s.size, micros, s.article.content_hash)
+            keys = minhash.band_keys(_sig(s.signature), config.bands, config.rows)
+            for band, key in enumerate(keys):
+                band_hash = key.split(":", 1)[1]
+                yield (f"{band:02d}/{int(band_hash, 16) % shards:04d}",
+                       _Probe(band, band_hash, entry, s.article if band == 0 else None))
+
+        return (articles
+                | "GlobalWindow" >> beam.WindowInto(beam.window.GlobalWindows())
+                | "Sketch" >> beam.ParDo(_SketchFn(config)).with_output_types(Sketched)
+                | "Probes" >> beam.FlatMap(_probes).with_output_types(Tuple[str, _Probe])
+                | "BandIndex" >> beam.ParDo(_BandIndexFn(config, self._ttl, self._cap))
+                .with_output_types(Tuple[str, _Answer])
+                | "Decide" >> beam.ParDo(_DecideFn(config.bands)).with_outputs(DUPLICATES, main="articles"))
