@@ -31,7 +31,8 @@ EXTRAS = {
         "pytest>=8,<10",
         "hypothesis>=6.100,<7",
     ],
-    "gcp": ["apache-beam[gcp]>=2.77.0,<2.78"],
+    # `build` is what Beam's stager uses to make the sdist for --setup_file.
+    "gcp": ["apache-beam[gcp]>=2.77.0,<2.78", "build>=1.2,<2"],
     "aws": ["apache-beam[aws]>=2.77.0,<2.78"],
 }
 

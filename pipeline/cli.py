@@ -150,7 +150,12 @@ def run(argv: Sequence[str]) -> dict:
     options = PipelineOptions(list(argv))
     nb = options.view_as(NewsbeamOptions)
     _configure_logging(nb)
-    nb.output = _check_output(nb.output)
+    if options.get_all_options().get("dry_run"):
+        # Dataflow --dry_run builds the job without touching the cloud: no probe write.
+        if not nb.output:
+            raise UsageError("--output DIR is required")
+    else:
+        nb.output = _check_output(nb.output)
     inputs = _inputs(nb)
     options.view_as(SetupOptions).save_main_session = False
     run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
@@ -164,6 +169,12 @@ def run(argv: Sequence[str]) -> dict:
         with progress.ProgressReporter(progress_dir, interval=nb.progress_interval,
                                        feeds_total=len(inputs.feeds), enabled=show_progress):
             result = pipeline.run()
+            if options.get_all_options().get("dry_run"):
+                # Dataflow --dry_run: nothing ran; report the job that would have been submitted.
+                return {"dry_run": True, "run_id": run_id, "runner": runner_label(runner),
+                        "output": nb.output,
+                        "transforms": len(pipeline.to_runner_api().components.transforms),
+                        "elapsed_seconds": round(time.monotonic() - started, 3)}
             result.wait_until_finish()
     elapsed = time.monotonic() - started
     manifest = run_report.read_manifest(nb.output, run_id)
@@ -203,5 +214,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if os.environ.get("NEWSBEAM_DEBUG"):
             raise
         return EXIT_FAILED
+    if report.get("dry_run"):
+        print(f"dry run on {report['runner']}: job graph with {report['transforms']} transforms built "
+              f"in {report['elapsed_seconds']:.1f} s; nothing was submitted (output {report['output']})")
+        return EXIT_OK
     print(render(report))
     return EXIT_OK

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Shared by run_local.sh and run_tests.sh: create .venv if missing and install
+# Shared by run_local.sh and run_tests.sh: create a virtualenv if missing and install
 # the project (with the given extras) when setup.py changed since the last install.
+#   scripts/setup_env.sh [EXTRAS] [VENV_DIR]     (default: no extras, ./.venv)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 EXTRAS="${1:-}"
 PYTHON="${PYTHON:-python3}"
-VENV="$ROOT/.venv"
+VENV="${2:-$ROOT/.venv}"
 if [ ! -x "$VENV/bin/python" ]; then
   echo "newsbeam: creating virtualenv in $VENV" >&2
   "$PYTHON" -m venv "$VENV"
