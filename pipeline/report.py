@@ -131,8 +131,12 @@ def human_duration(seconds: Optional[float]) -> str:
     return f"{seconds / 86400:.1f} d"
 
 
-def _short(text: str, n: int = 34) -> str:
-    return text if len(text) <= n else text[:n - 1] + "…"
+def _short(text: str, n: int = 30) -> str:
+    """Fits the 210 px label column at 11 px. URLs keep their end (the path
+    tells feeds of one site apart), other labels their start."""
+    if len(text) <= n:
+        return text
+    return "…" + text[-(n - 1):] if "/" in text else text[:n - 1] + "…"
 
 
 def _nice_max(value: float) -> float:
