@@ -31,6 +31,7 @@ EXTRAS = {
     "test": [
         "pytest>=8,<10",
         "hypothesis>=6.100,<7",
+        "dockerfile>=3.3,<4",  # Docker's own Dockerfile parser, for tests/test_deploy.py
     ],
     # `build` is what Beam's stager uses to make the sdist for --setup_file.
     "gcp": ["apache-beam[gcp]>=2.77.0,<2.78", "build>=1.2,<2"],
