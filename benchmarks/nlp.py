@@ -1,0 +1,194 @@
+"""NER and topic benchmark: ``python -m benchmarks.nlp``.
+
+Reports, in one run on this machine:
+- NER throughput in words/s and articles/s on 600-word articles, with 1 and 2 processes
+  (wall time and CPU time; the raw spaCy pipeline is timed in the same run, interleaved, so the
+  cost of merging/fixes is a ratio that survives a noisy shared machine);
+- entity precision/recall/F1 on the hand-annotated gold set (``benchmarks/data/ner_gold.txt``)
+  for the raw model, merging only, and merging + fixes (what the pipeline runs);
+- topic accuracy of the shipped classifier vs. a keyword baseline on the held-out part of the
+  labelled set (``benchmarks/data/topics.txt``), and on the demo site's pages as an
+  out-of-sample check (text only, no section/URL hints).
+
+Options: ``--quick`` (fewer articles/repetitions), ``--json FILE`` (write the figures).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import pathlib
+import sys
+import time
+from typing import Dict, List, Sequence, Set, Tuple
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DATA = pathlib.Path(__file__).resolve().parent / "data"
+GOLD_PATH = DATA / "ner_gold.txt"
+ARTICLE_WORDS = 600
+
+Gold = List[Tuple[str, str, Set[Tuple[str, str]]]]
+
+
+def load_gold(path: pathlib.Path = GOLD_PATH) -> Gold:
+    """[(id, text, {(entity text, label)})] from the block format described in the file."""
+    items = []
+    for block in path.read_text(encoding="utf-8").split("\n## ")[1:]:
+        ident, rest = block.split("\n", 1)
+        text, ents = rest.split("\n---\n", 1)
+        gold = set()
+        for line in ents.strip().splitlines():
+            name, label = (part.strip() for part in line.rsplit("|", 1))
+            gold.add((name, label))
+        items.append((ident.strip(), text.strip(), gold))
+    return items
+
+
+def prf(predicted: Sequence[Set[Tuple[str, str]]], gold: Sequence[Set[Tuple[str, str]]],
+        with_label: bool = True) -> Dict[str, float]:
+    """Micro precision/recall/F1 over distinct (text, label) per paragraph."""
+    tp = fp = fn = 0
+    for pred, ref in zip(predicted, gold):
+        if not with_label:
+            pred, ref = {(t, "") for t, _ in pred}, {(t, "") for t, _ in ref}
+        tp += len(pred & ref)
+        fp += len(pred - ref)
+        fn += len(ref - pred)
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4),
+            "tp": tp, "fp": fp, "fn": fn}
+
+
+def raw_entities(nlp, texts: Sequence[str]) -> List[Set[Tuple[str, str]]]:
+    """What the model alone gives: distinct (span text, label), kept labels only."""
+    from transforms.entities import KEPT_LABELS
+    return [{(e.text, e.label_) for e in doc.ents if e.label_ in KEPT_LABELS}
+            for doc in nlp.pipe(texts, batch_size=32)]
+
+
+def pipeline_entities(nlp, texts: Sequence[str], fixes: bool = True) -> List[Set[Tuple[str, str]]]:
+    from transforms.entities import tag_texts
+    return [{(e.text, e.label) for e in ents}
+            for ents in tag_texts(nlp, texts, cap=1000, fixes=fixes)]
+
+
+def entity_quality(nlp, gold: Gold, show_errors: bool = False) -> Dict[str, Dict[str, float]]:
+    texts = [t for _, t, _ in gold]
+    refs = [g for _, _, g in gold]
+    runs = {"raw_model": raw_entities(nlp, texts),
+            "merge_only": pipeline_entities(nlp, texts, fixes=False),
+            "merge_and_fixes": pipeline_entities(nlp, texts, fixes=True)}
+    out = {}
+    for name, predicted in runs.items():
+        out[name] = prf(predicted, refs)
+        out[name]["f1_ignoring_label"] = prf(predicted, refs, with_label=False)["f1"]
+    if show_errors:
+        for (ident, _, ref), pred in zip(gold, runs["merge_and_fixes"]):
+            missing, extra = sorted(ref - pred), sorted(pred - ref)
+            if missing or extra:
+                print(f"{ident}: missing {missing}\n     extra   {extra}", file=sys.stderr)
+    return out
+
+
+def make_articles(gold: Gold, count: int, words: int = ARTICLE_WORDS) -> List[str]:
+    """``count`` distinct ~600-word articles cut from the gold paragraphs (rotated)."""
+    paragraphs = [t for _, t, _ in gold]
+    articles = []
+    for i in range(count):
+        picked, total, j = [], 0, i
+        while total < words:
+            para = paragraphs[j % len(paragraphs)]
+            picked.append(para)
+            total += len(para.split())
+            j += 7
+        text = " ".join("\n".join(picked).split(" ")[:words])
+        articles.append(text)
+    return articles
+
+
+def _time_ner(args) -> Tuple[float, float, int]:
+    """(wall s, cpu s, words) for one process tagging ``texts`` in the given mode."""
+    mode, texts = args
+    from transforms.entities import load_model, tag_texts
+    nlp = load_model()
+    list(nlp.pipe(texts[:4]))  # warm up
+    wall, cpu = time.perf_counter(), time.process_time()
+    if mode == "raw":
+        for doc in nlp.pipe(texts, batch_size=32):
+            doc.ents
+    else:
+        tag_texts(nlp, texts)
+    return time.perf_counter() - wall, time.process_time() - cpu, sum(len(t.split()) for t in texts)
+
+
+def ner_speed(gold: Gold, articles: int, repetitions: int) -> Dict[str, Dict[str, float]]:
+    """Throughput at 1 and 2 processes, raw model and full tagging, repetitions interleaved.
+
+    Each process loads its own model (as a Beam worker does); model loading is not timed.
+    """
+    texts = make_articles(gold, articles)
+    results: Dict[str, List[Tuple[float, float, int]]] = {}
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(2) as pool:
+        for _ in range(repetitions):
+            for mode in ("raw", "full"):
+                # 1 process: all articles in one worker.
+                wall, cpu, words = pool.apply(_time_ner, ((mode, texts),))
+                results.setdefault(f"{mode}_1proc", []).append((wall, cpu, words))
+                # 2 processes: half each, started together; wall = the slower one.
+                halves = [(mode, texts[0::2]), (mode, texts[1::2])]
+                parts = pool.map(_time_ner, halves)
+                results.setdefault(f"{mode}_2proc", []).append(
+                    (max(p[0] for p in parts), sum(p[1] for p in parts), sum(p[2] for p in parts)))
+    out = {}
+    for key, runs in results.items():
+        best_wall = min(r[0] for r in runs)
+        best_cpu = min(r[1] for r in runs)
+        words = runs[0][2]
+        out[key] = {"words_per_s": round(words / best_wall), "articles_per_s": round(articles / best_wall, 1),
+                    "words_per_cpu_s": round(words / best_cpu), "runs": len(runs)}
+    for procs in ("1proc", "2proc"):
+        out[f"full_vs_raw_{procs}"] = round(out[f"full_{procs}"]["words_per_s"]
+                                            / out[f"raw_{procs}"]["words_per_s"], 3)
+    return out
+
+
+def topic_quality() -> Dict[str, object]:
+    from benchmarks import train_topics
+    return train_topics.evaluate()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer articles and repetitions")
+    parser.add_argument("--errors", action="store_true", help="print gold-set misses to stderr")
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--json", default=None, metavar="FILE")
+    args = parser.parse_args(argv)
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from transforms.entities import load_model
+    gold = load_gold()
+    report: Dict[str, object] = {
+        "gold_set": {"paragraphs": len(gold), "entities": sum(len(g) for _, _, g in gold)}}
+    nlp = load_model()
+    report["entities"] = entity_quality(nlp, gold, show_errors=args.errors)
+    print(json.dumps({"gold_set": report["gold_set"], "entities": report["entities"]}, indent=2),
+          flush=True)
+    report["topics"] = topic_quality()
+    print(json.dumps({"topics": report["topics"]}, indent=2), flush=True)
+    if not args.skip_speed:
+        n, reps = (60, 2) if args.quick else (200, 3)
+        report["ner_speed"] = {"articles": n, "words_per_article": ARTICLE_WORDS, "cpus": os.cpu_count(),
+                               **ner_speed(gold, n, reps)}
+        print(json.dumps({"ner_speed": report["ner_speed"]}, indent=2), flush=True)
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
