@@ -290,3 +290,27 @@ def test_html_dir_and_warc_quietly(tmp_path):
     # --quiet: the summary on stdout, no progress and no INFO logs on stderr
     assert "Articles written: 5" in result.stdout
     assert "progress" not in result.stderr and " INFO " not in result.stderr
+
+
+# --------------------------------------------------------------------------- user mistakes
+
+@pytest.mark.parametrize("files,args,message", [
+    ({}, ["--warc", "{tmp}/missing.warc.gz"], "--warc {tmp}/missing.warc.gz does not exist"),
+    ({"empty/readme.txt": "x"}, ["--warc", "{tmp}/empty"], "matches no WARC files"),
+    ({"feeds.opml": '<opml version="2.0"><body>\n<outline xmlUrl="https://a.example/rss">\n</body></opml>'},
+     ["--sources", "{tmp}/feeds.opml"], "feeds.opml line 3: invalid OPML"),
+    ({"urls.txt": "# feeds\nhttps://a.example/rss\nnot a url at all\n"},
+     ["--sources", "{tmp}/urls.txt"], "urls.txt line 3: expected one URL per line"),
+    ({"s.toml": '[[feed]]\nurl = "https://a.example/rss"\n\n[hosts]\ndeny = ["https://b.example/"]\n'},
+     ["--sources", "{tmp}/s.toml"], "s.toml line 5: [hosts] deny: 'https://b.example/' is not a host name"),
+    ({}, ["--url", "https://a.example/x", "--log-format", "xml"], "invalid choice: 'xml'"),
+])
+def test_input_mistakes_are_one_line(tmp_path, files, args, message):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    result = run_cli("--output", tmp_path / "out", *[a.format(tmp=tmp_path) for a in args])
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("newsbeam:")]
+    assert len(lines) == 1 and message.format(tmp=tmp_path) in lines[0], result.stderr
+    assert "Traceback" not in result.stderr and "usage:" not in result.stderr
