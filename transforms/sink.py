@@ -159,10 +159,15 @@ def _counts(table: str, rows: List[Dict[str, Any]]) -> Dict[str, Dict[str, int]]
 
 
 def _host(url: str) -> str:
+    """Like ``source_domain`` (host without ``www.``), so the report can put
+    a source's articles and dead letters side by side."""
     try:
-        return urllib.parse.urlsplit(url).hostname or "(local)"
+        host = (urllib.parse.urlsplit(url).hostname or "").lower()
     except ValueError:  # a malformed URL is a dead letter's business, not ours
         return "(invalid)"
+    if not host:
+        return "(local)"
+    return host[4:] if host.startswith("www.") else host
 
 
 def freshness_bucket(seconds: float) -> int:
