@@ -12,18 +12,22 @@ from __future__ import annotations
 
 import calendar
 import codecs
+import dataclasses
 import datetime as dt
 import html
 import json
 import logging
 import re
+import threading
 import urllib.parse
 import urllib.request
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
+from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas import reasons
 from schemas.records import DeadLetter, FeedRequest, PageRequest
@@ -303,7 +307,7 @@ def fetch_feed(request: FeedRequest, session, config: fetch_mod.FetchConfig, *,
             raise fetch_mod.FetchError(reasons.TOO_LARGE, f"feed exceeds {MAX_FEED_BYTES} bytes")
         return fetch_mod.Response(url=request.url, status=200, headers={}, content=data,
                                   fetched_at=_now())
-    feed_config = fetch_mod.dataclasses.replace(config, max_bytes=max(config.max_bytes, MAX_FEED_BYTES))
+    feed_config = dataclasses.replace(config, max_bytes=max(config.max_bytes, MAX_FEED_BYTES))
     all_headers = {"Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
                              "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"}
     all_headers.update(headers or {})
@@ -322,54 +326,108 @@ def read_feed_bytes(request: FeedRequest, session, config: fetch_mod.FetchConfig
     return response.content, response.headers.get("content-type")
 
 
+@dataclasses.dataclass
+class FeedRead:
+    """What reading one feed gave: entries, dead letters, the state to commit
+    (None: nothing to remember) and the names of the counters to bump."""
+    pages: List[PageRequest]
+    dead: List[DeadLetter]
+    state: Optional[feed_state.FeedState]
+    counters: List[str]
+
+
+def read_feed(request: FeedRequest, session, config: fetch_mod.FetchConfig, *,
+              state_output: Optional[str] = None,
+              throttle: Optional[fetch_mod.HostThrottle] = None) -> FeedRead:
+    """Fetch (conditionally, when ``state_output`` holds state for it) and
+    parse one feed; never raises for a bad feed or server."""
+    counters: List[str] = []
+    use_state = bool(state_output) and urllib.parse.urlsplit(request.url).scheme in ("http", "https")
+    previous = feed_state.load_state(state_output, request.url) if use_state else None
+    try:
+        response = fetch_feed(request, session, config,
+                              headers=feed_state.conditional_headers(previous), throttle=throttle)
+    except fetch_mod.FetchError as exc:
+        return FeedRead([], [DeadLetter(url=request.url, stage=reasons.STAGE_FETCH, reason=exc.reason,
+                                        detail=exc.detail, at=_now())], None, counters)
+    except Exception as exc:  # a bug or an exotic failure must not kill the job
+        LOG.exception("unexpected failure reading feed %s", request.url)
+        return FeedRead([], [DeadLetter(url=request.url, stage=reasons.STAGE_FETCH,
+                                        reason=reasons.CONNECTION_ERROR,
+                                        detail=f"{type(exc).__name__}: {exc}"[:500], at=_now())],
+                        None, counters)
+    counters.append("feeds_read")
+    check = None
+    if use_state:
+        check = feed_state.assess(previous, request.url, response.status, response.headers,
+                                  response.content, _now())
+        counters.append(check.outcome)
+        if not check.changed:
+            return FeedRead([], [], check.state, counters)
+    pages, dead = parse_feed(response.content, request,
+                             content_type=response.headers.get("content-type"),
+                             base_url=response.url, counter_inc_fn=counters.append)
+    keep = check is not None and not any(d.reason == reasons.FEED_UNPARSEABLE for d in dead)
+    return FeedRead(pages, dead, check.state if keep else None, counters)
+
+
 class _ReadFeedFn(beam.DoFn):
+    """Reads feeds several at a time on a thread pool (each through the shared
+    per-host throttle); results are emitted, and counters bumped, on the
+    bundle's thread, in the window of the feed they came from."""
+
     def __init__(self, config: fetch_mod.FetchConfig, state_output: Optional[str] = None):
         self._config = config
         self._state_output = state_output
-        self._session = None
+        self._local: Optional[threading.local] = None
+        self._pool: Optional[ThreadPoolExecutor] = None
         self._throttle: Optional[fetch_mod.HostThrottle] = None
+        self._pending: List[Tuple[Future, object, object]] = []
         self.entries = Metrics.counter("feeds", "entries")
-        self.feeds_read = Metrics.counter("feeds", "feeds_read")
 
     def setup(self):
-        self._session = fetch_mod.make_session(self._config)
+        self._local = threading.local()
+        self._pool = ThreadPoolExecutor(max_workers=self._config.max_parallel_hosts,
+                                        thread_name_prefix="newsbeam-feeds")
         self._throttle = fetch_mod.shared_throttle(self._config)
 
-    def process(self, request: FeedRequest) -> Iterator[Union[PageRequest, pvalue.TaggedOutput]]:
-        use_state = bool(self._state_output) and \
-            urllib.parse.urlsplit(request.url).scheme in ("http", "https")
-        previous = feed_state.load_state(self._state_output, request.url) if use_state else None
-        try:
-            response = fetch_feed(request, self._session, self._config,
-                                  headers=feed_state.conditional_headers(previous),
-                                  throttle=self._throttle)
-        except fetch_mod.FetchError as exc:
-            letter = DeadLetter(url=request.url, stage=reasons.STAGE_FETCH, reason=exc.reason,
-                                detail=exc.detail, at=_now())
-            fetch_mod.dead_letter_counter(letter).inc()
-            yield pvalue.TaggedOutput(DEAD_LETTER, letter)
-            return
-        self.feeds_read.inc()
-        check = None
-        if use_state:
-            check = feed_state.assess(previous, request.url, response.status, response.headers,
-                                      response.content, _now())
-            Metrics.counter("feeds", check.outcome).inc()
-            if not check.changed:
-                yield pvalue.TaggedOutput(FEED_STATE, check.state)
-                return
-        pages, dead = parse_feed(response.content, request,
-                                 content_type=response.headers.get("content-type"),
-                                 base_url=response.url,
-                                 counter_inc_fn=lambda n: Metrics.counter("feeds", n).inc())
-        for page in pages:
+    def _read(self, request: FeedRequest) -> FeedRead:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = fetch_mod.make_session(self._config)
+        return read_feed(request, session, self._config, state_output=self._state_output,
+                         throttle=self._throttle)
+
+    def start_bundle(self):
+        self._pending = []
+
+    def process(self, request: FeedRequest, window=beam.DoFn.WindowParam,
+                timestamp=beam.DoFn.TimestampParam):
+        self._pending.append((self._pool.submit(self._read, request), window, timestamp))
+        while len(self._pending) > 2 * self._config.max_parallel_hosts:
+            yield from self._emit(*self._pending.pop(0))
+
+    def _emit(self, future: Future, window, timestamp) -> Iterator:
+        read: FeedRead = future.result()
+        for name in read.counters:
+            Metrics.counter("feeds", name).inc()
+        for page in read.pages:
             self.entries.inc()
-            yield page
-        for letter in dead:
+            yield WindowedValue(page, timestamp, [window])
+        for letter in read.dead:
             fetch_mod.dead_letter_counter(letter).inc()
-            yield pvalue.TaggedOutput(DEAD_LETTER, letter)
-        if check is not None and not any(d.reason == reasons.FEED_UNPARSEABLE for d in dead):
-            yield pvalue.TaggedOutput(FEED_STATE, check.state)
+            yield pvalue.TaggedOutput(DEAD_LETTER, WindowedValue(letter, timestamp, [window]))
+        if read.state is not None:
+            yield pvalue.TaggedOutput(FEED_STATE, WindowedValue(read.state, timestamp, [window]))
+
+    def finish_bundle(self):
+        pending, self._pending = self._pending, []
+        for future, window, timestamp in pending:
+            yield from self._emit(future, window, timestamp)
+
+    def teardown(self):
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 class ReadFeeds(beam.PTransform):

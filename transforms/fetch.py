@@ -28,6 +28,7 @@ import datetime as dt
 import email.utils
 import ipaddress
 import logging
+import queue
 import random
 import re
 import socket
@@ -857,7 +858,17 @@ def fetch_host(session, robots: Optional[RobotsCache], requests_: Iterable[PageR
                config: FetchConfig, sleep: Callable[[float], None] = time.sleep,
                throttle: Optional[HostThrottle] = None,
                ) -> Iterator[Union[FetchedPage, DeadLetter]]:
-    """Fetch one host's pages (in URL order), politely.
+    """Fetch one host's pages (in URL order), politely; see :func:`fetch_host_pairs`."""
+    for _request, result in fetch_host_pairs(session, robots, requests_, config, sleep, throttle):
+        yield result
+
+
+def fetch_host_pairs(session, robots: Optional[RobotsCache], requests_: Iterable[PageRequest],
+                     config: FetchConfig, sleep: Callable[[float], None] = time.sleep,
+                     throttle: Optional[HostThrottle] = None,
+                     ) -> Iterator[Tuple[PageRequest, Union[FetchedPage, DeadLetter]]]:
+    """Fetch one host's pages (in URL order), politely, yielding (request, result)
+    as each completes (a failed request also yields its aliases' dead letters).
 
     Spacing and concurrency come from ``throttle`` (a private one with
     ``config.host_delay`` / ``config.host_concurrency`` when None): every
@@ -870,11 +881,11 @@ def fetch_host(session, robots: Optional[RobotsCache], requests_: Iterable[PageR
         throttle = HostThrottle(config.host_delay, config.host_concurrency, sleep=sleep)
     ordered = sorted(requests_, key=lambda r: r.url)
 
-    def one(request: PageRequest) -> List[Union[FetchedPage, DeadLetter]]:
+    def one(request: PageRequest) -> List[Tuple[PageRequest, Union[FetchedPage, DeadLetter]]]:
         result = fetch_page(session, robots, request, config, throttle)
-        out: List[Union[FetchedPage, DeadLetter]] = [result]
+        out: List[Tuple[PageRequest, Union[FetchedPage, DeadLetter]]] = [(request, result)]
         if isinstance(result, DeadLetter):
-            out.extend(alias_dead_letters(result, request.aliases))
+            out.extend((request, alias) for alias in alias_dead_letters(result, request.aliases))
         return out
 
     if config.host_concurrency <= 1 or len(ordered) <= 1:
@@ -901,7 +912,9 @@ def dead_letter_counter(letter: DeadLetter):
 class _FetchHostsFn(beam.DoFn):
     """Fetches (host, requests) groups; several hosts at once on a thread pool.
 
-    Results of a host are emitted when that host is done; at most
+    Each page is emitted as soon as it is fetched (fetch threads hand results
+    over through a queue; the bundle's thread emits them and bumps counters),
+    so extraction downstream overlaps with fetching. At most
     ``2 * max_parallel_hosts`` hosts are in flight so memory stays bounded.
     The throttle and robots cache are per worker process (shared by DoFns).
     """
@@ -912,7 +925,8 @@ class _FetchHostsFn(beam.DoFn):
         self._local: Optional[threading.local] = None
         self._robots: Optional[RobotsCache] = None
         self._throttle: Optional[HostThrottle] = None
-        self._pending: List[Tuple[Future, object, object]] = []
+        self._pending: List[Future] = []
+        self._results: "queue.Queue" = queue.Queue()
         self.fetched = Metrics.counter("fetch", "pages_fetched")
         self.failed = Metrics.counter("fetch", "pages_failed")
 
@@ -929,46 +943,53 @@ class _FetchHostsFn(beam.DoFn):
             session = self._local.session = make_session(self._config)
         return session
 
-    def _run_host(self, requests_: List[PageRequest]) -> List[Tuple[PageRequest, object]]:
-        by_url = {r.url: r for r in requests_}
-        results = list(fetch_host(self._session(), self._robots, requests_, self._config,
-                                  throttle=self._throttle))
-        out = []
-        for result in results:
-            url = result.request.url if isinstance(result, FetchedPage) else result.url
-            out.append((by_url.get(url), result))
-        return out
+    def _run_host(self, requests_: List[PageRequest], window, timestamp) -> None:
+        for request, result in fetch_host_pairs(self._session(), self._robots, requests_,
+                                                self._config, throttle=self._throttle):
+            self._results.put((request, result, window, timestamp))
 
     def start_bundle(self):
         self._pending = []
+        self._results = queue.Queue()
 
     def process(self, element, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
         _host, requests_ = element
-        future = self._pool.submit(self._run_host, list(requests_))
-        self._pending.append((future, window, timestamp))
+        self._pending.append(self._pool.submit(self._run_host, list(requests_), window, timestamp))
         while len(self._pending) > 2 * self._config.max_parallel_hosts:
-            yield from self._emit(*self._pending.pop(0))
+            self._pending.pop(0).result()
+        yield from self._drain(block=False)
 
-    def _emit(self, future: Future, window, timestamp) -> Iterator:
+    def _drain(self, block: bool) -> Iterator:
+        """Emit queued results; with ``block``, until every pending host is done."""
+        while True:
+            try:
+                item = self._results.get(timeout=0.05) if block else self._results.get_nowait()
+            except queue.Empty:
+                if not block:
+                    return
+                for future in [f for f in self._pending if f.done()]:
+                    future.result()  # surface a bug in a fetch thread instead of losing it
+                self._pending = [f for f in self._pending if not f.done()]
+                if not self._pending and self._results.empty():
+                    return
+                continue
+            yield from self._emit(*item)
+
+    def _emit(self, request: PageRequest, result, window, timestamp) -> Iterator:
         # Results may belong to an earlier element: emit them in its window.
-        incomplete = set()
-        for request, result in future.result():
-            if isinstance(result, DeadLetter):
-                self.failed.inc()
-                dead_letter_counter(result).inc()
-                if result.reason in TRANSIENT_REASONS and request is not None and request.feed_url:
-                    incomplete.add(request.feed_url)
-                yield pvalue.TaggedOutput(DEAD_LETTER, WindowedValue(result, timestamp, [window]))
-            else:
-                self.fetched.inc()
-                yield WindowedValue(result, timestamp, [window])
-        for feed_url in sorted(incomplete):
-            yield pvalue.TaggedOutput(INCOMPLETE_FEEDS, WindowedValue(feed_url, timestamp, [window]))
+        if isinstance(result, DeadLetter):
+            self.failed.inc()
+            dead_letter_counter(result).inc()
+            yield pvalue.TaggedOutput(DEAD_LETTER, WindowedValue(result, timestamp, [window]))
+            if result.reason in TRANSIENT_REASONS and request.feed_url and result.url == request.url:
+                yield pvalue.TaggedOutput(INCOMPLETE_FEEDS,
+                                          WindowedValue(request.feed_url, timestamp, [window]))
+        else:
+            self.fetched.inc()
+            yield WindowedValue(result, timestamp, [window])
 
     def finish_bundle(self):
-        pending, self._pending = self._pending, []
-        for future, window, timestamp in pending:
-            yield from self._emit(future, window, timestamp)
+        yield from self._drain(block=True)
 
     def teardown(self):
         if self._pool is not None:
