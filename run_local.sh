@@ -6,7 +6,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 "$ROOT/scripts/setup_env.sh" ""
 cd "$ROOT"
-if [ "$#" -eq 0 ] || { [ "$1" != "--help" ] && ! printf '%s\n' "$@" | grep -qE '^--(feed|url|html[-_]dir|sources)(=|$)'; }; then
+if [ "$#" -eq 0 ] || { [ "$1" != "--help" ] && ! printf '%s\n' "$@" | grep -qE '^--(feed|url|html[-_]dir|sources|warc)(=|$)'; }; then
   exec "$ROOT/.venv/bin/python" -m pipeline.demo "$@"
 fi
 exec "$ROOT/.venv/bin/python" -m pipeline "$@"
