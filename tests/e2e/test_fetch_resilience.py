@@ -277,3 +277,78 @@ def test_thousand_entries_twenty_flaky_hosts_nothing_lost(tmp_path):
     }
     print("\nBIG RUN " + json.dumps(summary))
     (tmp_path / "big_run.json").write_text(json.dumps(summary, indent=1))
+
+
+@pytest.mark.slow
+def test_second_run_uses_conditional_get_and_retries_incomplete_feeds(tmp_path):
+    """Run 1: feed A (ETag-aware) is read fully; one page of feed B fails every
+    attempt, so B's state is stored incomplete. Run 2: A answers 304 (nothing
+    read), B is read in full again and the failed page now becomes an article."""
+    server = MisbehavingServer().start()
+    try:
+        rng = random.Random(SEED + 1)
+        base = server.base
+        b_broken = {"on": True}
+        for name in ("a", "b"):
+            items = []
+            for j in range(3):
+                path = f"/{name}/s{j}.html"
+                body = _page(rng, f"Story {name}{j}")
+                if name == "b" and j == 2:
+                    def flaky(handler, body=body):
+                        status = 503 if b_broken["on"] else 200
+                        handler.send_response(status)
+                        handler.send_header("Content-Type", "text/html; charset=utf-8")
+                        handler.send_header("Content-Length", str(len(body)))
+                        handler.end_headers()
+                        handler.wfile.write(body)
+                    server.add(path, flaky)
+                else:
+                    server.add_body(path, body)
+                items.append(f"<item><title>{name}{j}</title><link>{base}{path}</link></item>")
+            feed = (f"<?xml version='1.0'?><rss version='2.0'><channel><title>{name}</title>"
+                    f"<link>{base}/</link>{''.join(items)}</channel></rss>").encode()
+
+            def feed_route(handler, feed=feed, etag=f'"{name}-v1"'):
+                if handler.headers.get("If-None-Match") == etag:
+                    handler.send_response(304)
+                    handler.send_header("ETag", etag)
+                    handler.end_headers()
+                    return
+                handler.send_response(200)
+                handler.send_header("Content-Type", "application/rss+xml")
+                handler.send_header("ETag", etag)
+                handler.send_header("Content-Length", str(len(feed)))
+                handler.end_headers()
+                handler.wfile.write(feed)
+            server.add(f"/{name}.xml", feed_route)
+        out = tmp_path / "out"
+        args = [sys.executable, "-m", "pipeline", "--output", str(out), "--allow-private-hosts",
+                "--host-delay", "0", "--quiet", "--feed", f"{base}/a.xml", "--feed", f"{base}/b.xml"]
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+
+        first = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert first.returncode == 0, first.stderr[-3000:]
+        assert len(_table(out, "")) == 5
+        assert [r["reason"] for r in _table(out, "_dead_letters")] == ["http_5xx"]
+        states = {json.loads(p.read_text())["url"]: json.loads(p.read_text())
+                  for p in (out / "_state" / "feeds").glob("*.json")}
+        assert states[f"{base}/a.xml"]["complete"] and states[f"{base}/a.xml"]["etag"] == '"a-v1"'
+        assert not states[f"{base}/b.xml"]["complete"]
+
+        b_broken["on"] = False
+        hits_before = dict(server.hits)
+        second = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert second.returncode == 0, second.stderr[-3000:]
+        sent = [h for _, p, h in server.log if p == "/a.xml"]
+        assert sent[-1].get("If-None-Match") == '"a-v1"'
+        assert "If-None-Match" not in [h for _, p, h in server.log if p == "/b.xml"][-1]
+        fetched_again = {p for p, n in server.hits.items() if n > hits_before.get(p, 0)}
+        # Nothing else was fetched again (robots.txt is read once per run and host).
+        assert fetched_again == {"/robots.txt", "/a.xml", "/b.xml", "/b/s2.html"}
+        assert {r["url"] for r in _table(out, "")} == {f"{base}/{n}/s{j}.html" for n in "ab" for j in range(3)}
+        states = {json.loads(p.read_text())["url"]: json.loads(p.read_text())
+                  for p in (out / "_state" / "feeds").glob("*.json")}
+        assert states[f"{base}/b.xml"]["complete"]
+    finally:
+        server.stop()
