@@ -1,6 +1,6 @@
 """Pipeline assembly: wires the transforms, nothing else.
 
-    sources -> feeds -> requests -> dedup(URL) -> fetch -> extract
+    sources -> feeds -> requests -> dedup(URL) -> fetch -> extract -> site templates
             -> dedup(canonical URL, content) -> entities -> topics
             -> Parquet (articles, _duplicates, _dead_letters, _state/index) -> run report
 """
@@ -13,7 +13,7 @@ import apache_beam as beam
 from schemas.records import DeadLetter
 from transforms import feed_state
 from transforms.minhash import NearDupConfig
-from transforms import dedup, entities, extract, feeds, fetch, sink, sources, topics, warc
+from transforms import dedup, entities, extract, feeds, fetch, sink, site_learning, sources, topics, warc
 
 
 def fetch_config(options) -> fetch.FetchConfig:
@@ -79,10 +79,13 @@ def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: s
 
     extracted = pages | "ExtractArticles" >> extract.ExtractArticles(options.min_words)
     dead_letters.append(extracted.dead_letter)
+    # Per-site template paragraphs out before dedup, so copies compare on clean text.
+    learned = extracted.articles | "LearnSiteTemplates" >> site_learning.LearnSiteTemplates(
+        options.boilerplate_min_articles)
     near = near_config(options)
     previous_signatures = (p | "ReadPreviousSignatures" >> dedup.ReadPreviousSignatures(output)
                            if near is not None else None)
-    unique = extracted.articles | "Deduplicate" >> dedup.DedupArticles(
+    unique = learned | "Deduplicate" >> dedup.DedupArticles(
         previous, near=near, previous_signatures=previous_signatures)
     tagged = unique["articles"] | "TagEntities" >> entities.TagEntities(options.max_entities)
     dead_letters.append(tagged.dead_letter)

@@ -16,6 +16,18 @@ def _flag(group, name: str, **kwargs):
     group.add_argument(*names, dest=name.replace("-", "_"), **kwargs)
 
 
+def _min_articles(value: str) -> int:
+    """0 (off) or >= 2: a paragraph seen in one article is never template text."""
+    import argparse
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {value!r}") from None
+    if k != 0 and k < 2:
+        raise argparse.ArgumentTypeError(f"must be 0 (off) or at least 2, got {k}")
+    return k
+
+
 class NewsbeamOptions(PipelineOptions):
     """Sources, fetching, processing and output flags."""
 
@@ -59,6 +71,9 @@ class NewsbeamOptions(PipelineOptions):
               help="pages with fewer words after cleaning are dead-lettered as not_an_article")
         _flag(processing, "max-entities", type=int, default=50, metavar="N",
               help="keep at most N entities per article, most mentioned first (default 50)")
+        _flag(processing, "boilerplate-min-articles", type=_min_articles, default=3, metavar="K",
+              help="per-site boilerplate learning: a paragraph found in K or more distinct, "
+                   "unrelated articles of one site is template text and is removed (default 3; 0: off)")
 
         near = parser.add_argument_group("near-duplicates (MinHash + LSH, verified on shingles)")
         _flag(near, "shingle-size", type=int, default=2, metavar="WORDS",

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from schemas.records import Article, DeadLetter, Duplicate, IndexEntry, SignatureEntry
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: articles gained truncated_suspected, paywall_suspected
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -46,6 +46,8 @@ ARTICLE_SCHEMA = pa.schema([
     pa.field("cluster_size", pa.int32(), nullable=False),
     pa.field("cluster_sources", pa.list_(pa.string())),
     pa.field("boilerplate_removed_chars", pa.int32(), nullable=False),
+    pa.field("truncated_suspected", pa.bool_(), nullable=False),
+    pa.field("paywall_suspected", pa.bool_(), nullable=False),
     pa.field("schema_version", pa.int32(), nullable=False),
 ], metadata={"newsbeam.schema_version": str(SCHEMA_VERSION), "newsbeam.table": "articles"})
 
@@ -131,6 +133,8 @@ def article_to_row(article: Article) -> Dict[str, Any]:
         "cluster_size": int(article.cluster_size),
         "cluster_sources": list(article.cluster_sources),
         "boilerplate_removed_chars": int(article.boilerplate_removed_chars),
+        "truncated_suspected": bool(article.truncated_suspected),
+        "paywall_suspected": bool(article.paywall_suspected),
         "schema_version": SCHEMA_VERSION,
     }
 

@@ -96,6 +96,8 @@ class Article:
     cluster_size: int = 1
     cluster_sources: Tuple[str, ...] = ()
     boilerplate_removed_chars: int = 0
+    truncated_suspected: bool = False  # body much shorter than the page says, or ends in a teaser
+    paywall_suspected: bool = False    # isAccessibleForFree: false, locked tier, paywall markup
     # Not written: hints the topic stage uses, carried from the feed entry.
     categories: Tuple[str, ...] = ()
     topic_hint: Optional[str] = None

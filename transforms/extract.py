@@ -19,7 +19,7 @@ import logging
 import re
 import urllib.parse
 import urllib.request
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -298,6 +298,295 @@ def word_count(body: str) -> int:
     return len(_WORD.findall(body))
 
 
+# --------------------------------------------------------------------------- the body
+
+# trafilatura settings, chosen by measurement (``python -m benchmarks.extraction --variants``):
+# its precision/fast/default/recall settings score within noise of each other under our
+# filters, and fast+precision is the quickest. include_links lets the block filter see
+# link-dense paragraphs. Metadata is read by us; trafilatura's own metadata pass (htmldate
+# included) only runs when ours finds nothing (see ``_LazyMetadata``).
+TRAFILATURA_OPTIONS: Dict[str, Any] = dict(fast=True, favor_precision=True, include_links=True,
+                                           include_comments=False, include_tables=False,
+                                           with_metadata=False, deduplicate=False)
+# When the fast pass finds (almost) nothing, trafilatura's full default pass (with its
+# readability/jusText comparison) gets a second chance: we never return less than it would.
+FALLBACK_OPTIONS: Dict[str, Any] = dict(TRAFILATURA_OPTIONS, fast=False, favor_precision=False)
+FALLBACK_BELOW_WORDS = MIN_ARTICLE_WORDS
+PUBLISHER_MIN_WORDS = 50       # a JSON-LD articleBody shorter than this is a summary, not a body
+PUBLISHER_AGREES = 0.6         # share of our words found in articleBody: same article
+PUBLISHER_FOREIGN = 0.2        # a block this little of which is in articleBody is chrome...
+PUBLISHER_FOREIGN_MAX_WORDS = 60  # ...unless it is long: then it may be text articleBody lacks
+_COMPLETE_END = re.compile(r"[.!?\"”’')\]]\s*$")
+PUBLISHER_RECOVER_BELOW = 0.6  # our coverage of articleBody under which we rebuild from the DOM
+TRUNCATED_SHARE = 0.6          # body shorter than this share of articleBody/wordCount: truncated
+INDEX_LINK_SHARE = 0.5         # pages whose body is mostly link lists are index pages
+_TEASER_END = re.compile(r"(\.\.\.|…|\[\s*(…|\.\.\.)\s*\]|\(more\)|continue reading\W*|read (the full|more)\W*"
+                         r"( (story|article))?\W*)$", re.I)
+# Paywall containers, by class/id (scripts and links mention "paywall" too, so only attributes count).
+_PAYWALL_TOKENS = (b"paywall", b"piano-offer", b"piano-template", b"tp-modal", b"regwall", b"reg-wall",
+                   b"subscription-required", b"subscriber-only", b"subscribers-only", b"premium-wall",
+                   b"premium-gate", b"meterwall", b"meter-wall", b"metered-wall")
+_ATTR_OPEN = re.compile(rb"\b(?:class|id)\s*=\s*$")
+_BLOCK_TAGS = {"p", "head", "list", "quote", "table"}
+_LEAF_XPATH = ("//p | //h2 | //h3 | //h4 | //li | //blockquote | "
+               "//div[not(.//p or .//div or .//ul or .//ol or .//table or .//section or .//article)]")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExtractedBody:
+    """The article text of a page and what we learnt while cleaning it."""
+    text: str
+    removed_chars: int            # chrome removed from trafilatura's output by our filters
+    truncated_suspected: bool
+    paywall_suspected: bool
+    link_share: float             # share of the raw body's words in link-dense blocks
+    source: str                   # trafilatura | publisher (rebuilt from JSON-LD articleBody)
+
+
+def parse_page(content: bytes, header_charset: Optional[str] = None):
+    """Bytes -> lxml tree (raises ``ExtractionError`` for empty/undecodable/unparseable pages)."""
+    import lxml.etree
+    import lxml.html
+
+    if not content or not content.strip():
+        raise ExtractionError(reasons.EMPTY_EXTRACTION, "empty response body")
+    try:
+        text, _encoding = decode_html(content, header_charset)
+    except ValueError as exc:
+        raise ExtractionError(reasons.BAD_ENCODING, str(exc)) from None
+    text = text.replace("\x00", "")
+    if not text.strip():
+        raise ExtractionError(reasons.EMPTY_EXTRACTION, "no text in page")
+    try:
+        return lxml.html.document_fromstring(text)
+    except (ValueError, lxml.etree.ParserError) as exc:
+        raise ExtractionError(reasons.EMPTY_EXTRACTION, f"unparseable HTML: {exc}") from None
+
+
+def _block_of(element) -> boilerplate.Block:
+    text = " ".join(" ".join(element.itertext()).split())
+    link_chars = sum(len("".join(ref.itertext()).replace(" ", "")) for ref in element.iter("ref"))
+    kind = element.tag if element.tag in _BLOCK_TAGS else "other"
+    return boilerplate.Block(kind=kind, text=text, link_chars=link_chars)
+
+
+def _remove(element) -> None:
+    """Remove an element but keep its tail text."""
+    parent = element.getparent()
+    if parent is None:
+        return
+    tail = element.tail
+    if tail and tail.strip():
+        previous = element.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(element)
+
+
+def _render(body) -> str:
+    """trafilatura's own plain-text rendering, without link markup."""
+    from lxml import etree
+    from trafilatura.xml import xmltotxt
+    etree.strip_tags(body, "ref")
+    return (xmltotxt(body, False) or "").strip()
+
+
+def _bigrams(text: str) -> List[Tuple[str, str]]:
+    tokens = _WORD.findall(text.lower())
+    return list(zip(tokens, tokens[1:]))
+
+
+def publisher_body(jsonld: Dict[str, Any]) -> Optional[str]:
+    """The publisher's own plain-text body from JSON-LD ``articleBody`` (HTML stripped)."""
+    value = _text(jsonld.get("articleBody")) if jsonld else None
+    if not value:
+        return None
+    if "<" in value and ">" in value:
+        import lxml.html
+        try:
+            value = " ".join(lxml.html.fragment_fromstring(value, create_parent="div").text_content().split())
+        except Exception:
+            return None
+    return value if word_count(value) >= PUBLISHER_MIN_WORDS else None
+
+
+def _share_in(text: str, reference: set) -> Optional[float]:
+    grams = _bigrams(text)
+    if len(grams) < 3:
+        return None  # too short to judge
+    return sum(1 for g in grams if g in reference) / len(grams)
+
+
+def reconcile_with_publisher(blocks: List[boilerplate.Block], keep: List[bool],
+                             article_body: str) -> List[bool]:
+    """Use the publisher's articleBody as a second opinion: when our blocks and it clearly
+    describe the same article, blocks that are (almost) absent from it are chrome."""
+    if not _COMPLETE_END.search(article_body):
+        return keep  # a cut-off articleBody ("…") cannot vouch for what follows the cut
+    reference = set(_bigrams(article_body))
+    judged = [(i, _share_in(b.text, reference)) for i, b in enumerate(blocks) if keep[i]]
+    words = sum(blocks[i].words for i, share in judged if share is not None)
+    agreeing = [i for i, share in judged if share is not None and share >= 0.5]
+    if not words or sum(blocks[i].words for i in agreeing) / words < PUBLISHER_AGREES:
+        return keep
+    out = list(keep)
+    for i, share in judged:
+        if share is None:
+            continue
+        if (share < PUBLISHER_FOREIGN and blocks[i].words <= PUBLISHER_FOREIGN_MAX_WORDS) or \
+                (i < agreeing[0] and share < 0.5 and blocks[i].words <= 40):
+            out[i] = False  # chrome inside the body, or a standfirst before it
+    return out if any(out) else keep
+
+
+def recover_from_publisher(tree, article_body: str) -> Optional[str]:
+    """Rebuild the body from the page's own visible blocks that articleBody confirms, in
+    document order: for bodies split around widgets, where the extractor stops early."""
+    reference = set(_bigrams(article_body))
+    seen_text: set = set()
+    lines: List[str] = []
+    for element in tree.xpath(_LEAF_XPATH):
+        if element.tag in ("script", "style") or any(
+                a.tag in ("script", "style", "noscript", "template") for a in element.iterancestors()):
+            continue
+        if element.tag != "div" and element.xpath(".//p | .//li | .//blockquote"):
+            continue  # container of blocks we visit on their own
+        text = " ".join(element.text_content().split())
+        share = _share_in(text, reference)
+        if share is None or share < 0.8 or text in seen_text:
+            continue
+        seen_text.add(text)
+        lines.append(text)
+    return "\n".join(lines) if lines else None
+
+
+def paywall_signals(jsonld: Dict[str, Any], meta: Dict[str, str], raw: Optional[bytes]) -> bool:
+    """JSON-LD ``isAccessibleForFree: false`` (on the article or a part), a ``locked`` content
+    tier, or paywall containers in the page."""
+    def closed(value: Any) -> bool:
+        return value is False or (isinstance(value, str) and value.strip().lower() == "false")
+
+    parts = jsonld.get("hasPart") if jsonld else None
+    parts = parts if isinstance(parts, list) else [parts]
+    if jsonld and (closed(jsonld.get("isAccessibleForFree"))
+                   or any(isinstance(p, dict) and closed(p.get("isAccessibleForFree")) for p in parts)):
+        return True
+    if (meta.get("article:content_tier") or "").lower() == "locked":
+        return True
+    lowered = (raw or b"").lower()
+    for token in _PAYWALL_TOKENS:
+        start = lowered.find(token)
+        while start >= 0:
+            if _inside_class_or_id(lowered, start):
+                return True
+            start = lowered.find(token, start + 1)
+    return False
+
+
+def _inside_class_or_id(html: bytes, pos: int) -> bool:
+    window = html[max(0, pos - 200):pos]
+    quote = max(window.rfind(b'"'), window.rfind(b"'"))
+    if quote < 0 or any(c in window[quote + 1:] for c in (b"<", b">", b"=")):
+        return False
+    return bool(_ATTR_OPEN.search(window[max(0, quote - 24):quote]))
+
+
+def _trafilatura_body(tree, url: Optional[str], options: Dict[str, Any]):
+    import trafilatura
+    doc = trafilatura.bare_extraction(tree, url=url, **options)
+    return getattr(doc, "body", None) if doc is not None else None
+
+
+def extract_body(tree, url: Optional[str] = None, *, jsonld: Optional[Dict[str, Any]] = None,
+                 meta: Optional[Dict[str, str]] = None,
+                 titles: Sequence[Optional[str]] = (), raw: Optional[bytes] = None) -> Optional[ExtractedBody]:
+    """The article text of a parsed page: trafilatura, then our block and line filters and
+    the publisher's articleBody as a second opinion. ``None`` when nothing was found."""
+    jsonld = _jsonld_article(tree) if jsonld is None else jsonld
+    meta = _meta(tree) if meta is None else meta
+    body_el = _trafilatura_body(tree, url, TRAFILATURA_OPTIONS)
+    elements = list(body_el) if body_el is not None else []
+    blocks = [_block_of(e) for e in elements]
+    if sum(b.words for b in blocks) < FALLBACK_BELOW_WORDS:
+        # The fast precision pass gives up on some pages (e.g. <br>-separated text).
+        second = _trafilatura_body(tree, url, FALLBACK_OPTIONS)
+        second_blocks = [_block_of(e) for e in second] if second is not None else []
+        if sum(b.words for b in second_blocks) > sum(b.words for b in blocks):
+            body_el, elements, blocks = second, list(second), second_blocks
+    raw_chars = sum(len(b.text) for b in blocks)
+    link_share = boilerplate.link_block_share(blocks)
+    description = (meta.get("og:description") or meta.get("description")
+                   or (_text(jsonld.get("description")) if jsonld else None))
+    keep = boilerplate.select_blocks(blocks, description)
+    article_body = publisher_body(jsonld)
+    paywalled = paywall_signals(jsonld, meta, raw)
+    if article_body:
+        keep = reconcile_with_publisher(blocks, keep, article_body)
+    for element, kept in zip(elements, keep):
+        if not kept:
+            _remove(element)
+    text = _render(body_el) if body_el is not None else ""
+    source = "trafilatura"
+    if article_body and not paywalled:
+        coverage_ref = set(_bigrams(text))
+        grams = _bigrams(article_body)
+        coverage = sum(1 for g in grams if g in coverage_ref) / len(grams) if grams else 1.0
+        if coverage < PUBLISHER_RECOVER_BELOW:
+            rebuilt = recover_from_publisher(tree, article_body)
+            if rebuilt and word_count(rebuilt) > word_count(text):
+                text, source = rebuilt, "publisher"
+    if not text:
+        return None
+    raw_last = blocks[-1].text if blocks else ""
+    text, _removed_lines = boilerplate.remove_residue(text)
+    text = _drop_leading_title(text, titles)
+    text, _trimmed = boilerplate.trim_edges(text, titles, description)
+    removed = max(0, raw_chars - len(text)) if source == "trafilatura" else 0
+    words = word_count(text)
+    reference_words = max(word_count(article_body) if article_body else 0,
+                          _int(jsonld.get("wordCount")) if jsonld else 0)
+    truncated = bool(reference_words >= 100 and words < TRUNCATED_SHARE * reference_words) \
+        or bool(_TEASER_END.search(text.rstrip()) or _TEASER_END.search(raw_last.rstrip()))
+    return ExtractedBody(text=text, removed_chars=removed, truncated_suspected=truncated,
+                         paywall_suspected=paywalled, link_share=link_share, source=source)
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(str(value).strip().replace(",", "")) if value is not None else 0
+    except ValueError:
+        return 0
+
+
+def extract_text(content: Union[bytes, str], url: Optional[str] = None) -> str:
+    """HTML in, article text out (empty if none): the body core of :func:`extract_article`
+    without metadata and without the article/not-an-article decision."""
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    try:
+        tree = parse_page(content)
+    except ExtractionError:
+        return ""
+    meta = _meta(tree)
+    jsonld = _jsonld_article(tree)
+    titles = [_text(jsonld.get("headline")), meta.get("og:title"), _html_title(tree)]
+    result = extract_body(tree, url, jsonld=jsonld, meta=meta, titles=titles, raw=content)
+    return result.text if result else ""
+
+
+def _html_title(tree) -> Optional[str]:
+    """The page's only <h1> (like trafilatura), else its <title>."""
+    headings = tree.xpath("//h1")
+    if len(headings) == 1:
+        text = " ".join(headings[0].text_content().split())
+        if text:
+            return text
+    nodes = tree.xpath("//head/title/text()")
+    return (" ".join(" ".join(nodes[:1]).split()) or None) if nodes else None
+
+
 # --------------------------------------------------------------------------- the core
 
 class ExtractionError(Exception):
@@ -335,25 +624,13 @@ def extract_article(page: FetchedPage, *, min_words: int = MIN_ARTICLE_WORDS,
                           at=dt.datetime.now(dt.timezone.utc))
 
 
+_ERROR_TITLE = re.compile(r"\b(404|410|page not found|not found|no longer available|error)\b", re.I)
+
+
 def _extract(page: FetchedPage, *, min_words: int, inc) -> Article:
-    import lxml.html
-    import trafilatura
+    tree = parse_page(page.content, page.encoding)
 
-    if not page.content or not page.content.strip():
-        raise ExtractionError(reasons.EMPTY_EXTRACTION, "empty response body")
-    try:
-        text, _encoding = decode_html(page.content, page.encoding)
-    except ValueError as exc:
-        raise ExtractionError(reasons.BAD_ENCODING, str(exc)) from None
-    text = text.replace("\x00", "")
-    if not text.strip():
-        raise ExtractionError(reasons.EMPTY_EXTRACTION, "no text in page")
-    try:
-        tree = lxml.html.document_fromstring(text)
-    except (ValueError, lxml.etree.ParserError) as exc:
-        raise ExtractionError(reasons.EMPTY_EXTRACTION, f"unparseable HTML: {exc}") from None
-
-    # Our own reading of the publisher's metadata, before trafilatura prunes the tree.
+    # Our own reading of the publisher's metadata (trafilatura works on a copy of the tree).
     meta = _meta(tree)
     jsonld = _jsonld_article(tree)
     canonical = None
@@ -370,29 +647,33 @@ def _extract(page: FetchedPage, *, min_words: int, inc) -> Article:
     time_tag = _time_tag(tree)
     jsonld_title = _text(jsonld.get("headline"))
     og_title = meta.get("og:title")
+    html_title = _html_title(tree)
     jsonld_authors = _names(jsonld.get("author"))
     meta_author = meta.get("author") or meta.get("article:author") or meta.get("dc.creator")
 
-    doc = trafilatura.bare_extraction(tree, url=page.final_url, with_metadata=True,
-                                      include_comments=False, include_tables=False,
-                                      favor_precision=True, deduplicate=False)
-    raw_body = (getattr(doc, "text", None) or "").strip() if doc is not None else ""
-    if not raw_body:
+    extracted = extract_body(tree, page.final_url, jsonld=jsonld, meta=meta,
+                             titles=[jsonld_title, og_title, html_title], raw=page.content)
+    if extracted is None:
         raise ExtractionError(reasons.EMPTY_EXTRACTION, "no article text found")
-    body, removed = boilerplate.remove_residue(raw_body)
-    body = _drop_leading_title(body, [jsonld_title, og_title, getattr(doc, "title", None)])
+    body = extracted.text
     words = word_count(body)
     if words < min_words:
         raise ExtractionError(reasons.NOT_AN_ARTICLE,
                               f"{words} words after cleaning (< {min_words}): index, teaser or error page")
-    inc("boilerplate_chars_removed", removed)
     page_type = (meta.get("og:type") or "").lower()
     if not jsonld and page_type in NON_ARTICLE_OG_TYPES and words < MIN_WORDS_NON_ARTICLE_TYPE:
         raise ExtractionError(reasons.NOT_AN_ARTICLE,
                               f"og:type {page_type!r} with {words} words: a section or index page")
+    if not jsonld and extracted.link_share >= INDEX_LINK_SHARE and words < MIN_WORDS_NON_ARTICLE_TYPE:
+        raise ExtractionError(reasons.NOT_AN_ARTICLE,
+                              f"{extracted.link_share:.0%} of the text is link lists: an index page")
+    if not jsonld and _ERROR_TITLE.search(html_title or "") and words < MIN_WORDS_NON_ARTICLE_TYPE:
+        raise ExtractionError(reasons.NOT_AN_ARTICLE, f"error page titled {html_title[:80]!r}")
+    inc("boilerplate_chars_removed", extracted.removed_chars)
 
     fetched_at = page.fetched_at
     request = page.request
+    fallback = _LazyMetadata(tree, page.final_url)
     # Dates, most reliable source first.
     published, date_source = None, None
     for source, raw in (("jsonld", _text(jsonld.get("datePublished"))),
@@ -405,8 +686,8 @@ def _extract(page: FetchedPage, *, min_words: int, inc) -> Article:
     if published is None and request.entry_published is not None:
         published = plausible(request.entry_published, fetched_at)
         date_source = "feed" if published is not None else None
-    if published is None and getattr(doc, "date", None):
-        published = plausible(parse_datetime(doc.date), fetched_at)
+    if published is None and fallback.get("date"):
+        published = plausible(parse_datetime(fallback.get("date")), fetched_at)
         date_source = "htmldate" if published is not None else None
     if published is None:
         match = _URL_DATE.search(urllib.parse.urlsplit(page.final_url).path)
@@ -418,13 +699,12 @@ def _extract(page: FetchedPage, *, min_words: int, inc) -> Article:
                          fetched_at)
 
     url, canonical_url = _page_url(page, canonical)
-    title = clean_title(jsonld_title or og_title or getattr(doc, "title", None) or request.entry_title,
+    title = clean_title(jsonld_title or og_title or html_title or fallback.get("title") or request.entry_title,
                         site_name)
     authors = clean_authors(jsonld_authors or ([meta_author] if meta_author else [])
-                            or ([doc.author] if getattr(doc, "author", None) else [])
+                            or ([fallback.get("author")] if fallback.get("author") else [])
                             or list(request.entry_authors), site_name=site_name)
-    categories = tuple(c for c in (list(request.entry_categories)
-                                   + list(getattr(doc, "categories", None) or [])) if c)
+    categories = tuple(c for c in (list(request.entry_categories) + _categories(tree)) if c)
     domain = urls.domain_of(canonical_url) or "local"
     return Article(
         article_id=urls.article_id(canonical_url),
@@ -446,11 +726,37 @@ def _extract(page: FetchedPage, *, min_words: int, inc) -> Article:
         word_count=words,
         content_hash=content_hash(body),
         cluster_sources=(domain,),
-        boilerplate_removed_chars=removed,
+        boilerplate_removed_chars=extracted.removed_chars,
+        truncated_suspected=extracted.truncated_suspected,
+        paywall_suspected=extracted.paywall_suspected,
         categories=categories,
         topic_hint=request.topic_hint,
         aliases=request.aliases,
     )
+
+
+class _LazyMetadata:
+    """trafilatura's metadata pass (htmldate included), run only if a fallback is needed."""
+
+    def __init__(self, tree, url: str):
+        self._tree, self._url, self._doc = tree, url, None
+
+    def get(self, name: str) -> Optional[str]:
+        if self._doc is None:
+            from trafilatura.metadata import extract_metadata
+            try:
+                self._doc = extract_metadata(self._tree, self._url)
+            except Exception:  # metadata is best effort
+                self._doc = False
+        return getattr(self._doc, name, None) if self._doc else None
+
+
+def _categories(tree) -> List[str]:
+    from trafilatura.metadata import extract_catstags
+    try:
+        return list(extract_catstags("category", tree))
+    except Exception:
+        return []
 
 
 class _ExtractFn(beam.DoFn):
