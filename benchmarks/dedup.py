@@ -27,7 +27,6 @@ import dataclasses
 import datetime as dt
 import json
 import multiprocessing
-import os
 import pathlib
 import random
 import re
