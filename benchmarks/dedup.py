@@ -19,6 +19,17 @@ Scale: N synthetic ~300-word documents -> shingles -> signature -> band keys,
 in ``--workers`` processes; reports CPU-seconds per document (docs/s per
 core, with tokenising alone as a same-run baseline) and the memory of the
 signature state per million documents (in RAM and as Parquet).
+
+Measured (2 shared cores, 2026-11): 400 stories -> 1,568 documents, 146 hard
+negatives (seed 5): default 2-gram, 42x3 bands, J 0.45 / C 0.6: precision 1.000,
+recall 0.960, F1 0.980, ARI 0.980, hard negatives merged 0 %, cut-short copies
+found 90 %; seed 11: ARI 0.987. 32x4 bands: ARI 0.940 (cut-short 70 %); Jaccard
+only: 0.872; 5-gram / 0.7: 0.507; without verification (LSH candidates joined
+transitively): ARI 0.008, 8 % of hard negatives merged (one giant chain).
+Scale, 1 M documents of ~300 words, 2 processes: 4,226 documents per
+CPU-second for shingles + signature + band keys (tokenising alone: 27,038/s in
+the same run), 259 MiB of signatures + ids + sizes per million in RAM, 261 MiB
+as Parquet.
 """
 from __future__ import annotations
 
