@@ -588,3 +588,53 @@ def test_fetch_pages_counts_every_dead_letter_reason(http_server):
     counters = {r.key.metric.name: r.committed for r in
                 result.metrics().query(MetricsFilter().with_namespace("dead_letters"))["counters"]}
     assert counters == {"fetch.not_html": 1, "fetch.robots_disallowed": 1, "fetch.http_4xx": 2}
+
+
+# --------------------------------------------------------------------------- TLS
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """A real HTTPS server on 127.0.0.1 with a self-signed certificate for 127.0.0.1."""
+    import shutil
+    import ssl
+    import subprocess
+    import threading
+    import http.server as hs
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl command not available to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    body = article_html()
+
+    class Handler(hs.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):  # noqa: N802
+            self.send_response(200 if self.path == "/a.html" else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+    httpd = hs.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{httpd.server_address[1]}", str(cert)
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_https_through_the_guarded_connection(tls_server):
+    base, cert = tls_server
+    config = dataclasses.replace(CONFIG, respect_robots=False, max_retries=0)
+    session = fetch.make_session(config)
+    letter = fetch.fetch_page(session, None, PageRequest(url=base + "/a.html"), config)
+    assert isinstance(letter, DeadLetter) and letter.reason == reasons.TLS_ERROR  # untrusted certificate
+    session.verify = cert  # trust it: the pinned connection still verifies the name
+    page = fetch.fetch_page(session, None, PageRequest(url=base + "/a.html"), config)
+    assert isinstance(page, FetchedPage) and b"Council approves budget" in page.content

@@ -410,14 +410,6 @@ def shared_throttle(config: FetchConfig) -> HostThrottle:
         return _SHARED[key]  # type: ignore[return-value]
 
 
-def shared_robots(config: FetchConfig, throttle: HostThrottle) -> "RobotsCache":
-    key = ("robots", config)
-    with _SHARED_LOCK:
-        if key not in _SHARED:
-            _SHARED[key] = RobotsCache(make_session(config), config, throttle=throttle)
-        return _SHARED[key]  # type: ignore[return-value]
-
-
 # --------------------------------------------------------------------------- HTTP
 
 def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
@@ -584,8 +576,8 @@ def fetch_url(session, url: str, config: FetchConfig, *,
             hinted = parse_retry_after(response.headers.get("retry-after"))
             if hinted is not None:
                 wait = hinted
-                if throttle is not None:
-                    throttle.hold(host_key(response.url), hinted)
+                if throttle is not None:  # bounded: one URL's hint must not stall a host for hours
+                    throttle.hold(host_key(response.url), min(hinted, config.max_retry_wait))
         if waited + wait > config.max_retry_wait:
             if error is not None:
                 raise error
@@ -916,7 +908,8 @@ class _FetchHostsFn(beam.DoFn):
     over through a queue; the bundle's thread emits them and bumps counters),
     so extraction downstream overlaps with fetching. At most
     ``2 * max_parallel_hosts`` hosts are in flight so memory stays bounded.
-    The throttle and robots cache are per worker process (shared by DoFns).
+    The throttle is per worker process (shared with the feed reader), the
+    robots.txt cache per DoFn instance (in practice one per worker).
     """
 
     def __init__(self, config: FetchConfig):
@@ -935,7 +928,7 @@ class _FetchHostsFn(beam.DoFn):
                                         thread_name_prefix="newsbeam-fetch")
         self._local = threading.local()
         self._throttle = shared_throttle(self._config)
-        self._robots = shared_robots(self._config, self._throttle)
+        self._robots = RobotsCache(make_session(self._config), self._config, throttle=self._throttle)
 
     def _session(self):
         session = getattr(self._local, "session", None)
