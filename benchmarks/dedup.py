@@ -38,6 +38,7 @@ import dataclasses
 import datetime as dt
 import json
 import multiprocessing
+import pickle
 import pathlib
 import random
 import re
@@ -312,6 +313,64 @@ def run_config(items: Sequence[Item], config: NearDupConfig, verification: bool 
             "peak_traced_mib": round(peak / 2 ** 20, 2)}
 
 
+def run_streaming(items: Sequence[Item], config: NearDupConfig, shards: int = 256) -> Dict:
+    """The streaming transform's two stateful steps (``dedup.band_step`` per
+    band key, ``dedup.decide`` per article) simulated in arrival order =
+    event time: ARI of the resulting clusters (following duplicate_of to the
+    written article) and how many copies point at a copy instead (one hop)."""
+    from transforms import dedup as dd
+    hasher = minhash.MinHasher(config.num_perm, config.seed)
+    state: Dict[str, Tuple[Dict, int]] = {}
+    target: Dict[str, Optional[str]] = {}
+    arrival = sorted(items, key=lambda it: it.order)
+    start = time.perf_counter()
+    for item in arrival:
+        sh = minhash.shingles(item.text, config.shingle)
+        sig = hasher.signature(sh)
+        micros = int(item.order[0].timestamp() * 1e6)
+        entry = dd.BandEntry(item.doc_id, (micros, item.order[1], item.doc_id), sig.tobytes(), len(sh),
+                             micros, item.doc_id)
+        answers = []
+        for band, key in enumerate(minhash.band_keys(sig, config.bands, config.rows)):
+            band_hash = key.split(":", 1)[1]
+            shard = f"{band:02d}/{int(band_hash, 16) % shards:04d}"
+            buckets, newest = state.get(shard, ({}, 0))
+            buckets, newest, matches = dd.band_step(buckets, newest, band_hash, entry, config,
+                                                    7 * 86_400 * 1_000_000, 64)
+            state[shard] = (buckets, newest)
+            answers.append(dd._Answer(band, tuple((e.order, e.article_id, sim, e.content_hash)
+                                                  for e, sim in matches), None))
+        _, match = dd.decide(answers)
+        target[item.doc_id] = match[1] if match else None
+    elapsed = time.perf_counter() - start
+
+    def root(doc_id):
+        hops = 0
+        while target[doc_id] is not None:
+            doc_id, hops = target[doc_id], hops + 1
+        return doc_id, hops
+    roots = {it.doc_id: root(it.doc_id) for it in items}
+    labels = {r: i for i, r in enumerate(sorted({r for r, _ in roots.values()}))}
+    predicted = [labels[roots[it.doc_id][0]] for it in items]
+    truth = [it.story for it in items]
+    precision, recall, f1 = pairwise_prf(truth, predicted)
+    by_id = {it.doc_id: it for it in items}
+    story_root = {it.story: roots[it.doc_id][0] for it in items if it.doc_id.endswith("-orig")}
+    negatives = [it for it in items if it.is_hard_negative_of is not None]
+    merged = sum(1 for it in negatives if roots[it.doc_id][0] == story_root.get(it.is_hard_negative_of))
+    return {"mode": "streaming", "docs": len(items), "precision": round(precision, 4),
+            "recall": round(recall, 4), "f1": round(f1, 4),
+            "ari": round(adjusted_rand_index(truth, predicted), 4),
+            "hard_negative_merge_rate": round(merged / max(1, len(negatives)), 4),
+            "copies_pointing_at_a_copy": sum(1 for r, hops in roots.values() if hops > 1),
+            "wrong_story_targets": sum(1 for d, t in target.items()
+                                       if t is not None and by_id[t].story != by_id[d].story),
+            "state_entries": sum(len(v) for b, _ in state.values() for v in b.values()),
+            "state_pickled_bytes_per_article": round(sum(len(pickle.dumps(b, protocol=5))
+                                                         for b, _ in state.values()) / len(items)),
+            "seconds": round(elapsed, 3)}
+
+
 SWEEP = [
     dict(shingle=2, bands=42, rows=3, jaccard=0.45, containment=0.6),   # default
     dict(shingle=2, bands=42, rows=3, jaccard=0.45, containment=0.5),
@@ -341,6 +400,8 @@ def quality(stories: int, seed: int, sweep: bool) -> Dict:
         results.append(run_config(items, config, verification=True))
         print(json.dumps(results[-1]), flush=True)
     results.append(run_config(items, NearDupConfig(**SWEEP[0]), verification=False))
+    print(json.dumps(results[-1]), flush=True)
+    results.append(run_streaming(items, NearDupConfig(**SWEEP[0])))
     print(json.dumps(results[-1]), flush=True)
     return {"documents": len(items), "results": results}
 

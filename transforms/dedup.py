@@ -504,7 +504,13 @@ class ReadPreviousSignatures(beam.PTransform):
 # Known limit: a copy registered as a bucket's first entry although another
 # band matched it to an earlier story can later be matched by a third copy that
 # shares only that bucket; that copy then points at a copy (one extra hop, each
-# hop verified). Batch mode has no such case.
+# hop verified). Batch mode has no such case. Measured with
+# ``python -m benchmarks.dedup`` (simulation of both steps in event-time order):
+# ARI 0.983, 8 of 1,568 documents one hop away, no wrong-story target.
+# State cost: a story is held in each of its ``bands`` buckets with its
+# signature, ~7.4 KB pickled per article alive in the TTL (not the 300 B of the
+# batch signature index); storing the signature once in an id-sharded store and
+# only ids in the buckets would cut that to ~1 KB (not done).
 
 @dataclasses.dataclass(frozen=True)
 class BandEntry:
