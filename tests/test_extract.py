@@ -131,3 +131,108 @@ def test_helpers():
     assert parse_datetime("Thu, 15 May 2025 09:30:00 GMT").hour == 9
     assert parse_datetime("not a date") is None
     assert content_hash("Hello,   World!") == content_hash("hello world")
+
+
+# --------------------------------------------------------------------------- beyond trafilatura
+
+import json  # noqa: E402
+
+import trafilatura  # noqa: E402
+
+from transforms.extract import extract_body, extract_text, parse_page  # noqa: E402
+
+WP_PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title} – Harbour Gazette</title>
+<meta property="og:type" content="article"><meta property="og:description" content="{dek}">
+</head><body><header><nav><a href="/">Home</a> <a href="/news/">News</a></nav></header>
+<main><article class="post type-post"><header class="entry-header"><h1 class="entry-title">{title}</h1>
+<div class="entry-meta">by <a href="/author/jd/">Jane Doe</a></div></header>
+<div class="entry-content">
+<p>{p0}</p><p>{p1}</p>
+<p><strong>Related:</strong> <a href="/ferry-fares/">Ferry fares to rise in June as fuel costs climb</a></p>
+<p>{p2}</p>
+<div class="wp-block-group">
+<p>The day's top stories from the harbour towns, free in your inbox every weekday at 6 a.m.</p>
+<p><a href="/brief/">Sign up now</a></p></div>
+<p>{p3}</p>
+<p><em>Jane Doe covers transport and the harbour for the Gazette. Reach her at jdoe@gazette.example.</em></p>
+</div></article></main><footer><p>&copy; 2025 Harbour Gazette</p></footer></body></html>"""
+
+
+def wp_page(**extra):
+    fields = dict(title="Hopes Dim for Peace Talks", dek="Neither leader will attend.",
+                  **{f"p{i}": text for i, text in enumerate(PARAS)})
+    fields.update(extra)
+    return WP_PAGE.format(**fields)
+
+
+def test_chrome_inside_the_article_container_is_removed():
+    html = wp_page()
+    art = extract_article(make_page(html))
+    assert art.body == "\n".join(PARAS)
+    plain = trafilatura.extract(html, include_comments=False)
+    assert "Reach her at" in plain or "Related" in plain  # what plain trafilatura leaves in
+    assert art.boilerplate_removed_chars > 0
+
+
+def test_split_body_is_recovered_with_the_publishers_article_body():
+    more = ["Officials said a second round could take place in Geneva next month if both sides agree on an agenda "
+            "and on who should sit at the table for each delegation.",
+            "Analysts cautioned that previous rounds had broken down over the sequencing of a ceasefire and the "
+            "withdrawal of troops from occupied areas in the east and south."]
+    body = PARAS + more
+    ld = {"@context": "https://schema.org", "@type": "NewsArticle", "headline": "Hopes Dim for Peace Talks",
+          "articleBody": " ".join(body)}
+    html = f"""<html lang="en"><head><title>Hopes Dim for Peace Talks | Orbit</title>
+<script type="application/ld+json">{json.dumps(ld)}</script></head><body>
+<div class="story"><h1>Hopes Dim for Peace Talks</h1><div class="story-body">{''.join(f'<p>{t}</p>' for t in body[:3])}</div>
+<div class="recirc-module"><h3>Don't miss</h3><ul><li><a href="/a">What to see in the sky this month</a></li>
+<li><a href="/b">The best telescopes for beginners, tested</a></li></ul></div>
+<div class="story-body story-body--continued">{''.join(f'<p>{t}</p>' for t in body[3:])}</div></div></body></html>"""
+    tree = parse_page(html.encode())
+    result = extract_body(tree, "https://orbit.example/a", titles=["Hopes Dim for Peace Talks"])
+    assert result.text == "\n".join(body)
+    assert not result.truncated_suspected and not result.paywall_suspected
+
+
+def test_paywall_and_truncation_flags():
+    free = extract_article(make_page(page_html()))
+    assert not free.paywall_suspected and not free.truncated_suspected
+    locked = '<script type="application/ld+json">{"@type": "NewsArticle", "isAccessibleForFree": "False", ' \
+             '"wordCount": 1200}</script>'
+    art = extract_article(make_page(page_html(head=locked)))
+    assert art.paywall_suspected and art.truncated_suspected  # ~170 words of a 1,200-word story
+    marked = page_html(body_extra='<div class="article-paywall"><p>Subscribe to continue reading.</p></div>')
+    art = extract_article(make_page(marked))
+    assert art.paywall_suspected and "Subscribe" not in art.body
+    teaser = page_html(paras=PARAS[:3] + [PARAS[3][:120] + " …"])
+    assert extract_article(make_page(teaser)).truncated_suspected
+
+
+def test_pages_trafilatura_gives_up_on_are_not_empty():
+    """<br>-separated text in a table layout: trafilatura's precision pass finds nothing; we
+    fall back to its default pass, then trim the navigation around the text."""
+    html = f"""<html><head><title>Island Times Online - Ferry adds late sailing</title></head><body><table><tr>
+<td class="leftnav"><a href="/">Home</a><br><a href="/news.html">News</a><br><a href="/sports.html">Sports</a></td>
+<td class="story"><font size="+2"><b>Ferry adds late sailing</b></font><br>By Gwen Tully<br>Monday, May 12, 2025<br><br>
+{'<br><br>'.join(PARAS)}<br><br><a href="/print">Printer-friendly version</a> | <a href="/mail">E-mail this story</a>
+</td></tr></table></body></html>"""
+    assert trafilatura.extract(html, include_comments=False)
+    text = extract_text(html, "https://islandtimes.example/ferry.html")
+    assert text.startswith("Delegations from Russia") and text.endswith("sanctions relief.")
+
+
+def test_link_lists_and_error_pages_are_not_articles():
+    links = "".join(f'<li><a href="/s{i}">Story number {i} about the council budget and the harbour works</a></li>'
+                    for i in range(12))
+    index = f"""<html lang="en"><head><title>Politics | EconoTimes</title></head><body><main>
+<h1>Politics</h1><ul>{links}</ul><p>Our politics desk covers the city and the state capitol.</p></main></body></html>"""
+    result = extract_article(make_page(index))
+    assert isinstance(result, DeadLetter) and result.reason == reasons.NOT_AN_ARTICLE
+    error = page_html().replace("<title>Hopes Dim for Peace Talks | EconoTimes</title>",
+                                "<title>Page not found | EconoTimes</title>")
+    error = error.replace("<h1>Hopes Dim for Peace Talks</h1>", "<h1>Page not found</h1>")
+    result = extract_article(make_page(error))
+    assert isinstance(result, DeadLetter) and result.reason == reasons.NOT_AN_ARTICLE
+    # A real article that mentions an error is still an article.
+    ok = page_html().replace("Hopes Dim for Peace Talks", "Software error delays peace talks")
+    assert isinstance(extract_article(make_page(ok)), Article)

@@ -51,9 +51,12 @@ _START_PATTERNS = [
 ]
 # Patterns anywhere in a line, each behind a literal that must occur (a cheap pre-check).
 _ANYWHERE_PATTERNS = [
-    ("reserv", r"\ball rights reserved\b|\balle rechte vorbehalten\b|\btous droits réservés\b|\btodos los derechos reservados\b"),
+    ("rights reserved", r"\ball rights reserved\b"),
+    ("vorbehalten", r"\balle rechte vorbehalten\b"),
+    ("droits", r"\btous droits réservés\b"),
+    ("derechos", r"\btodos los derechos reservados\b"),
     ("cookie", r"\b(we|this (site|website)) uses? cookies\b"),
-    ("inbox", r"\b(free|delivered|straight|directly|sent) (in|to|into) your inbox\b"),
+    ("inbox", r"\b(free|delivered|straight) (in|to|into) your inbox\b"),
     ("newsletter", r"\bnewsletter\b.*\b(sign up|subscribe)\b|\b(sign up|subscribe)\b.*\bnewsletter\b"),
 ]
 # Prompts and disclosures that never report anything: also recognised in longer lines.
@@ -69,7 +72,20 @@ _STRONG_ANYWHERE_PATTERNS = [
     ("your subscription", r"\byour subscription (makes|helps|supports)\b.*\b(possible|journalism|reporting)\b"),
     ("reader-supported", r"\bis a reader-supported publication\b"),
     ("free article", r"\byou have reached your (limit|maximum) of free\b|\bfree articles? (left|remaining)\b"),
+    ("subscribers", r"\b(this|the rest of this) (article|story|content) is (only )?(available|reserved|exclusive) "
+                    r"(to|for) (paying |paid )?(subscribers|members)\b"),
 ]
+
+
+_PAYWALL_PROMPT = re.compile(
+    r"^(subscribe|sign up|register|log ?in) to (continue|keep) reading\b|\bpurchase a subscription to continue\b|"
+    r"\b(this|the rest of this) (article|story|content) is (only )?(available|reserved|exclusive) (to|for) "
+    r"(paying |paid )?(subscribers|members)\b|\byou have reached your (limit|maximum) of free\b", re.I)
+
+
+def is_paywall_prompt(line: str) -> bool:
+    """"Subscribe to continue reading", "This article is for subscribers only"...: short."""
+    return len(line.split()) <= MAX_STRONG_RESIDUE_WORDS and bool(_PAYWALL_PROMPT.search(line.strip()))
 
 
 def _compile_start(patterns: List[str]) -> "re.Pattern[str]":
@@ -143,7 +159,7 @@ class Block:
 PROSE_WORDS = 20          # a block with this many words (and few links) is article prose
 MAX_LINK_BLOCK_WORDS = 40  # link-dense blocks longer than this are kept (e.g. a list of sources)
 LINK_DENSE = 0.6           # share of a block's characters inside links
-EDGE_BLOCKS = 3            # how far from the first/last prose block lead/tail rules look
+EDGE_BLOCKS = 3            # closing rules look at the last blocks only
 
 _MONTHS = (r"jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|jun(e)?|jul(y)?|aug(ust)?|sep(t(ember)?)?|"
            r"oct(ober)?|nov(ember)?|dec(ember)?|januar|februar|märz|mai|juni|juli|oktober|dezember")
@@ -233,8 +249,7 @@ def select_blocks(blocks: Sequence[Block], description: Optional[str] = None) ->
     for i, block in enumerate(blocks):
         if is_residue(block.text) or is_link_block(block):
             keep[i] = False
-        elif i < first and first - i <= EDGE_BLOCKS and (
-                is_lead_noise(block) or is_standfirst(block, description)):
+        elif i < first and (is_lead_noise(block) or is_standfirst(block, description)):
             keep[i] = False
         elif first < i and i >= count - EDGE_BLOCKS and is_tail_noise(block):
             keep[i] = False

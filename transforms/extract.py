@@ -433,8 +433,8 @@ def reconcile_with_publisher(blocks: List[boilerplate.Block], keep: List[bool],
         return keep
     out = list(keep)
     for i, share in judged:
-        if share is None:
-            continue
+        if share is None or blocks[i].kind not in ("p", "other"):
+            continue  # publishers' articleBody often leaves out lists, quotes and subheadings
         if (share < PUBLISHER_FOREIGN and blocks[i].words <= PUBLISHER_FOREIGN_MAX_WORDS) or \
                 (i < agreeing[0] and share < 0.5 and blocks[i].words <= 40):
             out[i] = False  # chrome inside the body, or a standfirst before it
@@ -493,6 +493,22 @@ def _inside_class_or_id(html: bytes, pos: int) -> bool:
     return bool(_ATTR_OPEN.search(window[max(0, quote - 24):quote]))
 
 
+def _with_page_links(tree, elements, blocks: List[boilerplate.Block]) -> List[boilerplate.Block]:
+    """trafilatura's fallback extractors return plain text: find link text again by
+    matching lines against the page's anchors (for the index-page test)."""
+    anchors = {" ".join(a.text_content().split()).lower() for a in tree.iter("a")}
+    anchors.discard("")
+    out = []
+    for element, block in zip(elements, blocks):
+        if block.link_chars:
+            out.append(block)
+            continue
+        lines = [" ".join(line.split()) for line in "".join(element.itertext()).split("\n")]
+        linked = sum(len(line.replace(" ", "")) for line in lines if line.lower() in anchors)
+        out.append(dataclasses.replace(block, link_chars=linked))
+    return out
+
+
 def _trafilatura_body(tree, url: Optional[str], options: Dict[str, Any]):
     import trafilatura
     doc = trafilatura.bare_extraction(tree, url=url, **options)
@@ -514,14 +530,14 @@ def extract_body(tree, url: Optional[str] = None, *, jsonld: Optional[Dict[str, 
         second = _trafilatura_body(tree, url, FALLBACK_OPTIONS)
         second_blocks = [_block_of(e) for e in second] if second is not None else []
         if sum(b.words for b in second_blocks) > sum(b.words for b in blocks):
-            body_el, elements, blocks = second, list(second), second_blocks
+            body_el, elements, blocks = second, list(second), _with_page_links(tree, list(second), second_blocks)
     raw_chars = sum(len(b.text) for b in blocks)
     link_share = boilerplate.link_block_share(blocks)
     description = (meta.get("og:description") or meta.get("description")
                    or (_text(jsonld.get("description")) if jsonld else None))
     keep = boilerplate.select_blocks(blocks, description)
     article_body = publisher_body(jsonld)
-    paywalled = paywall_signals(jsonld, meta, raw)
+    paywalled = paywall_signals(jsonld, meta, raw) or any(boilerplate.is_paywall_prompt(b.text) for b in blocks)
     if article_body:
         keep = reconcile_with_publisher(blocks, keep, article_body)
     for element, kept in zip(elements, keep):
@@ -624,7 +640,8 @@ def extract_article(page: FetchedPage, *, min_words: int = MIN_ARTICLE_WORDS,
                           at=dt.datetime.now(dt.timezone.utc))
 
 
-_ERROR_TITLE = re.compile(r"\b(404|410|page not found|not found|no longer available|error)\b", re.I)
+_ERROR_TITLE = re.compile(r"^(404|410)\b|\b(error 404|404 error|page not found|page cannot be found|"
+                          r"page (is )?no longer available|page unavailable)\b", re.I)
 
 
 def _extract(page: FetchedPage, *, min_words: int, inc) -> Article:
