@@ -234,3 +234,14 @@ def test_streaming_state_is_bounded(monkeypatch):
         if i >= 2:
             assert NEWSLETTER not in cleaned.body
     assert len(state.counts.counts) <= 20 + 5 and len(state.seen) == 3
+
+
+def test_cli_flag_accepts_zero_or_two_plus(tmp_path, capsys):
+    from pipeline.cli import main
+    from pipeline.options import NewsbeamOptions
+    base = ["--output", str(tmp_path / "out"), "--url", "https://example.com/a.html"]
+    assert main(base + ["--boilerplate-min-articles", "1"]) == 2
+    assert "boilerplate-min-articles" in capsys.readouterr().err
+    assert NewsbeamOptions(["--boilerplate-min-articles", "0"]).boilerplate_min_articles == 0
+    assert NewsbeamOptions(["--boilerplate_min_articles", "4"]).boilerplate_min_articles == 4
+    assert NewsbeamOptions([]).boilerplate_min_articles == sl.DEFAULT_MIN_ARTICLES

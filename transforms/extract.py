@@ -33,6 +33,7 @@ from transforms import boilerplate, urls
 LOG = logging.getLogger(__name__)
 DEAD_LETTER = "dead_letter"
 
+LANGID_CHARS = 1500  # py3langid's cost grows with the text; 1.5k characters decide it
 MIN_ARTICLE_WORDS = 60  # fewer words after cleaning: a teaser, index or error page
 MIN_YEAR = 1990
 # Pages that declare themselves as not-an-article need much more text to be kept.
@@ -268,7 +269,7 @@ def detect_language(tree, body: str) -> Optional[str]:
     html_lang = html_lang.strip().lower()[:2]
     if len(body) >= 200 or not re.fullmatch(r"[a-z]{2}", html_lang or ""):
         try:
-            lang, _score = py3langid.classify(body[:4000])
+            lang, _score = py3langid.classify(body[:LANGID_CHARS])
         except Exception:
             lang = None
     if re.fullmatch(r"[a-z]{2}", html_lang or "") and (lang is None or len(body) < 200):
@@ -322,10 +323,11 @@ TRUNCATED_SHARE = 0.6          # body shorter than this share of articleBody/wor
 INDEX_LINK_SHARE = 0.5         # pages whose body is mostly link lists are index pages
 _TEASER_END = re.compile(r"(\.\.\.|…|\[\s*(…|\.\.\.)\s*\]|\(more\)|continue reading\W*|read (the full|more)\W*"
                          r"( (story|article))?\W*)$", re.I)
-# Paywall containers, by class/id (scripts and links mention "paywall" too, so only attributes count).
-_PAYWALL_TOKENS = (b"paywall", b"piano-offer", b"piano-template", b"tp-modal", b"regwall", b"reg-wall",
-                   b"subscription-required", b"subscriber-only", b"subscribers-only", b"premium-wall",
-                   b"premium-gate", b"meterwall", b"meter-wall", b"metered-wall")
+# Paywall containers, by class/id (scripts and links mention "paywall" too, so only attributes
+# count). Short hints are searched first (a few fast scans), full names around each hit.
+_PAYWALL_HINTS = (b"wall", b"piano-", b"tp-modal", b"subscri", b"premium-gate")
+_PAYWALL_NAME = re.compile(rb"paywall|piano-(?:offer|template)|tp-modal|reg-?wall|subscription-required|"
+                           rb"subscribers?-only|premium-(?:wall|gate)|meter(?:ed)?-?wall")
 _ATTR_OPEN = re.compile(rb"\b(?:class|id)\s*=\s*$")
 _BLOCK_TAGS = {"p", "head", "list", "quote", "table"}
 _LEAF_XPATH = ("//p | //h2 | //h3 | //h4 | //li | //blockquote | "
@@ -476,12 +478,13 @@ def paywall_signals(jsonld: Dict[str, Any], meta: Dict[str, str], raw: Optional[
     if (meta.get("article:content_tier") or "").lower() == "locked":
         return True
     lowered = (raw or b"").lower()
-    for token in _PAYWALL_TOKENS:
-        start = lowered.find(token)
-        while start >= 0:
-            if _inside_class_or_id(lowered, start):
+    for hint in _PAYWALL_HINTS:
+        pos = lowered.find(hint)
+        while pos >= 0:
+            match = _PAYWALL_NAME.search(lowered, max(0, pos - 16), pos + 32)
+            if match and match.start() <= pos < match.end() and _inside_class_or_id(lowered, match.start()):
                 return True
-            start = lowered.find(token, start + 1)
+            pos = lowered.find(hint, pos + 1)
     return False
 
 
