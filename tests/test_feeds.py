@@ -295,3 +295,11 @@ def test_json_feed_in_utf16_and_by_content_type():
                  b"[" * 100000):
         pages, dead = _parse(junk, content_type="application/json")
         assert pages == [] and [d.reason for d in dead] == [reasons.FEED_UNPARSEABLE], junk[:40]
+
+
+def test_many_doctypes_do_not_make_the_defusing_quadratic():
+    import time
+    started = time.monotonic()
+    pages, dead = _parse(b"<!DOCTYPE x [" * 700_000)  # 9 MB, every position a candidate
+    assert pages == [] and [d.reason for d in dead] == [reasons.FEED_UNPARSEABLE]
+    assert time.monotonic() - started < 5.0

@@ -45,6 +45,14 @@ _TAG_RE = re.compile(r"<[^>]+>")
 # need them (feedparser's loose parser still knows the HTML entities).
 _DOCTYPE_SUBSET = re.compile(r"<!DOCTYPE[^\[>]*\[(.*?)\]\s*>", re.S | re.I)
 _DOCTYPE_SUBSET_B = re.compile(_DOCTYPE_SUBSET.pattern.encode("ascii"), re.S | re.I)
+
+
+def _doctype_subset(text, pattern):
+    """The one DOCTYPE a document may have (the first), matched in linear time;
+    searching every position would be quadratic on a file full of DOCTYPEs."""
+    marker = "<!doctype" if isinstance(text, str) else b"<!doctype"
+    start = text.lower().find(marker)
+    return pattern.match(text, start) if start >= 0 else None
 _XML_DECL_ENCODING = re.compile(r"""^(<\?xml[^>]*?encoding\s*=\s*)(["'])[^"']*\2""")
 _WIDE_SIGNATURES = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
                     (b"\x00\x00\x00<", "utf-32-be"), (b"<\x00\x00\x00", "utf-32-le"),
@@ -109,7 +117,7 @@ def harden_xml(content: bytes, content_type: Optional[str] = None
     """
     wide = _wide_codec(content)
     if wide is None:
-        match = _DOCTYPE_SUBSET_B.search(content)
+        match = _doctype_subset(content, _DOCTYPE_SUBSET_B)
         if match and b"<!entity" in match.group(1).lower():
             return content[:match.start()] + content[match.end():], content_type, ["dtd_entities_removed"]
         return content, content_type, []
@@ -117,7 +125,7 @@ def harden_xml(content: bytes, content_type: Optional[str] = None
         text = content.decode(wide)
     except UnicodeDecodeError:
         return content, content_type, []
-    match = _DOCTYPE_SUBSET.search(text)
+    match = _doctype_subset(text, _DOCTYPE_SUBSET)
     if not (match and "<!entity" in match.group(1).lower()):
         return content, content_type, []
     text = (text[:match.start()] + text[match.end():]).lstrip("\ufeff")
