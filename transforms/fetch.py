@@ -919,7 +919,7 @@ class _FetchHostsFn(beam.DoFn):
         self._robots: Optional[RobotsCache] = None
         self._throttle: Optional[HostThrottle] = None
         self._pending: List[Future] = []
-        self._results: "queue.Queue" = queue.Queue()
+        self._results: Optional["queue.Queue"] = None  # made per bundle
         self.fetched = Metrics.counter("fetch", "pages_fetched")
         self.failed = Metrics.counter("fetch", "pages_failed")
 
@@ -1007,3 +1007,18 @@ class FetchPages(beam.PTransform):
             | "FetchHosts" >> beam.ParDo(_FetchHostsFn(self._config)).with_outputs(
                 DEAD_LETTER, INCOMPLETE_FEEDS, main="pages")
         )
+
+
+class FetchHostGroups(beam.PTransform):
+    """(host, requests) -> like :class:`FetchPages`, for input already grouped by
+    host (the streaming poller groups each round's entries itself: a
+    GroupByKey after an unbounded source holds everything until it ends on
+    the local runner)."""
+
+    def __init__(self, config: FetchConfig, label: Optional[str] = None):
+        super().__init__(label)
+        self._config = config
+
+    def expand(self, groups):
+        return groups | "FetchHosts" >> beam.ParDo(_FetchHostsFn(self._config)).with_outputs(
+            DEAD_LETTER, INCOMPLETE_FEEDS, main="pages")
