@@ -638,3 +638,18 @@ def test_https_through_the_guarded_connection(tls_server):
     session.verify = cert  # trust it: the pinned connection still verifies the name
     page = fetch.fetch_page(session, None, PageRequest(url=base + "/a.html"), config)
     assert isinstance(page, FetchedPage) and b"Council approves budget" in page.content
+
+
+def test_wrong_declared_charset_gives_correct_article_text(http_server):
+    """The whole way: the charset fetch resolves is what extraction decodes with."""
+    from transforms import extract
+    from tests.conftest import PARA
+    text = "Señora Müller’s “café” in Zürich reopened; naïve façade. " * 4 + PARA * 3
+    html = ("<html><head><meta charset='windows-1252'><title>Café news</title></head><body><article>"
+            f"<h1>Café</h1><p>{text}</p><p>{text}</p></article></body></html>")
+    lying_utf8 = http_server.add_body("/w.html", html.encode("cp1252"), content_type="text/html; charset=utf-8")
+    lying_latin1 = http_server.add_body("/u.html", html.replace("windows-1252", "utf-8").encode("utf-8"),
+                                        content_type="text/html; charset=iso-8859-1")
+    for url in (lying_utf8, lying_latin1):
+        article = extract.extract_article(_fetch(url, dataclasses.replace(CONFIG, respect_robots=False)))
+        assert "Señora Müller’s “café” in Zürich" in article.body and "\ufffd" not in article.body
