@@ -160,6 +160,10 @@ def run(argv: Sequence[str]) -> dict:
     options.view_as(SetupOptions).save_main_session = False
     run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     runner = choose_runner(options)
+    from apache_beam.options.pipeline_options import StandardOptions
+    if options.view_as(StandardOptions).streaming and not options.get_all_options().get("dry_run"):
+        from pipeline.streaming import run_streaming  # polls until --max-runtime or a signal
+        return run_streaming(options, nb, inputs, runner, run_id)
     started = time.monotonic()
     started_at = dt.datetime.now(dt.timezone.utc)
     pipeline = beam.Pipeline(runner=runner, options=options)
@@ -217,6 +221,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if report.get("dry_run"):
         print(f"dry run on {report['runner']}: job graph with {report['transforms']} transforms built "
               f"in {report['elapsed_seconds']:.1f} s; nothing was submitted (output {report['output']})")
+        return EXIT_OK
+    if report.get("streaming"):
+        print(report["summary"])
         return EXIT_OK
     print(render(report))
     return EXIT_OK

@@ -106,3 +106,13 @@ class NewsbeamOptions(PipelineOptions):
         _flag(output, "progress-interval", type=float, default=None, metavar="SECONDS",
               help="progress every N seconds (default: 2 on a terminal, redrawn in place; "
                    "10 as log lines otherwise; 0 = off)")
+
+        streaming = parser.add_argument_group("streaming (with --streaming; see docs/streaming.md)")
+        _flag(streaming, "poll-interval", type=float, default=60.0, metavar="SECONDS",
+              help="poll each feed every N seconds (default 60; a sources file's poll_interval "
+                   "overrides it per feed; feeds that rarely change or fail are polled less often)")
+        _flag(streaming, "window", type=float, default=60.0, metavar="SECONDS",
+              help="fixed windows of fetch time; each window's files are written once it is over "
+                   "(default 60)")
+        _flag(streaming, "max-runtime", type=float, default=None, metavar="SECONDS",
+              help="stop after N seconds, flushing open windows (default: run until SIGINT/SIGTERM)")

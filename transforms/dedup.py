@@ -666,3 +666,34 @@ class StreamingNearDedup(beam.PTransform):
                 | "BandIndex" >> beam.ParDo(_BandIndexFn(config, self._ttl, self._cap))
                 .with_output_types(Tuple[str, _Answer])
                 | "Decide" >> beam.ParDo(_DecideFn(config.bands)).with_outputs(DUPLICATES, main="articles"))
+
+
+class _FirstByIdFn(beam.DoFn):
+    SEEN = beam.transforms.userstate.ReadModifyWriteStateSpec("first", beam.coders.PickleCoder())
+
+    def process(self, element, first=beam.DoFn.StateParam(SEEN)):
+        article_id, article = element
+        kept = first.read()
+        if kept is None:
+            first.write(article.url)
+            yield article
+            return
+        now = dt.datetime.now(dt.timezone.utc)
+        yield pvalue.TaggedOutput(DUPLICATES, Duplicate(url=article.url, article_id=article_id,
+                                                        duplicate_of=article_id, kind="url",
+                                                        similarity=1.0, detected_at=now))
+        for dup in duplicates_of(article, article_id, now):
+            yield pvalue.TaggedOutput(DUPLICATES, dup)
+
+
+class StreamingDedupById(beam.PTransform):
+    """Unbounded Articles -> {"articles": the first copy of each canonical URL
+    (``article_id``), "duplicates": later copies (kind ``url``)}. Stateful per
+    id, no timers and no GroupByKey (which the local runner would hold until an
+    unbounded source ends); the global window, like ``StreamingNearDedup``."""
+
+    def expand(self, articles):
+        return (articles
+                | "GlobalWindow" >> beam.WindowInto(beam.window.GlobalWindows())
+                | "KeyById" >> beam.Map(lambda a: (a.article_id, a)).with_output_types(Tuple[str, Article])
+                | "FirstById" >> beam.ParDo(_FirstByIdFn()).with_outputs(DUPLICATES, main="articles"))

@@ -1,0 +1,191 @@
+"""Streaming job assembly: poll feeds, write windowed Parquet while running.
+
+    ticks -> poll feeds (conditional GET, back-off, seen-set) -> fetch -> extract
+          -> site templates -> dedup(canonical URL) -> near-dup -> entities -> topics
+          -> windowed Parquet (articles, _duplicates, _dead_letters, _state/index)
+          -> one line + _reports/windows/<start>.json per window
+
+No GroupByKey anywhere on the path (the local FnApiRunner holds a GroupByKey's
+input until an unbounded source ends) and no timers (apache/beam#35168): the
+stateful steps are driven by the data and by the poller's ticks. Semantics in
+``docs/streaming.md``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import json
+import logging
+import os
+import signal
+import time
+import uuid
+from typing import Dict, Optional
+
+import apache_beam as beam
+
+from pipeline.build import fetch_config, near_config
+from transforms import dedup, entities, extract, fetch, poll, site_learning, sink, sources, topics, window_sink
+
+LOG = logging.getLogger("newsbeam")
+FOREVER = 10 * 365 * 24 * 3600.0
+TABLES = ("articles", "duplicates", "dead_letters", "index")
+
+
+def build_streaming_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, *, start: float,
+                             stop: float, in_process: bool = True) -> Dict[str, object]:
+    """Add the streaming job to ``p``: polls ``inputs.feeds`` every
+    ``options.poll_interval`` s from ``start`` until ``stop`` (epoch seconds, or
+    an earlier :func:`transforms.poll.request_stop`); returns the main PCollections.
+    ``in_process``: the runner runs every worker in this process (the local
+    FnApiRunner): windows are buffered in memory instead of Beam state."""
+    output = options.output
+    config = fetch_config(options)
+    interval = float(options.poll_interval)
+    size = float(options.window)
+    ticks = p | "PollTicks" >> poll.PollTicks(start, stop, interval)
+    polled = ticks | "PollFeeds" >> poll.PollFeeds(inputs.feeds, config, interval, output=output)
+    dead_letters = [polled.dead_letter]
+    groups = polled.requests
+    if inputs.has_host_rules:  # the sources file's allow/deny host lists, per request
+        checked = (groups
+                   | "Requests" >> beam.FlatMap(lambda group: group[1])
+                   | "CheckPageHosts" >> sources.FilterHosts(inputs.allow_hosts, inputs.deny_hosts))
+        dead_letters.append(checked.dead_letter)
+        groups = checked.allowed | "OnePerGroup" >> beam.Map(lambda r: (fetch.host_key(r.url), (r,)))
+    fetched = groups | "FetchPages" >> fetch.FetchHostGroups(config)
+    dead_letters.append(fetched.dead_letter)
+    extracted = fetched.pages | "ExtractArticles" >> extract.ExtractArticles(options.min_words)
+    dead_letters.append(extracted.dead_letter)
+    learned = extracted.articles | "LearnSiteTemplates" >> site_learning.LearnSiteTemplatesStreaming(
+        options.boilerplate_min_articles)
+    # Event time = fetch time: windows, TTLs and "first seen" all count from it.
+    timed = learned | "EventTimeIsFetchTime" >> beam.Map(
+        lambda a: beam.window.TimestampedValue(a, a.fetched_at.timestamp()))
+    by_id = timed | "DedupById" >> dedup.StreamingDedupById()
+    duplicates = [by_id.duplicates]
+    unique = by_id.articles
+    near = near_config(options)
+    if near is not None:
+        folded = unique | "NearDuplicates" >> dedup.StreamingNearDedup(near, ttl=poll.DEFAULT_TTL)
+        duplicates.append(folded.duplicates)
+        unique = folded.articles
+    tagged = unique | "TagEntities" >> entities.TagEntities(options.max_entities)
+    dead_letters.append(tagged.dead_letter)
+    articles = tagged.articles | "AssignTopics" >> topics.AssignTopics()
+    max_rows = options.max_rows_per_file
+    index_sets = [articles | "IndexArticles" >> beam.FlatMap(sink.index_entries_for_article)]
+    index_sets += [dups | f"IndexDuplicates{i}" >> beam.Map(sink.index_entry_for_duplicate)
+                   for i, dups in enumerate(duplicates)]
+    tables = {"articles": [articles], "duplicates": duplicates, "dead_letters": dead_letters,
+              "index": index_sets}
+    if in_process:
+        # No multi-input Flatten (the local runner would hold it until the end):
+        # every branch feeds one in-process buffer, flushed by the ticks.
+        buffer_id = f"{output}#{uuid.uuid4().hex}"
+        for name, pcolls in tables.items():
+            for i, pcoll in enumerate(pcolls):
+                pcoll | f"Buffer{_camel(name)}{i}" >> window_sink.BufferRows(buffer_id, output, name, size,
+                                                                             max_rows)
+        windows = ticks | "WriteWindows" >> window_sink.FlushWindows(buffer_id, output, size, grace=0.0,
+                                                                     max_rows=max_rows)
+    else:
+        # Runners with real streaming: Beam state per table/shard, driven by the ticks.
+        manifests = []
+        for name, pcolls in tables.items():
+            merged = pcolls | f"All{_camel(name)}" >> beam.Flatten()
+            manifests.append((merged, ticks) | f"Write{_camel(name)}" >> window_sink.WriteWindowed(
+                output, name, size, grace=interval, shards=1, max_rows=max_rows))
+        windows = (manifests
+                   | "AllManifests" >> beam.Flatten()
+                   | "ReportWindows" >> window_sink.ReportWindows(output, size, tables=list(tables)))
+    return {"ticks": ticks, "articles": articles, "duplicates": duplicates, "dead_letters": dead_letters,
+            "windows": windows}
+
+
+def _camel(name: str) -> str:
+    return name.title().replace("_", "")
+
+
+def check_streaming_inputs(options, inputs) -> Optional[str]:
+    """A usage problem with a streaming job's inputs, or None."""
+    if inputs.pages or options.html_dir or getattr(options, "warc", None):
+        return ("streaming mode polls feeds only; run pages (--url, [[page]]), --html-dir and --warc "
+                "as a batch job")
+    if not inputs.feeds:
+        return "streaming mode needs at least one feed (--feed or --sources)"
+    for name in ("poll_interval", "window"):
+        if getattr(options, name) <= 0:
+            return f"--{name.replace('_', '-')} must be > 0 seconds"
+    if options.max_runtime is not None and options.max_runtime <= 0:
+        return "--max-runtime must be > 0 seconds"
+    return None
+
+
+class _StopOnSignals:
+    """SIGINT/SIGTERM end the job cleanly (current round, then the final flush);
+    a second SIGINT interrupts at once."""
+
+    def __enter__(self):
+        self._previous = {}
+        self._count = 0
+
+        def handler(signum, _frame):
+            self._count += 1
+            if self._count > 1 and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            LOG.warning("stopping: finishing the current round and flushing open windows "
+                        "(Ctrl-C again to abort)")
+            poll.request_stop()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, handler)
+            except ValueError:  # not the main thread (e.g. called from a test thread)
+                pass
+        return self
+
+    def __exit__(self, *exc):
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        return False
+
+
+def read_window_reports(output: str, since: float = 0.0) -> list:
+    """Window summaries written under ``DIR/_reports/windows`` (local outputs),
+    for windows starting at or after ``since`` - one window (epoch seconds)."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(output, "_reports", "windows", "window-*.json"))):
+        with open(path, encoding="utf-8") as handle:
+            summary = json.load(handle)
+        if dt.datetime.fromisoformat(summary["window_start"]).timestamp() >= since:
+            out.append(summary)
+    return out
+
+
+def run_streaming(options, nb, inputs, runner, run_id: str) -> dict:
+    """Run until ``--max-runtime`` or a signal; returns a small report."""
+    problem = check_streaming_inputs(nb, inputs)
+    if problem:
+        from pipeline.cli import UsageError
+        raise UsageError(problem)
+    poll.clear_stop()
+    start = time.time()
+    stop = start + (nb.max_runtime if nb.max_runtime is not None else FOREVER)
+    LOG.info("streaming: %d feed(s) every %g s, %g s windows, into %s%s", len(inputs.feeds),
+             nb.poll_interval, nb.window, nb.output,
+             f", for {nb.max_runtime:g} s" if nb.max_runtime is not None else " until stopped")
+    pipeline = beam.Pipeline(runner=runner, options=options)
+    build_streaming_pipeline(pipeline, nb, inputs, start=start, stop=stop,
+                             in_process=not isinstance(runner, str))
+    with _StopOnSignals():
+        result = pipeline.run()
+        result.wait_until_finish()
+    elapsed = time.time() - start
+    windows = read_window_reports(nb.output, since=start - nb.window) if "://" not in nb.output else []
+    totals = {k: sum(w[k] for w in windows) for k in ("articles", "duplicates", "dead_letters")}
+    summary = (f"streaming run {run_id}: {elapsed:.1f} s, {len(windows)} windows, {totals['articles']} articles, "
+               f"{totals['duplicates']} duplicates, {totals['dead_letters']} dead letters written to {nb.output}"
+               + (" (stopped by signal)" if poll.stop_requested() else ""))
+    return {"streaming": True, "run_id": run_id, "elapsed_seconds": round(elapsed, 3), "windows": windows,
+            "totals": totals, "output": nb.output, "summary": summary}
