@@ -49,7 +49,8 @@ setup(
     packages=find_packages(include=["pipeline", "pipeline.*", "transforms", "transforms.*",
                                     "schemas", "schemas.*"]),
     include_package_data=True,
-    package_data={"pipeline": ["demo_site/**/*", "demo_site/*"]},
+    package_data={"pipeline": ["demo_site/**/*", "demo_site/*"],
+                  "transforms": ["topic_model.json"]},  # the topic classifier (benchmarks/train_topics.py)
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["newsbeam=pipeline.cli:main"]},

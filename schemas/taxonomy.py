@@ -16,6 +16,12 @@ Slugs:
   lifestyle      travel, food, fashion, home, personal finance, motoring
   opinion        columns, editorials, comment, letters
   other          nothing above applies, or no signal
+
+How an article gets its slug (``transforms/topics.py``), recorded in ``topic_source``:
+``feed_config`` (the sources file's topic for the feed) > ``section`` (article:section,
+JSON-LD articleSection, breadcrumb) > ``category`` (feed entry / page categories) > ``url``
+(path segments) > ``classifier`` (title + body; ``other`` when unsure). Raw strings only ever
+reach a slug through :func:`to_slug`.
 """
 from __future__ import annotations
 
@@ -42,7 +48,8 @@ _SYNONYMS = {
     "business": ["business", "economy", "economics", "economic", "finance", "financial",
                  "markets", "market", "money", "companies", "company", "wirtschaft",
                  "economie", "economia", "negocios", "industry", "trade", "banking",
-                 "stocks", "corporate", "earnings", "energy", "jobs"],
+                 "stocks", "corporate", "earnings", "energy", "jobs", "property", "real-estate",
+                 "realestate", "wirtschaft-finanzen"],
     "technology": ["technology", "tech", "technik", "digital", "internet", "software",
                    "gadgets", "computing", "cyber", "cybersecurity", "ai", "startups",
                    "tecnologia", "technologie", "innovation", "netzwelt", "science-tech"],
@@ -53,13 +60,16 @@ _SYNONYMS = {
     "sports": ["sport", "sports", "football", "soccer", "tennis", "cricket", "rugby",
                "golf", "nba", "nfl", "mlb", "nhl", "olympics", "formula1", "f1",
                "deportes", "athletics", "cycling", "baseball", "basketball", "hockey",
-               "boxing", "motorsport", "fussball"],
+               "boxing", "motorsport", "fussball", "esports", "formula-1", "formula-one",
+               "racing", "nascar", "ufc", "mma", "wimbledon", "sportnews"],
     "entertainment": ["entertainment", "culture", "kultur", "arts", "art", "film", "films",
                       "movies", "movie", "music", "tv", "television", "celebrity",
-                      "showbiz", "books", "kunst", "cultura", "media", "gaming", "games"],
+                      "showbiz", "books", "kunst", "cultura", "media", "gaming", "games",
+                      "feuilleton", "theatre", "theater", "celebrities", "hollywood"],
     "lifestyle": ["lifestyle", "life", "travel", "food", "fashion", "style", "living",
                   "reise", "leben", "cars", "motoring", "auto", "family",
-                  "personal-finance", "recipes", "wellbeing-lifestyle"],
+                  "personal-finance", "recipes", "wellbeing-lifestyle", "reisen", "autos",
+                  "home-garden", "garden", "beauty", "parenting", "relationships"],
     "opinion": ["opinion", "opinions", "comment", "commentary", "editorial", "editorials",
                 "column", "columns", "columnists", "meinung", "analysis", "letters",
                 "op-ed", "oped", "views", "kommentar"],
@@ -69,7 +79,8 @@ SYNONYMS = {token: slug for slug, tokens in _SYNONYMS.items() for token in token
 _PHRASES = {
     "science-tech": "technology", "sci-tech": "technology", "personal-finance": "lifestyle",
     "middle-east": "world", "us-politics": "politics", "uk-politics": "politics",
-    "op-ed": "opinion", "world-news": "world",
+    "op-ed": "opinion", "world-news": "world", "formula-1": "sports", "real-estate": "business",
+    "home-garden": "lifestyle", "life-style": "lifestyle", "science-environment": "science",
 }
 
 _MAX_RAW = 200

@@ -15,6 +15,12 @@ CASES = [
     ("Entertainment", "entertainment"), ("Culture", "entertainment"), ("Film", "entertainment"),
     ("Lifestyle", "lifestyle"), ("Travel", "lifestyle"), ("Opinion", "opinion"),
     ("Comment is free", "opinion"), ("Op-Ed", "opinion"), ("Política", "politics"),
+    ("Formula 1", "sports"), ("Esports", "sports"), ("Deportes", "sports"), ("Real Estate", "business"),
+    ("Économie", "business"), ("Economía", "business"), ("Money", "business"), ("Life & Style", "lifestyle"),
+    ("Home & Garden", "lifestyle"), ("Reisen", "lifestyle"), ("Autos", "lifestyle"),
+    ("Science & Environment", "science"), ("Tech & Science", "technology"), ("Sci/Tech", "technology"),
+    ("Arts & Culture", "entertainment"), ("Feuilleton", "entertainment"), ("Books", "entertainment"),
+    ("Kultur", "entertainment"), ("Meinung", "opinion"), ("Wissenschaft", "science"),
 ]
 
 
@@ -23,7 +29,8 @@ def test_synonyms_map_to_slugs(raw, slug):
     assert to_slug(raw) == slug
 
 
-@pytest.mark.parametrize("raw", ["", None, "Misc", "../../etc", "Home", "Shop education",
+@pytest.mark.parametrize("raw", ["", None, "Misc", "../../etc", "Home", "Shop education", "US News",
+                                 "Weather", "Crime", "Obituaries", "Panorama",
                                  "\x00politics-ish\x00", "x" * 10_000, "日本語", "/absolute/path"])
 def test_unknown_strings_never_become_slugs(raw):
     slug = to_slug(raw)

@@ -81,8 +81,13 @@ def test_articles_match_expectations(demo_run):
         assert sorted(row["authors"]) == sorted(exp["authors"]), page
         for chrome in exp["must_not_contain"]:
             assert chrome not in row["body"], f"{page}: body contains {chrome!r}"
-        if exp["topic_from"] != "text":  # text-only topics need the classifier (entities/topics issue)
-            assert row["topic"] == exp["topic"], page
+        assert row["topic"] == exp["topic"], page
+        # Pages with a section/URL/category hint use it; text-only pages need the classifier.
+        hinted = ("feed_config", "section", "category", "url")
+        if exp["topic_from"] == "text":
+            assert row["topic_source"] == "classifier", page
+        else:
+            assert row["topic_source"] in hinted, page
         assert row["language"] == "en" and row["schema_version"] == SCHEMA_VERSION
         assert row["word_count"] >= 200
 
