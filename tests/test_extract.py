@@ -236,3 +236,24 @@ def test_link_lists_and_error_pages_are_not_articles():
     # A real article that mentions an error is still an article.
     ok = page_html().replace("Hopes Dim for Peace Talks", "Software error delays peace talks")
     assert isinstance(extract_article(make_page(ok)), Article)
+
+
+def test_a_fast_pass_that_stops_early_gets_the_full_pass(monkeypatch):
+    """When the fast pass returns much less than the page's prose paragraphs, trafilatura's full
+    pass runs and wins if clearly longer (the fast pass is simulated stopping after one block)."""
+    from transforms import extract as ex
+    real = ex._trafilatura_body
+    passes = []
+
+    def early_stop(tree, url, options):
+        body = real(tree, url, options)
+        passes.append(options is ex.FALLBACK_OPTIONS)
+        if options is ex.TRAFILATURA_OPTIONS and body is not None:
+            for child in list(body)[1:]:
+                body.remove(child)
+        return body
+
+    monkeypatch.setattr(ex, "_trafilatura_body", early_stop)
+    long_paras = PARAS + [p.replace("Kremlin", "Ankara") for p in PARAS]
+    text = extract_text(page_html(paras=long_paras), "https://econotimes.example/politics/talks.html")
+    assert passes == [False, True] and text.count("\n") == len(long_paras) - 1

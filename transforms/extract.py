@@ -313,6 +313,8 @@ TRAFILATURA_OPTIONS: Dict[str, Any] = dict(fast=True, favor_precision=True, incl
 # readability/jusText comparison) gets a second chance: we never return less than it would.
 FALLBACK_OPTIONS: Dict[str, Any] = dict(TRAFILATURA_OPTIONS, fast=False, favor_precision=False)
 FALLBACK_BELOW_WORDS = MIN_ARTICLE_WORDS
+FALLBACK_BELOW_SHARE = 0.5   # ...or when it has less than half the words of the page's prose <p>s
+PROSE_P_WORDS = 15           # a <p> with this many words counts as prose
 PUBLISHER_MIN_WORDS = 50       # a JSON-LD articleBody shorter than this is a summary, not a body
 PUBLISHER_AGREES = 0.6         # share of our words found in articleBody: same article
 PUBLISHER_FOREIGN = 0.2        # a block this little of which is in articleBody is chrome...
@@ -512,6 +514,16 @@ def _with_page_links(tree, elements, blocks: List[boilerplate.Block]) -> List[bo
     return out
 
 
+def _prose_words(tree) -> int:
+    """Words in the page's prose-sized <p> elements (a cheap upper view of the text)."""
+    total = 0
+    for para in tree.iter("p"):
+        words = len(para.text_content().split())
+        if words >= PROSE_P_WORDS:
+            total += words
+    return total
+
+
 def _trafilatura_body(tree, url: Optional[str], options: Dict[str, Any]):
     import trafilatura
     doc = trafilatura.bare_extraction(tree, url=url, **options)
@@ -528,11 +540,14 @@ def extract_body(tree, url: Optional[str] = None, *, jsonld: Optional[Dict[str, 
     body_el = _trafilatura_body(tree, url, TRAFILATURA_OPTIONS)
     elements = list(body_el) if body_el is not None else []
     blocks = [_block_of(e) for e in elements]
-    if sum(b.words for b in blocks) < FALLBACK_BELOW_WORDS:
-        # The fast precision pass gives up on some pages (e.g. <br>-separated text).
+    words = sum(b.words for b in blocks)
+    if words < FALLBACK_BELOW_WORDS or words < FALLBACK_BELOW_SHARE * _prose_words(tree):
+        # The fast precision pass gives up on some pages (e.g. <br>-separated text) or stops
+        # early; trafilatura's full pass compares itself with readability and jusText.
         second = _trafilatura_body(tree, url, FALLBACK_OPTIONS)
         second_blocks = [_block_of(e) for e in second] if second is not None else []
-        if sum(b.words for b in second_blocks) > sum(b.words for b in blocks):
+        gain = 1.0 if words < FALLBACK_BELOW_WORDS else 1.3  # a longer text must be clearly longer
+        if sum(b.words for b in second_blocks) > gain * words:
             body_el, elements, blocks = second, list(second), _with_page_links(tree, list(second), second_blocks)
     raw_chars = sum(len(b.text) for b in blocks)
     link_share = boilerplate.link_block_share(blocks)
