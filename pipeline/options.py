@@ -6,7 +6,20 @@ snake_case alias (``--host_delay``). Beam's own flags (``--runner``,
 """
 from __future__ import annotations
 
+import argparse
+
 from apache_beam.options.pipeline_options import PipelineOptions
+
+
+def _bounded(kind, low, high):
+    """argparse type: a number in [low, high] (out of range = usage error, exit 2)."""
+    def parse(text: str):
+        value = kind(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is not in [{low}, {high}]")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def _flag(group, name: str, **kwargs):
@@ -76,17 +89,17 @@ class NewsbeamOptions(PipelineOptions):
                    "unrelated articles of one site is template text and is removed (default 3; 0: off)")
 
         near = parser.add_argument_group("near-duplicates (MinHash + LSH, verified on shingles)")
-        _flag(near, "shingle-size", type=int, default=2, metavar="WORDS",
+        _flag(near, "shingle-size", type=_bounded(int, 1, 8), default=2, metavar="WORDS",
               help="words per shingle (default 2)")
-        _flag(near, "near-dup-threshold", type=float, default=0.45, metavar="J",
+        _flag(near, "near-dup-threshold", type=_bounded(float, 0.01, 1.0), default=0.45, metavar="J",
               help="Jaccard of shingle sets at or above which two bodies are one story "
                    "(default 0.45; 1 disables Jaccard matching)")
-        _flag(near, "near-dup-containment", type=float, default=0.6, metavar="C",
+        _flag(near, "near-dup-containment", type=_bounded(float, 0.01, 1.0), default=0.6, metavar="C",
               help="share of the shorter body's shingles found in the other at or above which "
                    "it is a (cut-short) copy (default 0.6; 1 = whole text contained)")
-        _flag(near, "lsh-bands", type=int, default=42, metavar="N",
+        _flag(near, "lsh-bands", type=_bounded(int, 1, 128), default=42, metavar="N",
               help="LSH bands (default 42); more bands find lower similarities, at more cost")
-        _flag(near, "lsh-rows", type=int, default=3, metavar="N",
+        _flag(near, "lsh-rows", type=_bounded(int, 1, 8), default=3, metavar="N",
               help="signature values per band (default 3); signature size = bands x rows")
         _flag(near, "no-near-duplicates", action="store_true", default=False,
               help="skip near-duplicate detection (URL and exact-content dedup still run)")
