@@ -36,3 +36,9 @@ def test_copies_in_a_later_run_point_at_the_story_already_written(demo_site, tmp
     dups = {_path(r["url"], demo_site): r for r in _side(out, "_duplicates")}
     assert sorted(dups) == COPIES
     assert all(d["kind"] == "near" and d["duplicate_of"] == original["article_id"] for d in dups.values())
+
+
+def test_out_of_range_near_duplicate_flags_are_usage_errors(tmp_path):
+    for flag, value in (("--lsh-bands", "0"), ("--near-dup-threshold", "1.5"), ("--shingle-size", "0")):
+        result = run_cli("--output", str(tmp_path / "o"), "--url", "https://example.com/a", flag, value)
+        assert result.returncode == 2 and flag in result.stderr, (flag, result.stderr[-500:])
