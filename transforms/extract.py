@@ -1,11 +1,16 @@
-"""HTML -> Article: body, title, authors, dates, language, section.
+"""HTML -> Article: body, title, authors, dates, language, section, quality flags.
 
 Pure core: :func:`extract_article` (a ``FetchedPage`` in, an ``Article`` or a
-``DeadLetter`` out). trafilatura extracts the body; our own reading of the
-page's structured metadata (JSON-LD, meta tags, ``<time>``) takes precedence
-over trafilatura's guesses because publishers' markup is more reliable than
-heuristics, and feed metadata fills what the page lacks. The page is parsed
-with lxml once and the tree shared.
+``DeadLetter`` out), built on :func:`extract_body` / :func:`extract_text` (HTML in,
+article text out, usable on their own). trafilatura finds the body; we then remove
+what it leaves in (``transforms/boilerplate.py``: template lines, link-dense blocks,
+lead-in and closing chrome) and use the page's JSON-LD ``articleBody``, when there is
+one, as a second opinion and to recover bodies split around widgets. Our own reading
+of the page's structured metadata (JSON-LD, meta tags, ``<time>``) takes precedence
+over heuristics because publishers' markup is more reliable, and feed metadata fills
+what the page lacks. The page is parsed with lxml once and the tree shared
+(trafilatura works on a copy). Site-wide template text is removed later, across
+articles, by ``transforms/site_learning.py``.
 """
 from __future__ import annotations
 
@@ -319,8 +324,8 @@ PUBLISHER_MIN_WORDS = 50       # a JSON-LD articleBody shorter than this is a su
 PUBLISHER_AGREES = 0.6         # share of our words found in articleBody: same article
 PUBLISHER_FOREIGN = 0.2        # a block this little of which is in articleBody is chrome...
 PUBLISHER_FOREIGN_MAX_WORDS = 60  # ...unless it is long: then it may be text articleBody lacks
-_COMPLETE_END = re.compile(r"[.!?\"”’')\]]\s*$")
 PUBLISHER_RECOVER_BELOW = 0.6  # our coverage of articleBody under which we rebuild from the DOM
+_COMPLETE_END = re.compile(r"[.!?\"”’')\]]\s*$")  # an articleBody that is not cut off
 TRUNCATED_SHARE = 0.6          # body shorter than this share of articleBody/wordCount: truncated
 INDEX_LINK_SHARE = 0.5         # pages whose body is mostly link lists are index pages
 _TEASER_END = re.compile(r"(\.\.\.|…|\[\s*(…|\.\.\.)\s*\]|\(more\)|continue reading\W*|read (the full|more)\W*"

@@ -334,6 +334,11 @@ class SiteState:
                 self.related[entry[1]] = self.related.get(entry[1], 0) + 1
         if len(counts) > MAX_PARAGRAPHS_PER_SITE:
             self.counts.forget_singletons()
+            if len(self.counts.counts) > MAX_PARAGRAPHS_PER_SITE // 2:
+                # Still large: keep the most widespread half (template text is widespread).
+                ranked = sorted(self.counts.counts.items(), key=lambda kv: (-kv[1][0], kv[0]))
+                self.counts.counts = dict(ranked[:MAX_PARAGRAPHS_PER_SITE // 2])
+            self.related = dict(self.counts.model().related)
 
     def model_for(self, body: str) -> SiteModel:
         """The part of the site model ``body`` needs (its own paragraphs)."""
