@@ -505,6 +505,72 @@ def scale(n: int, workers: int, seed: int, out_dir: Optional[str]) -> Dict:
     return result
 
 
+def beam_stage(stories: int, seed: int, repeats: int = 2) -> Dict:
+    """``DedupArticles`` on the FnApiRunner with and without the near-duplicate
+    stage, interleaved (a ratio against a same-run baseline on a noisy machine),
+    and the clustering quality the Beam stage itself produces."""
+    import apache_beam as beam
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+    from schemas.records import Article, IndexEntry
+    from transforms import dedup as dd
+    from transforms import urls
+    from transforms.extract import content_hash
+    items = generate(stories, seed)
+    articles = []
+    for item in items:
+        url = f"https://{item.doc_id.split('-')[0]}-{len(articles)}.example/{item.doc_id}.html"
+        articles.append(Article(
+            article_id=urls.article_id(url), url=url, canonical_url=url, source_domain=urls.domain_of(url),
+            feed_url=None, title=None, authors=(), published_at=item.order[0], modified_at=None,
+            date_source=None, fetched_at=item.order[0], language="en", topic="other", topic_source=None,
+            section=None, body=item.text, word_count=len(item.text.split()),
+            content_hash=content_hash(item.text), cluster_sources=(urls.domain_of(url),)))
+    story_of = {a.article_id: item.story for a, item in zip(articles, items)}
+
+    import tempfile
+    result_path = pathlib.Path(tempfile.mkdtemp(prefix="dedup-bench-")) / "clusters.json"
+
+    def _save(rows, path=str(result_path)):  # the DoFn is pickled: results go through a file
+        pathlib.Path(path).write_text(json.dumps(dict(rows)))
+
+    def run(near):
+        with beam.Pipeline(runner=FnApiRunner()) as p:
+            prev = p | "Prev" >> beam.Create([]).with_output_types(IndexEntry)
+            out = p | beam.Create(articles) | dd.DedupArticles(prev, near=near)
+            (out["articles"]
+             | beam.Map(lambda a: (a.article_id, [m.article_id for m in a.members]))
+             | beam.combiners.ToList()
+             | beam.Map(_save))
+        return json.loads(result_path.read_text())
+
+    times = {"with_near": [], "without_near": []}
+    clusters = {}
+    for _ in range(repeats):
+        for name, near in (("without_near", None), ("with_near", NearDupConfig())):
+            t = time.perf_counter()
+            result = run(near)
+            times[name].append(time.perf_counter() - t)
+            if near is not None:
+                clusters = result
+    label = {}
+    for rep, members in clusters.items():
+        for doc in [rep, *members]:
+            label[doc] = rep
+    ids = [a.article_id for a in articles]
+    truth = [story_of[i] for i in ids]
+    predicted = [label.get(i, i) for i in ids]
+    precision, recall, f1 = pairwise_prf(truth, predicted)
+    best = {k: min(v) for k, v in times.items()}
+    return {"documents": len(articles), "runner": "FnApiRunner", "repeats": repeats,
+            "seconds_without_near": round(best["without_near"], 2),
+            "seconds_with_near": round(best["with_near"], 2),
+            "near_stage_seconds_per_1000_docs": round(
+                (best["with_near"] - best["without_near"]) / len(articles) * 1000, 2),
+            "ratio_with_vs_without": round(best["with_near"] / best["without_near"], 2),
+            "precision": round(precision, 4), "recall": round(recall, 4),
+            "ari": round(adjusted_rand_index(truth, predicted), 4)}
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.dedup", description=__doc__.split("\n")[0])
     parser.add_argument("--stories", type=int, default=400)
@@ -514,11 +580,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="also run the scale test on N synthetic documents (e.g. 1000000)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--beam", action="store_true",
+                        help="also time the Beam stage (FnApiRunner) with vs without near-dup")
     parser.add_argument("--tmp", default="/tmp/newsbeam-dedup-bench")
     args = parser.parse_args(argv)
     report = {}
     if not args.skip_quality:
         report["quality"] = quality(args.stories, args.seed, not args.no_sweep)
+    if args.beam:
+        report["beam"] = beam_stage(args.stories, args.seed)
+        print(json.dumps(report["beam"]), flush=True)
     if args.scale:
         report["scale"] = scale(args.scale, args.workers, args.seed, args.tmp)
         print(json.dumps(report["scale"]), flush=True)
