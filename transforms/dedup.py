@@ -363,15 +363,20 @@ class NearDuplicates(beam.PTransform):
             for key in minhash.band_keys(_sig(s.signature), config.bands, config.rows):
                 yield key, (s.article.article_id, 1)
 
-        def _bands_previous(p: SignatureEntry):
+        def _bands_previous(p: SignatureEntry, wanted):
+            # Only the buckets this run's articles fall in: earlier runs'
+            # stories are not shuffled band by band on every run.
             if p.shingles <= 0:
                 return
             for key in minhash.band_keys(_sig(p.signature), config.bands, config.rows):
-                yield key, (p.article_id, 0)
+                if key in wanted:
+                    yield key, (p.article_id, 0)
 
         band_new = sketched | "BandKeys" >> beam.FlatMap(_bands_new).with_output_types(
             Tuple[str, Tuple[str, int]])
-        band_prev = previous | "PreviousBandKeys" >> beam.FlatMap(_bands_previous).with_output_types(
+        wanted = band_new | "NewBandKeys" >> beam.Keys() | "BandKeySet" >> beam.combiners.ToSet()
+        band_prev = previous | "PreviousBandKeys" >> beam.FlatMap(
+            _bands_previous, wanted=beam.pvalue.AsSingleton(wanted)).with_output_types(
             Tuple[str, Tuple[str, int]])
         links = ((band_new, band_prev)
                  | "AllBandKeys" >> beam.Flatten()
