@@ -229,7 +229,10 @@ def generate(out: pathlib.Path, pages: int = 2000, seed: int = 7) -> dict:
         folder.mkdir(parents=True, exist_ok=True)
         entries = []
         for n, article in enumerate(site_articles):
-            neighbours = [site_articles[(n + k) % len(site_articles)] for k in (1, 2, 3)]
+            # related links: the site's next stories (others when the site has few)
+            pool = site_articles if len(site_articles) > 3 else articles
+            at = pool.index(article)
+            neighbours = [pool[(at + k) % len(pool)] for k in (1, 2, 3)]
             if article.get("broken"):
                 data = _broken(article["broken"], rng, article, site, neighbours)
             else:
