@@ -118,3 +118,24 @@ def test_streaming_near_dedup_under_periodic_impulse_on_fnapirunner():
         assert_that(out.duplicates | "Dups" >> beam.Map(lambda d: (d.url, d.duplicate_of)),
                     equal_to([("https://ledger.example/santos.html", original_id),
                               ("https://techwire.example/santos.html", original_id)]), label="dups")
+
+
+def test_copies_arriving_together_out_of_event_order():
+    """One polling round delivers the later copy first: the earlier one is
+    still the representative (bundles are replayed in event-time order)."""
+    santos = [_body(r) for r in SANTOS]
+    original = art("https://econotimes.example/santos.html", santos[0])
+    copies = [art("https://techwire.example/santos.html", santos[2], published=T0 + HOUR),
+              art("https://ledger.example/santos.html", santos[1], published=T0 + 2 * HOUR)]
+    stream = (TestStream()
+              .advance_watermark_to(ts(T0) - 60)
+              .add_elements([TimestampedValue(a, ts(a.published_at)) for a in copies[::-1] + [original]])
+              .advance_watermark_to_infinity())
+    options = PipelineOptions()
+    options.view_as(StandardOptions).streaming = True
+    with TestPipeline(runner="BundleBasedDirectRunner", options=options) as p:
+        out = p | stream | dedup.StreamingNearDedup(shards=4)
+        assert_that(out.articles | "Urls" >> beam.Map(lambda a: a.url), equal_to([original.url]),
+                    label="articles")
+        assert_that(out.duplicates | "Dups" >> beam.Map(lambda d: (d.url, d.duplicate_of)),
+                    equal_to([(c.url, original.article_id) for c in copies]), label="dups")
