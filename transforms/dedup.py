@@ -645,8 +645,9 @@ class _EventOrderInBundleFn(beam.DoFn):
     """Re-emits each bundle in event-time order. Copies that arrive together
     (one polling round: several feeds carrying the same wire story) then reach
     the band buckets earliest first, so the later copy finds the earlier one
-    instead of both becoming representatives (measured: without it, a bulk of
-    1,568 articles gave 25 % more stories than with it)."""
+    instead of both becoming representatives (measured on 422 generated
+    articles, 141 true stories, all in one go on the FnApiRunner: 196 stories
+    written without it with 16 shards per band, 147 with it)."""
 
     def start_bundle(self):
         self._buffer = []
