@@ -13,7 +13,7 @@ import apache_beam as beam
 from schemas.records import DeadLetter
 from transforms import feed_state
 from transforms.minhash import NearDupConfig
-from transforms import dedup, entities, extract, feeds, fetch, sink, site_learning, sources, topics, warc
+from transforms import accounting, dedup, entities, extract, feeds, fetch, sink, site_learning, sources, topics, warc
 
 
 def fetch_config(options) -> fetch.FetchConfig:
@@ -60,9 +60,12 @@ def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: s
                     | "ReadFeeds" >> feeds.ReadFeeds(config, state_output=output))
     dead_letters.append(feed_entries.dead_letter)
     direct_pages = p | "PageSources" >> beam.Create(list(inputs.pages))
-    requests_ = (check_hosts((feed_entries.entries, direct_pages) | "AllRequests" >> beam.Flatten(),
-                             "CheckPageHosts")
+    all_requests = (feed_entries.entries, direct_pages) | "AllRequests" >> beam.Flatten()
+    requests_ = (check_hosts(all_requests, "CheckPageHosts")
                  | "DedupRequests" >> dedup.DedupRequests(previous))
+    # Accounting (transforms/accounting.py): every input URL must reach an outcome.
+    input_urls = [all_requests | "RequestUrls" >> beam.FlatMap(lambda r: (r.url,) + tuple(r.aliases)),
+                  feed_entries.dead_letter | "FeedFailureUrls" >> beam.Map(lambda d: d.url)]
 
     fetched = requests_.requests | "FetchPages" >> fetch.FetchPages(config)
     dead_letters.append(fetched.dead_letter)
@@ -71,13 +74,18 @@ def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: s
         saved = p | "ReadHtmlDir" >> sources.ReadHtmlDir(options.html_dir)
         dead_letters.append(saved.dead_letter)
         page_sets.append(saved.pages)
+        input_urls += [saved.pages | "SavedPageUrls" >> beam.Map(lambda page: page.request.url),
+                       saved.dead_letter | "SavedFailureUrls" >> beam.Map(lambda d: d.url)]
     if getattr(options, "warc", None):
         archived = p | "ReadWarc" >> warc.ReadWarc(options.warc)
         dead_letters.append(archived.dead_letter)
+        input_urls += [archived.pages | "ArchivedPageUrls" >> beam.Map(lambda page: page.request.url),
+                       archived.dead_letter | "ArchiveFailureUrls" >> beam.Map(lambda d: d.url)]
         page_sets.append(check_hosts(archived.pages, "CheckArchiveHosts"))
     pages = page_sets | "AllPages" >> beam.Flatten()
 
-    extracted = pages | "ExtractArticles" >> extract.ExtractArticles(options.min_words)
+    extracted = pages | "ExtractArticles" >> extract.ExtractArticles(
+        options.min_words, timeout=getattr(options, "extract_timeout", extract.EXTRACT_TIMEOUT_S))
     dead_letters.append(extracted.dead_letter)
     # Per-site template paragraphs out before dedup, so copies compare on clean text.
     learned = extracted.articles | "LearnSiteTemplates" >> site_learning.LearnSiteTemplates(
@@ -111,11 +119,18 @@ def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: s
         state_files.append(articles
                            | "ArticleSignatures" >> dedup.SignaturesOf(near)
                            | "WriteSignatures" >> sink.WritePartitioned(output, "signatures", max_rows))
-    skipped = ((requests_.skipped, unique["skipped"])
-               | "AllSkipped" >> beam.Flatten()
+    skipped_urls = (requests_.skipped, unique["skipped"]) | "AllSkipped" >> beam.Flatten()
+    skipped = (skipped_urls
                | "CountSkipped" >> beam.combiners.Count.Globally()
                | "SkippedRecord" >> beam.Map(lambda n: {"table": "_skipped", "rows": n}))
-    report = ((written + state_files + [skipped])
+    lineage = ((extracted[extract.LINEAGE],
+                pages | "PageLineage" >> beam.Map(lambda page: (page.request.url, page.final_url)))
+               | "AllLineage" >> beam.Flatten())
+    accounted = ({"inputs": input_urls | "AllInputUrls" >> beam.Flatten(), "lineage": lineage,
+                  "articles": articles, "duplicates": unique["duplicates"], "dead_letters": all_dead,
+                  "skipped": skipped_urls}
+                 | "Accounting" >> accounting.Account())
+    report = ((written + state_files + [skipped, accounted])
               | "AllWrittenFiles" >> beam.Flatten()
               | "MergeManifest" >> beam.CombineGlobally(_MergeManifest())
               | "WriteReport" >> beam.Map(lambda r: sink.write_report(output, run_id, r)))

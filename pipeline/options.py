@@ -82,6 +82,9 @@ class NewsbeamOptions(PipelineOptions):
         processing = parser.add_argument_group("processing")
         _flag(processing, "min-words", type=int, default=60, metavar="N",
               help="pages with fewer words after cleaning are dead-lettered as not_an_article")
+        _flag(processing, "extract-timeout", type=float, default=30.0, metavar="SECONDS",
+              help="time budget per page for extraction, in a worker process killed when it is "
+                   "exceeded (dead letter extract_timeout; default 30; 0: in-process, no limit)")
         _flag(processing, "max-entities", type=int, default=50, metavar="N",
               help="keep at most N entities per article, most mentioned first (default 50)")
         _flag(processing, "boilerplate-min-articles", type=_min_articles, default=3, metavar="K",

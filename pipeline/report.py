@@ -107,6 +107,7 @@ def build(manifest: Dict[str, Any], *, run_id: str, output: str, elapsed: float,
             "articles_per_tag": dict(_top(per_tag, 1000)),
             "freshness_seconds": freshness,
             "topic_sources": dict(_top(counts.get("articles.topic_source", {}), 100)),
+            "accounting": manifest.get("accounting"),  # by input URL (transforms/accounting.py)
         },
     })
     return report

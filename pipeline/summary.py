@@ -45,6 +45,13 @@ def render(report: Dict[str, Any]) -> str:
         lines.extend(_table([[k, v] for k, v in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))],
                             ["stage:reason", "count"]))
     lines.append(f"Already in the output from earlier runs (skipped): {report.get('skipped_already_written', 0)}")
+    acc = fig.get("accounting") or report.get("accounting")
+    if acc:
+        lines.append(f"Accounting by input URL: {acc['inputs']} inputs = {acc['articles']} articles + "
+                     f"{acc['duplicates']} duplicates + {acc['dead_letters']} dead letters + "
+                     f"{acc['already_written']} already written; unaccounted: {acc['unaccounted']}")
+        if acc["unaccounted"]:
+            lines.append("  unaccounted, e.g.: " + ", ".join(acc.get("unaccounted_examples", [])[:5]))
     if fig.get("top_entities"):
         lines.append("Top entities: " + ", ".join(
             f"{e['text']} ({e['label']}) {e['mentions']}" for e in fig["top_entities"]))

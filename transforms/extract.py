@@ -41,6 +41,12 @@ DEAD_LETTER = "dead_letter"
 LANGID_CHARS = 1500  # py3langid's cost grows with the text; 1.5k characters decide it
 MIN_ARTICLE_WORDS = 60  # fewer words after cleaning: a teaser, index or error page
 MIN_YEAR = 1990
+# Per-document budget and pre-parse guard: hostile pages (5 MB of link soup, a tag
+# with 200,000 attributes) can keep lxml/trafilatura busy for minutes.
+EXTRACT_TIMEOUT_S = 30.0
+MAX_EXTRACT_BYTES = 10 * 1024 * 1024
+MAX_TAGS = 200_000  # '<' characters; real pages have a few thousand
+LINEAGE = "lineage"  # (request URL, article URL) pairs, for the run's accounting
 # Pages that declare themselves as not-an-article need much more text to be kept.
 NON_ARTICLE_OG_TYPES = {"website", "profile", "video.other", "video.movie", "music.song", "book"}
 MIN_WORDS_NON_ARTICLE_TYPE = 300
@@ -352,6 +358,15 @@ class ExtractedBody:
     source: str                   # trafilatura | publisher (rebuilt from JSON-LD articleBody)
 
 
+def precheck(content: bytes) -> None:
+    """Refuse pages no parser should be given (cheap: C-level length and count)."""
+    if len(content) > MAX_EXTRACT_BYTES:
+        raise ExtractionError(reasons.TOO_LARGE, f"{len(content)} bytes (> {MAX_EXTRACT_BYTES} to extract)")
+    tags = content.count(b"<")
+    if tags > MAX_TAGS:
+        raise ExtractionError(reasons.TOO_LARGE, f"{tags} tags (> {MAX_TAGS})")
+
+
 def parse_page(content: bytes, header_charset: Optional[str] = None):
     """Bytes -> lxml tree (raises ``ExtractionError`` for empty/undecodable/unparseable pages)."""
     import lxml.etree
@@ -359,6 +374,7 @@ def parse_page(content: bytes, header_charset: Optional[str] = None):
 
     if not content or not content.strip():
         raise ExtractionError(reasons.EMPTY_EXTRACTION, "empty response body")
+    precheck(content)
     try:
         text, _encoding = decode_html(content, header_charset)
     except ValueError as exc:
@@ -799,14 +815,50 @@ def _categories(tree) -> List[str]:
         return []
 
 
+def extract_counted(page: FetchedPage, min_words: int = MIN_ARTICLE_WORDS
+                    ) -> Tuple[Union[Article, DeadLetter], Dict[str, int]]:
+    """:func:`extract_article` plus the counters it bumped (run in a sandbox child,
+    whose Beam metrics would be lost)."""
+    counts: Dict[str, int] = {}
+
+    def inc(name: str, n: int = 1) -> None:
+        counts[name] = counts.get(name, 0) + n
+
+    return extract_article(page, min_words=min_words, counter_inc_fn=inc), counts
+
+
+def extract_with_budget(page: FetchedPage, *, min_words: int = MIN_ARTICLE_WORDS,
+                        timeout: Optional[float] = EXTRACT_TIMEOUT_S
+                        ) -> Tuple[Union[Article, DeadLetter], Dict[str, int]]:
+    """Extract in a killable child process: past ``timeout`` seconds the child is
+    killed and the page is dead-lettered ``extract_timeout``; the worker never hangs.
+    ``timeout`` None or <= 0: in-process, no limit."""
+    if not timeout or timeout <= 0:
+        return extract_counted(page, min_words)
+    from transforms import sandbox
+    now = lambda: dt.datetime.now(dt.timezone.utc)  # noqa: E731
+    try:
+        return sandbox.call("transforms.extract:extract_counted", page, min_words, timeout=timeout)
+    except sandbox.SandboxTimeout:
+        LOG.warning("extraction of %s exceeded %.1f s; worker killed", page.request.url, timeout)
+        return DeadLetter(url=page.request.url, stage=reasons.STAGE_EXTRACT, reason=reasons.EXTRACT_TIMEOUT,
+                          detail=f"extraction took longer than {timeout:g} s ({len(page.content)} bytes)",
+                          at=now()), {}
+    except sandbox.SandboxCrash as exc:
+        return DeadLetter(url=page.request.url, stage=reasons.STAGE_EXTRACT, reason=reasons.EXTRACT_ERROR,
+                          detail=f"extraction worker died: {exc}"[:500], at=now()), {}
+
+
 class _ExtractFn(beam.DoFn):
-    def __init__(self, min_words: int):
+    def __init__(self, min_words: int, timeout: Optional[float] = EXTRACT_TIMEOUT_S):
         self._min_words = min_words
+        self._timeout = timeout
         self.extracted = Metrics.counter("extract", "articles")
 
     def process(self, page: FetchedPage):
-        result = extract_article(page, min_words=self._min_words,
-                                 counter_inc_fn=lambda n, v=1: Metrics.counter("extract", n).inc(v))
+        result, counts = extract_with_budget(page, min_words=self._min_words, timeout=self._timeout)
+        for name, n in counts.items():
+            Metrics.counter("extract", name).inc(n)
         if isinstance(result, DeadLetter):
             Metrics.counter("dead_letters", f"extract.{result.reason}").inc()
             yield pvalue.TaggedOutput(DEAD_LETTER, result)
@@ -815,16 +867,22 @@ class _ExtractFn(beam.DoFn):
                     result, url=alias, detail=f"variant of {result.url}: {result.detail}"[:500]))
         else:
             self.extracted.inc()
+            yield pvalue.TaggedOutput(LINEAGE, (page.request.url, result.url))
             yield result
 
 
 class ExtractArticles(beam.PTransform):
-    """FetchedPage -> Article, with a ``dead_letter`` output."""
+    """FetchedPage -> Article, with a ``dead_letter`` output and ``lineage``
+    ((request URL, article URL) pairs: redirects and canonical links change the URL).
 
-    def __init__(self, min_words: int = MIN_ARTICLE_WORDS, label: Optional[str] = None):
+    ``timeout``: seconds per page (None/0: in-process, unlimited)."""
+
+    def __init__(self, min_words: int = MIN_ARTICLE_WORDS, label: Optional[str] = None,
+                 timeout: Optional[float] = EXTRACT_TIMEOUT_S):
         super().__init__(label)
         self._min_words = min_words
+        self._timeout = timeout
 
     def expand(self, pages):
-        return pages | "Extract" >> beam.ParDo(_ExtractFn(self._min_words)).with_outputs(
-            DEAD_LETTER, main="articles")
+        return pages | "Extract" >> beam.ParDo(_ExtractFn(self._min_words, self._timeout)).with_outputs(
+            DEAD_LETTER, LINEAGE, main="articles")

@@ -280,6 +280,9 @@ def merge_manifest(records: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
         if record.get("table") == "_skipped":
             report["skipped_already_written"] += record["rows"]
             continue
+        if record.get("table") == "_accounting":  # transforms/accounting.py
+            report["accounting"] = {k: v for k, v in record.items() if k != "table"}
+            continue
         table = record["table"]
         report["files"] += 1
         report["tables"][table] = report["tables"].get(table, 0) + record["rows"]

@@ -1,0 +1,136 @@
+"""Nothing lost without a trace: every input URL ends as an article, a duplicate,
+a dead letter, or a URL an earlier run already wrote.
+
+Inputs are page-level: each page request (feed entries, ``--url``, sources
+pages, tracking-parameter variants), each saved page or WARC record, and each
+feed or file that failed as a whole (its dead letter is its outcome). An input
+may reach the output under another URL — a redirect, or the page's canonical
+link — so outcomes are also looked up through ``lineage`` pairs (input URL,
+URL it became). Each input is classified once, first match wins: article,
+duplicate, dead letter, already written; the rest is *unaccounted*, which must
+be 0. So ``inputs = articles + duplicates + dead_letters + already_written +
+unaccounted`` holds by construction, counted by distinct input URL, and the run
+summary prints it.
+"""
+from __future__ import annotations
+
+from typing import Dict, Iterable, List, Tuple
+
+import apache_beam as beam
+
+ARTICLE, DUPLICATE, DEAD_LETTER, SKIPPED, UNACCOUNTED = (
+    "articles", "duplicates", "dead_letters", "already_written", "unaccounted")
+ORDER = (ARTICLE, DUPLICATE, DEAD_LETTER, SKIPPED)  # first match wins
+MANIFEST_TABLE = "_accounting"
+EXAMPLES = 10
+
+
+def best(categories: Iterable[str]) -> str:
+    found = set(categories)
+    return next((c for c in ORDER if c in found), UNACCOUNTED)
+
+
+def account(inputs: Iterable[str], lineage: Iterable[Tuple[str, str]],
+            outcomes: Iterable[Tuple[str, str]]) -> Dict[str, object]:
+    """Pure version of :class:`Account` (same figures): ``outcomes`` are
+    (URL, category) pairs read from what was written."""
+    by_url: Dict[str, set] = {}
+    for url, category in outcomes:
+        by_url.setdefault(url, set()).add(category)
+    became: Dict[str, set] = {}
+    for source, target in lineage:
+        became.setdefault(source, set()).add(target)
+    figures = empty()
+    for url in sorted(set(inputs)):
+        found = set(by_url.get(url, ()))
+        for target in became.get(url, ()):
+            found |= by_url.get(target, set())
+        add(figures, best(found), url)
+    return figures
+
+
+def empty() -> Dict[str, object]:
+    return {"table": MANIFEST_TABLE, "inputs": 0, **{c: 0 for c in ORDER}, UNACCOUNTED: 0,
+            "unaccounted_examples": []}
+
+
+def add(figures: Dict[str, object], category: str, url: str) -> None:
+    figures["inputs"] += 1
+    figures[category] += 1
+    if category == UNACCOUNTED:
+        figures["unaccounted_examples"] = sorted(figures["unaccounted_examples"] + [url])[:EXAMPLES]
+
+
+def merge(parts: Iterable[Dict[str, object]]) -> Dict[str, object]:
+    total = empty()
+    for part in parts:
+        for key in ("inputs", *ORDER, UNACCOUNTED):
+            total[key] += part[key]
+        total["unaccounted_examples"] = sorted(total["unaccounted_examples"]
+                                               + part["unaccounted_examples"])[:EXAMPLES]
+    return total
+
+
+class _CountFn(beam.CombineFn):
+    def create_accumulator(self):
+        return empty()
+
+    def add_input(self, acc, element):
+        url, category = element
+        add(acc, category, url)
+        return acc
+
+    def merge_accumulators(self, accs):
+        return merge(accs)
+
+    def extract_output(self, acc):
+        return acc
+
+
+class Account(beam.PTransform):
+    """A dict of PCollections in -> one manifest record ``{"table": "_accounting",
+    "inputs": …, "articles": …, "duplicates": …, "dead_letters": …,
+    "already_written": …, "unaccounted": …, "unaccounted_examples": […]}``.
+
+    Keys: ``inputs`` (input URLs), ``lineage`` ((input URL, URL it became)
+    pairs), ``articles``/``duplicates``/``dead_letters`` (the records written)
+    and ``skipped`` (URLs an earlier run wrote)."""
+
+    def expand(self, pcolls):
+        inputs, lineage, articles, duplicates, dead_letters, skipped = (
+            pcolls[k] for k in ("inputs", "lineage", "articles", "duplicates", "dead_letters", "skipped"))
+        str_pair = Tuple[str, str]
+        outcomes = (
+            articles | "ArticleUrls" >> beam.FlatMap(
+                lambda a: [(a.url, ARTICLE), (a.canonical_url, ARTICLE)]).with_output_types(str_pair),
+            duplicates | "DuplicateUrls" >> beam.Map(lambda d: (d.url, DUPLICATE)).with_output_types(str_pair),
+            dead_letters | "DeadLetterUrls" >> beam.Map(
+                lambda d: (d.url, DEAD_LETTER)).with_output_types(str_pair),
+            skipped | "SkippedUrls" >> beam.Map(lambda u: (u, SKIPPED)).with_output_types(str_pair),
+        ) | "AllOutcomes" >> beam.Flatten()
+        # Outcomes reached through lineage: (target, source) joined with outcomes by target.
+        by_target = lineage | "ByTarget" >> beam.Map(lambda p: (p[1], p[0])).with_output_types(str_pair)
+
+        def _via(element) -> List[Tuple[str, str]]:
+            _target, groups = element
+            found = best(groups["out"])
+            if found == UNACCOUNTED:
+                return []
+            return [(source, found) for source in set(groups["sources"])]
+
+        inherited = ({"sources": by_target, "out": outcomes}
+                     | "JoinLineage" >> beam.CoGroupByKey()
+                     | "Inherit" >> beam.FlatMap(_via).with_output_types(str_pair))
+        keyed_inputs = inputs | "KeyInputs" >> beam.Map(lambda u: (u, True)).with_output_types(
+            Tuple[str, bool])
+
+        def _classify(element):
+            url, groups = element
+            if not list(groups["input"]):
+                return []
+            return [(url, best(list(groups["out"]) + list(groups["via"])))]
+
+        return ({"input": keyed_inputs, "out": outcomes, "via": inherited}
+                | "JoinInputs" >> beam.CoGroupByKey()
+                | "Classify" >> beam.FlatMap(_classify).with_output_types(str_pair)
+                | "Count" >> beam.CombineGlobally(_CountFn()))
