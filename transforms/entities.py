@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import re
 import unicodedata
@@ -64,9 +65,13 @@ _TITLES = re.compile(
     r"(" + _TITLE_WORDS + r")\s+", re.I)
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " "})
 _ABBREVIATION = re.compile(r"(?:[A-Z]\.)+")
+_TRAILING_POSSESSIVE = re.compile(r"'s$|'$")
+_LEADING_THE = re.compile(r"^the\s+")
+_LEADING_THE_ANY_CASE = re.compile(r"^the\s+", re.I)
 _LEGAL_SUFFIX = re.compile(r",?\s+(?:Inc|Corp|Co|Ltd|LLC|L\.L\.C|plc|PLC|AG|SA|S\.A|NV|N\.V|GmbH)\.?$")
 
 
+@functools.lru_cache(maxsize=65536)
 def normalize_surface(text: str, label: str) -> str:
     """Canonical surface form: quotes, whitespace, possessive, leading "the", legal suffixes
     of organisations, titles of people, and aliases ("U.S." -> "United States")."""
@@ -77,9 +82,9 @@ def normalize_surface(text: str, label: str) -> str:
     if had_dot and _ABBREVIATION.fullmatch(text + "."):
         text += "."  # "U.S." keeps its last dot
     if text not in GAZETTEER:  # "McDonald's" is a name, "Putin's" a possessive
-        text = re.sub(r"'s$|'$", "", text).strip()
+        text = _TRAILING_POSSESSIVE.sub("", text).strip()
     # A lowercase "the" is never part of a name; a capital one is, for titles of works.
-    text = re.sub(r"^the\s+", "", text, flags=0 if label == "WORK_OF_ART" else re.I)
+    text = (_LEADING_THE if label == "WORK_OF_ART" else _LEADING_THE_ANY_CASE).sub("", text)
     if label == "ORG":
         text = _LEGAL_SUFFIX.sub("", text)
     if label == "PERSON":
@@ -113,6 +118,9 @@ def merge_mentions(mentions: Iterable[Mention], cap: int = MAX_ENTITIES) -> Tupl
     person_tokens = {t.lower() for t, l, _ in cleaned if l == "PERSON"}
     person_tokens |= {t.split()[-1].lower() for t in people_full}
     orgs_full = sorted({t for t, l, _ in cleaned if l == "ORG" and " " in t})
+    people_lower = [(full, full.lower()) for full in people_full]
+    people_lower_set = {low for _, low in people_lower}
+    orgs_lower = [(full, full.lower()) for full in orgs_full]
 
     def listed(text: str) -> Optional[str]:
         label = GAZETTEER.get(text)
@@ -125,16 +133,16 @@ def merge_mentions(mentions: Iterable[Mention], cap: int = MAX_ENTITIES) -> Tupl
             return text, known
         if label == "PERSON" or lowered in person_tokens:
             if " " not in text or label != "PERSON":
-                for full in people_full:
-                    if full.lower() != lowered and full.lower().endswith(" " + lowered):
+                for full, low in people_lower:
+                    if low != lowered and low.endswith(" " + lowered):
                         return full, "PERSON"
                 if " " not in text and label == "PERSON":
-                    firsts = [f for f in people_full if f.lower().startswith(lowered + " ")]
+                    firsts = [f for f, low in people_lower if low.startswith(lowered + " ")]
                     if len(firsts) == 1:
                         return firsts[0], "PERSON"
-        if (label in ("ORG", "PERSON", "PRODUCT", "NORP") or known == "ORG") and lowered not in {
-                f.lower() for f in people_full}:
-            longer = [o for o in orgs_full if o.lower().startswith(lowered + " ")]
+        if ((label in ("ORG", "PERSON", "PRODUCT", "NORP") or known == "ORG")
+                and lowered not in people_lower_set):
+            longer = [o for o, low in orgs_lower if low.startswith(lowered + " ")]
             if len(longer) == 1 and GAZETTEER.get(text, "ORG") == "ORG":  # not "European"
                 return longer[0], "ORG"
         if known == "ORG":
@@ -255,6 +263,7 @@ def _namelike(word: str) -> bool:
             and all(ch.isalpha() or ch in "-'." for ch in word))
 
 
+@functools.lru_cache(maxsize=65536)
 def _gazetteer_key(surface: str) -> str:
     text = " ".join(surface.translate(_QUOTES).split()).strip(" \"',;:()[]")
     if text not in GAZETTEER:
@@ -344,6 +353,7 @@ _JOINERS = frozenset({"of", "de", "du", "da", "do", "al", "es", "el"})
 _OPENERS = "\"'(\u201c\u2018["
 _CLOSERS = "\"'()[],;:!?\u201d\u2019]"
 _MAX_NAME_WORDS = 6
+_POSSESSIVE = re.compile(r"(?:'s|\u2019s|'|\u2019)$")
 
 
 def _capitalised_runs(text: str) -> Iterable[List[Tuple[int, int]]]:
@@ -353,13 +363,18 @@ def _capitalised_runs(text: str) -> Iterable[List[Tuple[int, int]]]:
     pending: List[Tuple[int, int]] = []
     for match in _TOKEN.finditer(text):
         word = match.group()
+        if word[0].islower() and word not in _JOINERS:  # most words: end any run, nothing else
+            if run:
+                yield run
+                run, pending = [], []
+            continue
         lead = len(word) - len(word.lstrip(_OPENERS))
         core = word[lead:]
         stripped = core.rstrip(_CLOSERS)
         closes = stripped != core
         if stripped.endswith(".") and not _ABBREVIATION.fullmatch(stripped):
             stripped, closes = stripped[:-1], True
-        core = re.sub(r"(?:'s|\u2019s|'|\u2019)$", "", stripped)
+        core = _POSSESSIVE.sub("", stripped)
         closes = closes or core != stripped  # "Japan's Kazuo Ueda" is two names
         if lead and run:
             yield run
@@ -401,6 +416,14 @@ def _additions(text: str, fixed: List[Mention], blocked: List[Tuple[int, int]]) 
     - a part of a run split at "of" is added when another part is already a mention
       ("Elise Moreau of Canada" -> Canada)."""
     spans = [(s, s + len(t)) for t, _, s in fixed] + blocked
+    covered = bytearray(len(text) + 1)  # 1 where a mention (or the dateline) already is
+    for s, e in spans:
+        covered[s:e] = b"\x01" * (e - s)
+
+    def take(start: int, end: int) -> None:
+        spans.append((start, end))
+        covered[start:end] = b"\x01" * (end - start)
+
     result = list(fixed)
     # Names the model found once are names wherever they recur (it often misses a repeat:
     # "Zelenskiy, appearing beside ..."); a person's surname alone is that person.
@@ -421,26 +444,27 @@ def _additions(text: str, fixed: List[Mention], blocked: List[Tuple[int, int]]) 
         surface = text[start:end]
         key = ALIASES.get(surface, surface)
         label = GAZETTEER.get(key)
-        inside = [i for i, (s, e) in enumerate(spans) if s < end and start < e]
+        hit = covered.find(1, start, end) != -1
         if label is not None and key not in AMBIGUOUS and surface not in AMBIGUOUS:
+            inside = [i for i, (s, e) in enumerate(spans) if s < end and start < e] if hit else []
             if not inside:
                 result.append((surface, label, start))
-                spans.append((start, end))
+                take(start, end)
             elif all(start <= spans[i][0] and spans[i][1] <= end and spans[i] != (start, end)
                      and i < len(fixed) for i in inside):
                 drop = {fixed[i] for i in inside}
                 result = [m for m in result if m not in drop]
                 result.append((surface, label, start))
-                spans.append((start, end))
+                take(start, end)
+            continue
+        if not hit and surface in known:
+            result.append((surface, known[surface], start))
+            take(start, end)
             continue
         texts = [text[s:e] for s, e in words]
-        if not inside and surface in known:
-            result.append((surface, known[surface], start))
-            spans.append((start, end))
-            continue
-        if not inside and _person_shaped(texts):
+        if not hit and _person_shaped(texts):
             result.append((surface, "PERSON", start))
-            spans.append((start, end))
+            take(start, end)
             continue
         parts: List[List[Tuple[int, int]]] = [[]]
         for (s, e), word in zip(words, texts):
@@ -450,19 +474,17 @@ def _additions(text: str, fixed: List[Mention], blocked: List[Tuple[int, int]]) 
                 parts[-1].append((s, e))
         if len(parts) < 2:
             continue
-        covered = [any(s < pe and ps < e for s, e in spans) for ps, pe in
-                   ((p[0][0], p[-1][1]) for p in parts if p)]
+        any_part_taken = any(covered.find(1, p[0][0], p[-1][1]) != -1 for p in parts if p)
         for part in parts:
-            if not part:
+            if not part or not any_part_taken:
                 continue
             ps, pe = part[0][0], part[-1][1]
             piece = ALIASES.get(text[ps:pe], text[ps:pe])
             plabel = GAZETTEER.get(piece)
-            if (plabel is None or piece in AMBIGUOUS or any(s < pe and ps < e for s, e in spans)
-                    or not any(covered)):
+            if plabel is None or piece in AMBIGUOUS or covered.find(1, ps, pe) != -1:
                 continue
             result.append((text[ps:pe], plabel, ps))
-            spans.append((ps, pe))
+            take(ps, pe)
     return result
 
 
