@@ -46,6 +46,7 @@ MIN_YEAR = 1990
 EXTRACT_TIMEOUT_S = 30.0
 MAX_EXTRACT_BYTES = 10 * 1024 * 1024
 MAX_TAGS = 200_000  # '<' characters; real pages have a few thousand
+MAX_TITLE_CHARS = 1000
 LINEAGE = "lineage"  # (request URL, article URL) pairs, for the run's accounting
 # Pages that declare themselves as not-an-article need much more text to be kept.
 NON_ARTICLE_OG_TYPES = {"website", "profile", "video.other", "video.movie", "music.song", "book"}
@@ -757,6 +758,7 @@ def _extract(page: FetchedPage, *, min_words: int, inc) -> Article:
     url, canonical_url = _page_url(page, canonical)
     title = clean_title(jsonld_title or og_title or html_title or fallback.get("title") or request.entry_title,
                         site_name)
+    title = title[:MAX_TITLE_CHARS] if title else title  # hostile pages: a 900 KB <h1>
     authors = clean_authors(jsonld_authors or ([meta_author] if meta_author else [])
                             or ([fallback.get("author")] if fallback.get("author") else [])
                             or list(request.entry_authors), site_name=site_name)
