@@ -110,14 +110,23 @@ def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: s
         from pipeline import progress
         progress.attach(progress_dir, entries=feed_entries.entries, fetched=fetched.pages, read=page_sets[1:],
                         extracted=extracted.articles, errors=all_dead, written=written)
-    index = ((articles | "IndexArticles" >> beam.FlatMap(sink.index_entries_for_article),
-              unique["duplicates"] | "IndexDuplicates" >> beam.Map(sink.index_entry_for_duplicate))
-             | "AllIndexEntries" >> beam.Flatten()
+    # Crash safety: the index and signatures tell later runs what to skip, so they are
+    # written only once the data files exist (a side input forces the order); a job
+    # killed in between leaves data without index, and the rerun rewrites the same files.
+    data_written = (written | "AllDataFiles" >> beam.Flatten()
+                    | "CountDataFiles" >> beam.combiners.Count.Globally())
+
+    def after_data(pcoll, label):
+        return pcoll | label >> beam.Map(lambda record, _done: record, beam.pvalue.AsSingleton(data_written))
+
+    index = (after_data((articles | "IndexArticles" >> beam.FlatMap(sink.index_entries_for_article),
+                         unique["duplicates"] | "IndexDuplicates" >> beam.Map(sink.index_entry_for_duplicate))
+                        | "AllIndexEntries" >> beam.Flatten(), "IndexAfterData")
              | "WriteIndex" >> sink.WritePartitioned(output, "index", max_rows))
     state_files = []  # near-duplicate signatures of what was written, for later runs
     if near is not None:
-        state_files.append(articles
-                           | "ArticleSignatures" >> dedup.SignaturesOf(near)
+        state_files.append(after_data(articles | "ArticleSignatures" >> dedup.SignaturesOf(near),
+                                      "SignaturesAfterData")
                            | "WriteSignatures" >> sink.WritePartitioned(output, "signatures", max_rows))
     skipped_urls = (requests_.skipped, unique["skipped"]) | "AllSkipped" >> beam.Flatten()
     skipped = (skipped_urls
