@@ -166,10 +166,25 @@ def signature_to_row(entry: "SignatureEntry") -> Dict[str, Any]:
             "written_at": _utc(entry.written_at)}
 
 
+def _valid_utf8(value: Any) -> Any:
+    """Lone surrogates (JSON ``"\\ud800"`` escapes in feeds and JSON-LD) cannot be
+    UTF-8: replace them rather than fail the write."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {k: _valid_utf8(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_valid_utf8(v) for v in value]
+    return value
+
+
 def to_table(rows: Iterable[Dict[str, Any]], schema: pa.Schema) -> pa.Table:
     """Build a table that is guaranteed to match ``schema`` (raises otherwise)."""
     rows = list(rows)
-    return pa.Table.from_pylist(rows, schema=schema)
+    try:
+        return pa.Table.from_pylist(rows, schema=schema)
+    except UnicodeEncodeError:  # rare: clean every string, only then
+        return pa.Table.from_pylist([_valid_utf8(r) for r in rows], schema=schema)
 
 
 def rows_for(table: str, records: Iterable[Any]) -> List[Dict[str, Any]]:

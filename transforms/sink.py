@@ -80,7 +80,7 @@ def join_path(*parts: str) -> str:
 def file_name(table: str, rows: List[Dict[str, Any]]) -> str:
     digest = hashlib.sha256()
     for row in rows:
-        digest.update("\x1f".join(str(row[c]) for c in _KEY_COLUMNS[table]).encode("utf-8"))
+        digest.update("\x1f".join(str(row[c]) for c in _KEY_COLUMNS[table]).encode("utf-8", "surrogatepass"))
         digest.update(b"\x1e")
     return f"part-{digest.hexdigest()[:20]}.parquet"
 
