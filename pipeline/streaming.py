@@ -32,18 +32,18 @@ FOREVER = 10 * 365 * 24 * 3600.0
 TABLES = ("articles", "duplicates", "dead_letters", "index")
 
 
-def build_streaming_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, *, start: float,
-                             stop: float, in_process: bool = True) -> Dict[str, object]:
+def build_streaming_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, *, duration: float,
+                             in_process: bool = True) -> Dict[str, object]:
     """Add the streaming job to ``p``: polls ``inputs.feeds`` every
-    ``options.poll_interval`` s from ``start`` until ``stop`` (epoch seconds, or
-    an earlier :func:`transforms.poll.request_stop`); returns the main PCollections.
+    ``options.poll_interval`` s for ``duration`` s from the first round (or until
+    :func:`transforms.poll.request_stop`); returns the main PCollections.
     ``in_process``: the runner runs every worker in this process (the local
     FnApiRunner): windows are buffered in memory instead of Beam state."""
     output = options.output
     config = fetch_config(options)
     interval = float(options.poll_interval)
     size = float(options.window)
-    ticks = p | "PollTicks" >> poll.PollTicks(start, stop, interval)
+    ticks = p | "PollTicks" >> poll.PollTicks(duration, interval)
     polled = ticks | "PollFeeds" >> poll.PollFeeds(inputs.feeds, config, interval, output=output)
     dead_letters = [polled.dead_letter]
     groups = polled.requests
@@ -171,12 +171,12 @@ def run_streaming(options, nb, inputs, runner, run_id: str) -> dict:
         raise UsageError(problem)
     poll.clear_stop()
     start = time.time()
-    stop = start + (nb.max_runtime if nb.max_runtime is not None else FOREVER)
     LOG.info("streaming: %d feed(s) every %g s, %g s windows, into %s%s", len(inputs.feeds),
              nb.poll_interval, nb.window, nb.output,
              f", for {nb.max_runtime:g} s" if nb.max_runtime is not None else " until stopped")
     pipeline = beam.Pipeline(runner=runner, options=options)
-    build_streaming_pipeline(pipeline, nb, inputs, start=start, stop=stop,
+    build_streaming_pipeline(pipeline, nb, inputs,
+                             duration=nb.max_runtime if nb.max_runtime is not None else FOREVER,
                              in_process=not isinstance(runner, str))
     with _StopOnSignals():
         result = pipeline.run()

@@ -203,17 +203,17 @@ def test_ticks_stop_early_on_request_and_end_with_a_final_tick():
     poll.clear_stop()
     _SEEN_TICKS.clear()
     start = time.time()
-    timer = threading.Timer(1.6, poll.request_stop)
+    timer = threading.Timer(2.5, poll.request_stop)
     timer.start()
     try:
         with TestPipeline(runner="FnApiRunner") as p:
-            _ = p | poll.PollTicks(start, start + 60, 0.5) | beam.Map(_keep)
+            _ = p | poll.PollTicks(60, 0.5) | beam.Map(_keep)
     finally:
         timer.cancel()
         poll.clear_stop()
-    assert time.time() - start < 10
+    assert time.time() - start < 15  # not the 60 s it was built for
     finals = [t.final for t in _SEEN_TICKS]
     assert finals[-1] is True and finals.count(True) == 1, _SEEN_TICKS
-    assert 2 <= finals.count(False) <= 5, _SEEN_TICKS
+    assert 1 <= finals.count(False) <= 7, _SEEN_TICKS
     times = [t.time for t in _SEEN_TICKS]
     assert times == sorted(times)

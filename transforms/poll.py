@@ -28,6 +28,7 @@ import io
 import logging
 import threading
 import time
+import uuid
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
@@ -201,10 +202,13 @@ class Tick:
     final: bool = False
 
 
+_ORIGINS: Dict[str, float] = {}  # source token -> time of its first round (this process)
+
+
 class _TickRestrictions(RestrictionProvider):
     def initial_restriction(self, element):
-        start, stop, interval = element
-        rounds = max(1, int((stop - start) / interval + 0.999999))  # ticks at start + k*interval < stop
+        _token, _start, duration, interval = element
+        rounds = max(1, int(duration / interval + 0.999999))  # ticks at origin + k*interval < origin + duration
         return OffsetRange(0, rounds + 1)  # + the final tick
 
     def create_tracker(self, restriction):
@@ -216,19 +220,25 @@ class _TickRestrictions(RestrictionProvider):
 
 class _TickFn(beam.DoFn):
     """Emits at most one tick per call, then defers the rest of its range; the
-    deferral is short (``check`` s) so a stop request is noticed quickly."""
+    deferral is short (``check`` s) so a stop request is noticed quickly.
+
+    The clock starts at the first call (every DoFn of the stage is set up by
+    then: loading models does not eat into the run time); a worker that never
+    saw the first call (a distributed runner) falls back to the build time."""
 
     def __init__(self, check: float = 0.25):
         self._check = check
 
     @beam.DoFn.unbounded_per_element()
     def process(self, element, tracker=beam.DoFn.RestrictionParam(_TickRestrictions())):
-        start, stop, interval = element
+        token, built, duration, interval = element
         restriction = tracker.current_restriction()
         index, last = restriction.start, restriction.stop - 1
         if index > last:
             return
         now = time.time()
+        start = _ORIGINS.setdefault(token, now if index == 0 else built)
+        stop = start + duration
         if _STOP.is_set() or now >= stop:
             index = last
         elif index < last:
@@ -249,15 +259,16 @@ class _TickFn(beam.DoFn):
 
 
 class PollTicks(beam.PTransform):
-    """Begin -> Tick every ``interval`` s from ``start`` until ``stop`` (epoch
-    seconds), then a final tick. Like ``PeriodicImpulse`` (set ``start``
-    explicitly: no catch-up burst), plus early stop and the final tick."""
+    """Begin -> Tick every ``interval`` s for ``duration`` s, then a final tick.
+    Like ``PeriodicImpulse``, but the clock starts when the source first runs
+    (no catch-up burst, start-up not counted), it can stop early
+    (:func:`request_stop`) and it ends with the final tick."""
 
-    def __init__(self, start: float, stop: float, interval: float, label: Optional[str] = None):
+    def __init__(self, duration: float, interval: float, label: Optional[str] = None):
         super().__init__(label)
-        if interval <= 0 or stop <= start:
-            raise ValueError("need interval > 0 and stop > start")
-        self._element = (float(start), float(stop), float(interval))
+        if interval <= 0 or duration <= 0:
+            raise ValueError("need interval > 0 and duration > 0")
+        self._element = (uuid.uuid4().hex, time.time(), float(duration), float(interval))
 
     def expand(self, pbegin):
         return (pbegin
