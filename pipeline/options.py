@@ -131,4 +131,5 @@ class NewsbeamOptions(PipelineOptions):
               help="fixed windows of fetch time; each window's files are written once it is over "
                    "(default 60)")
         _flag(streaming, "max-runtime", type=float, default=None, metavar="SECONDS",
-              help="stop after N seconds, flushing open windows (default: run until SIGINT/SIGTERM)")
+              help="stop after N seconds of polling (start-up not counted), flushing open windows "
+                   "(default: run until SIGINT/SIGTERM)")
