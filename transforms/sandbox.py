@@ -8,6 +8,8 @@ hangs: on timeout the child is SIGKILLed and the next call gets a fresh one.
 
 Children are pooled per process (spawned on first use, about 1-2 s to import
 the extractor, then reused by every DoFn instance and thread of that process).
+Their log records travel back with each reply and are logged by the parent,
+so --log-format json stays JSON; their stderr is discarded.
 They talk over pipes in length-prefixed pickle frames, die with their parent
 (``PR_SET_PDEATHSIG`` on Linux, and EOF on stdin everywhere) and run with a
 memory ceiling so a memory bomb becomes a ``MemoryError`` inside the child, not
@@ -57,7 +59,8 @@ class _Child:
         level = logging.getLogger().getEffectiveLevel()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "transforms.sandbox", str(os.getpid()), str(level)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=_ROOT, close_fds=True)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,  # logs come back in replies
+            env=env, cwd=_ROOT, close_fds=True)
 
     def call(self, target: str, args: tuple, kwargs: dict, timeout: float) -> Any:
         data = pickle.dumps((target, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
@@ -69,7 +72,9 @@ class _Child:
         deadline = time.monotonic() + timeout
         header = self._read(_HEADER.size, deadline)
         (size,) = _HEADER.unpack(header)
-        ok, value = pickle.loads(self._read(size, deadline))
+        ok, value, logs = pickle.loads(self._read(size, deadline))
+        for level, name, message in logs:  # through the parent's handlers (text or JSON)
+            logging.getLogger(name).log(level, "%s (extraction worker)", message)
         if not ok:
             raise SandboxCrash(value)
         return value
@@ -213,8 +218,18 @@ def _read_exact(stream, n: int) -> Optional[bytes]:
 def _serve(parent: int, level: int) -> None:
     _die_with_parent(parent)
     _limit_memory()
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(levelname)s %(name)s (extraction worker): %(message)s")
+    logs: List[Tuple[int, str, str]] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record):
+            try:
+                logs.append((record.levelno, record.name, record.getMessage()[:2000]))
+            except Exception:
+                pass
+
+    root = logging.getLogger()
+    root.handlers[:] = [_Collect()]
+    root.setLevel(level)
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # stray prints of libraries must not corrupt our frames
     stdin = sys.stdin.buffer
@@ -227,10 +242,11 @@ def _serve(parent: int, level: int) -> None:
             return
         try:
             target, args, kwargs = pickle.loads(payload)
-            reply: Tuple[bool, Any] = (True, _resolve(target)(*args, **kwargs))
-            data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+            value = _resolve(target)(*args, **kwargs)
+            data = pickle.dumps((True, value, logs[:100]), protocol=pickle.HIGHEST_PROTOCOL)
         except BaseException as exc:  # report, keep serving
-            data = pickle.dumps((False, f"{type(exc).__name__}: {exc}"[:500]))
+            data = pickle.dumps((False, f"{type(exc).__name__}: {exc}"[:500], logs[:100]))
+        logs.clear()
         out.write(_HEADER.pack(len(data)) + data)
         out.flush()
 
