@@ -104,6 +104,19 @@ def test_politics_page(demo_run):
         assert needed in entities, needed
     assert any("Zelenskiy" in name for name in entities)
     assert entities["Istanbul"]["label"] == "GPE"
+    assert entities["Volodymyr Zelenskiy"]["label"] == "PERSON" and entities["Volodymyr Zelenskiy"]["count"] >= 2
+    assert "State" not in entities and "EconoTimes" not in entities and "ISTANBUL" not in entities
+
+
+def test_entity_fixes_on_demo_pages(demo_run):
+    """The small model's slips on these pages (datelines, run-on spans) are corrected."""
+    base, out, _ = demo_run
+    by_page = {_path(r["url"], base): {e["text"]: e["label"] for e in r["entities"]} for r in _articles(out)}
+    santos = by_page["econotimes/business/santos-port-strike-strands-shipments.html"]
+    assert santos.get("Santos") == "GPE" and "SANTOS" not in santos
+    gulls = by_page["ledger/sports/rookie-alvarez-no-hit-bid-gulls.html"]
+    assert gulls.get("Diego Alvarez") == "PERSON" and not any("gave" in name for name in gulls)
+    assert all(not name.isupper() or len(name) <= 5 for names in by_page.values() for name in names)
 
 
 def test_every_input_is_accounted_for(demo_run):
