@@ -9,7 +9,7 @@ Pure part, testable without Beam:
 - :func:`tag_texts` runs bodies (chunked) through one ``nlp.pipe`` and applies both.
 
 Beam part: ``BatchElements`` + a DoFn that loads the model once per worker in ``setup``.
-Measured in ``benchmarks/nlp.py`` (figures in its docstring and the issue's closing note).
+Measured by ``python -m benchmarks.nlp`` (latest figures in its docstring).
 """
 from __future__ import annotations
 
