@@ -402,22 +402,28 @@ def summarise(runs: List[dict], modes: Sequence[str], variants: Sequence[str]) -
                              and r["variant"] == "a" and s["variant"] == variant]
                     entry[f"ratio_{variant}_a_paired_median"] = round(statistics.median(
                         s["articles_per_s"] / r["articles_per_s"] for r, s in pairs), 3) if pairs else None
+                    # CPU-seconds of the whole process tree move far less than wall time when
+                    # other jobs share the cores: the same work's CPU cost, baseline / variant
+                    # (1.0 = no overhead; for c, twice this bounds the 2-core speed-up).
+                    entry[f"cpu_ratio_{variant}_a"] = round(entry["a"]["cpu_s"] / entry[variant]["cpu_s"], 3)
         summary[mode] = entry
     return summary
 
 
 def table(summary: Dict[str, dict]) -> str:
     lines = [f"{'mode':6} {'variant':32} {'wall s':>8} {'CPU s':>8} {'art/s':>7} {'ratio':>6} "
-             f"{'peak RSS MiB':>12}  rows (articles/dups/dead)"]
+             f"{'CPU ratio':>9} {'peak RSS MiB':>12}  rows (articles/dups/dead)"]
     for mode, entry in summary.items():
         for variant, label in VARIANTS.items():
             if variant not in entry:
                 continue
             e = entry[variant]
             ratio = entry.get(f"ratio_{variant}_a", 1.0 if variant == "a" else None)
+            cpu_ratio = entry.get(f"cpu_ratio_{variant}_a", 1.0 if variant == "a" else None)
             rows = e["rows"]
             lines.append(f"{mode:6} {variant + ' ' + label:32} {e['wall_s']:8.1f} {e['cpu_s']:8.1f} "
                          f"{e['articles_per_s']:7.2f} {ratio if ratio is not None else '-':>6} "
+                         f"{cpu_ratio if cpu_ratio is not None else '-':>9} "
                          f"{e['peak_rss_mib']:12.0f}  {rows['articles']}/{rows['duplicates']}/"
                          f"{rows['dead_letters']}{'' if e['rows_agree'] else ' (differ between rounds!)'}")
         if "a" in entry:
