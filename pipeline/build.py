@@ -10,7 +10,6 @@ from typing import Dict, Optional
 
 import apache_beam as beam
 
-from schemas.records import DeadLetter
 from transforms import feed_state
 from transforms.minhash import NearDupConfig
 from transforms import accounting, dedup, entities, extract, feeds, fetch, sink, site_learning, sources, topics, warc

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import io
 import json
 import logging
 import os
@@ -16,7 +15,7 @@ import sys
 import tempfile
 import time
 import uuid
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 LOG = logging.getLogger("newsbeam")

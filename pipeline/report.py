@@ -356,14 +356,8 @@ def paths(output: str, run_id: str) -> Dict[str, str]:
 
 
 def _write_atomically(path: str, data: bytes) -> None:
-    from apache_beam.io.filesystems import FileSystems
-    directory, name = path.rsplit("/", 1)
-    temp = FileSystems.join(directory, f".{name}.tmp")
-    with FileSystems.create(temp) as handle:
-        handle.write(data)
-    if FileSystems.exists(path):
-        FileSystems.delete([path])  # object stores: rename cannot overwrite
-    FileSystems.rename([temp], [path])
+    from transforms import sink
+    sink.publish_bytes(path, data)
 
 
 def write(output: str, run_id: str, report: Dict[str, Any]) -> Dict[str, Any]:

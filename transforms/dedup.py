@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -454,24 +454,10 @@ class SignaturesOf(beam.PTransform):
 
 def read_signatures(output: str) -> List[SignatureEntry]:
     """Signatures earlier runs wrote into ``output`` (empty for a new output)."""
-    import io
-    import pyarrow.parquet as pq
-    from apache_beam.io.filesystems import FileSystems
     from transforms import sink
-    pattern = sink.join_path(output, sink.TABLE_DIRS["signatures"], "*.parquet")
-    try:
-        matches = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
-    except Exception:  # no such folder yet
-        return []
-    entries: List[SignatureEntry] = []
-    for path in sorted(matches):
-        with FileSystems.open(path, compression_type="uncompressed") as handle:
-            table = pq.read_table(io.BytesIO(handle.read()))
-        for row in table.to_pylist():
-            entries.append(SignatureEntry(article_id=row["article_id"], signature=row["signature"],
-                                          shingles=row["shingles"], params=row["params"],
-                                          written_at=row["written_at"]))
-    return entries
+    return [SignatureEntry(article_id=row["article_id"], signature=row["signature"],
+                           shingles=row["shingles"], params=row["params"], written_at=row["written_at"])
+            for row in sink.read_state_rows(output, "signatures")]
 
 
 class ReadPreviousSignatures(beam.PTransform):

@@ -24,7 +24,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import uuid
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 import apache_beam as beam
@@ -177,22 +176,10 @@ def load_state(output: str, url: str) -> Optional[FeedState]:
 
 
 def save_state(output: str, state: FeedState) -> str:
-    """Write atomically: a hidden temp file beside the target, then rename."""
+    """Write atomically (hidden temp file beside the target, then rename)."""
+    from transforms import sink
     path = state_path(output, state.url)
-    directory, name = path.rsplit("/", 1)
-    temp = FileSystems.join(directory, f".{name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with FileSystems.create(temp) as handle:
-            handle.write(to_json(state).encode("utf-8"))
-        if FileSystems.exists(path):
-            FileSystems.delete([path])  # object stores: rename cannot overwrite
-        FileSystems.rename([temp], [path])
-    except Exception:
-        try:
-            if FileSystems.exists(temp):
-                FileSystems.delete([temp])
-        finally:
-            raise
+    sink.publish_bytes(path, to_json(state).encode("utf-8"))
     return path
 
 

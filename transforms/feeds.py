@@ -22,7 +22,7 @@ import threading
 import urllib.parse
 import urllib.request
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam import pvalue

@@ -29,7 +29,7 @@ import logging
 import threading
 import time
 import uuid
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam import pvalue

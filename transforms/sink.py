@@ -21,14 +21,14 @@ import logging
 import re
 import urllib.parse
 import uuid
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from schemas import arrow as arrow_schemas
-from schemas.records import Article, DeadLetter, Duplicate, IndexEntry
+from schemas.records import Article, Duplicate, IndexEntry
 from schemas.taxonomy import DEFAULT_TOPIC, is_topic
 
 LOG = logging.getLogger(__name__)
@@ -85,16 +85,16 @@ def file_name(table: str, rows: List[Dict[str, Any]]) -> str:
     return f"part-{digest.hexdigest()[:20]}.parquet"
 
 
-def write_parquet_atomically(path: str, table) -> None:
-    """Write to a hidden temp name beside ``path``, then rename over it."""
-    import pyarrow.parquet as pq
+def publish_bytes(path: str, data: bytes) -> None:
+    """Write ``data`` to a hidden temp name beside ``path``, then rename it into place.
+
+    Readers never see a partial file under the final name (on object stores the
+    rename is a copy + delete, so they may briefly see the temp object too)."""
     directory, name = path.rsplit("/", 1)
     temp = join_path(directory, f".{name}.{uuid.uuid4().hex}.tmp")
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
     try:
         with FileSystems.create(temp) as handle:
-            handle.write(buffer.getvalue())
+            handle.write(data)
         if FileSystems.exists(path):
             FileSystems.delete([path])  # object stores: rename cannot overwrite
         FileSystems.rename([temp], [path])
@@ -104,6 +104,13 @@ def write_parquet_atomically(path: str, table) -> None:
                 FileSystems.delete([temp])
         finally:
             raise
+
+
+def write_parquet_atomically(path: str, table) -> None:
+    import pyarrow.parquet as pq
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    publish_bytes(path, buffer.getvalue())
 
 
 def write_partition(output: str, table: str, partition: str, rows: List[Dict[str, Any]],
@@ -239,23 +246,27 @@ def index_entry_for_duplicate(dup: Duplicate) -> IndexEntry:
 
 # --------------------------------------------------------------------------- previous runs
 
-def read_index(output: str) -> List[IndexEntry]:
-    """Everything earlier runs wrote into ``output`` (empty for a new output)."""
+def read_state_rows(output: str, table: str) -> List[Dict[str, Any]]:
+    """All rows of a ``_state`` table earlier runs wrote (empty for a new output)."""
     import pyarrow.parquet as pq
-    pattern = join_path(output, TABLE_DIRS["index"], "*.parquet")
+    pattern = join_path(output, TABLE_DIRS[table], "*.parquet")
     try:
         matches = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
     except Exception:  # no such folder yet
         return []
-    entries: List[IndexEntry] = []
+    rows: List[Dict[str, Any]] = []
     for path in sorted(matches):
         with FileSystems.open(path, compression_type="uncompressed") as handle:
-            table = pq.read_table(io.BytesIO(handle.read()))
-        for row in table.to_pylist():
-            entries.append(IndexEntry(url=row["url"], article_id=row["article_id"],
-                                      content_hash=row.get("content_hash"), kind=row["kind"],
-                                      written_at=row["written_at"]))
-    return entries
+            rows.extend(pq.read_table(io.BytesIO(handle.read())).to_pylist())
+    return rows
+
+
+def read_index(output: str) -> List[IndexEntry]:
+    """Everything earlier runs wrote into ``output`` (empty for a new output)."""
+    return [IndexEntry(url=row["url"], article_id=row["article_id"],
+                       content_hash=row.get("content_hash"), kind=row["kind"],
+                       written_at=row["written_at"])
+            for row in read_state_rows(output, "index")]
 
 
 class ReadPreviousIndex(beam.PTransform):
@@ -298,10 +309,5 @@ def merge_manifest(records: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
 
 def write_report(output: str, run_id: str, report: Dict[str, Any]) -> str:
     path = join_path(output, "_reports", f"run-{run_id}.json")
-    temp = join_path(output, "_reports", f".run-{run_id}.json.tmp")
-    with FileSystems.create(temp) as handle:
-        handle.write(json.dumps(report, indent=2, sort_keys=True, default=str).encode("utf-8"))
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
-    FileSystems.rename([temp], [path])
+    publish_bytes(path, json.dumps(report, indent=2, sort_keys=True, default=str).encode("utf-8"))
     return path

@@ -28,7 +28,7 @@ import collections
 import dataclasses
 import hashlib
 import re
-from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 import apache_beam as beam
 from apache_beam.coders import PickleCoder

@@ -41,7 +41,7 @@ import os
 import pathlib
 import re
 import urllib.parse
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import apache_beam as beam
 from apache_beam import pvalue

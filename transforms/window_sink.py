@@ -37,7 +37,6 @@ import math
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from schemas import arrow as arrow_schemas
@@ -438,12 +437,7 @@ def _publish_summary(output: str, summary: Dict[str, Any]) -> None:
             + summary["dead_letters"]:
         name += "-late"
     path = sink.join_path(output, "_reports", "windows", f"window-{name}.json")
-    temp = sink.join_path(output, "_reports", "windows", f".window-{name}.json.tmp")
-    with FileSystems.create(temp) as handle:
-        handle.write(json.dumps(summary, sort_keys=True).encode("utf-8"))
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
-    FileSystems.rename([temp], [path])
+    sink.publish_bytes(path, json.dumps(summary, sort_keys=True).encode("utf-8"))
 
 
 class FlushWindows(beam.PTransform):
