@@ -72,3 +72,19 @@ def test_schema_mismatch_raises_instead_of_writing(tmp_path):
     with pytest.raises(Exception):
         sink.write_partition(str(tmp_path), "articles", "topic=politics/date=2025-05-16", [row])
     assert not any(f.endswith(".parquet") for _, _, fs in os.walk(tmp_path) for f in fs)
+
+
+def test_rows_already_in_a_partition_are_not_written_again(tmp_path):
+    """A job killed after its data files but before its index: the rerun adds only what is missing."""
+    out = str(tmp_path / "out")
+    part = "topic=politics/date=2025-05-16"
+    first = [sink.arrow_schemas.article_to_row(art(i)) for i in range(2)]
+    sink.write_partition(out, "articles", part, first)
+    rerun = [sink.arrow_schemas.article_to_row(art(i)) for i in range(3)]  # one more page succeeded
+    written = sink.write_partition(out, "articles", part, rerun, skip_existing=True)
+    assert [w["rows"] for w in written] == [1]
+    ids = ds.dataset(out, partitioning="hive").to_table().column("article_id").to_pylist()
+    assert sorted(ids) == sorted(urls.article_id(f"https://a.example/{i}.html") for i in range(3))
+    assert sink.write_partition(out, "articles", part, rerun, skip_existing=True) == []
+    # Compaction-style rewrites (skip_existing=False) still rewrite everything.
+    assert sum(w["rows"] for w in sink.write_partition(out, "articles", part, rerun)) == 3

@@ -34,6 +34,8 @@ from schemas.taxonomy import DEFAULT_TOPIC, is_topic
 LOG = logging.getLogger(__name__)
 
 MAX_ROWS_PER_FILE = 100_000
+# Tables whose rows are facts (one per key), not events: a rerun never re-adds a key.
+SKIP_EXISTING_TABLES = frozenset({"articles", "duplicates"})
 TABLE_DIRS = {"articles": "", "duplicates": "_duplicates", "dead_letters": "_dead_letters",
               "index": "_state/index", "signatures": "_state/signatures"}
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -113,20 +115,45 @@ def write_parquet_atomically(path: str, table) -> None:
     publish_bytes(path, buffer.getvalue())
 
 
+def existing_keys(output: str, table: str, partition: str) -> set:
+    """Keys of the rows already in a partition's files (only the key columns are read)."""
+    import pyarrow.parquet as pq
+    keys = _KEY_COLUMNS[table]
+    pattern = join_path(output, TABLE_DIRS[table], partition, "*.parquet")
+    try:
+        paths = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
+    except Exception:  # no such folder yet
+        return set()
+    found = set()
+    for path in paths:
+        with FileSystems.open(path, compression_type="uncompressed") as handle:
+            part = pq.read_table(io.BytesIO(handle.read()), columns=list(keys))
+        found.update(zip(*(map(str, part.column(k).to_pylist()) for k in keys)))
+    return found
+
+
 def write_partition(output: str, table: str, partition: str, rows: List[Dict[str, Any]],
-                    max_rows: int = MAX_ROWS_PER_FILE) -> List[Dict[str, Any]]:
-    """Write one partition's rows; returns one manifest record per file."""
+                    max_rows: int = MAX_ROWS_PER_FILE, skip_existing: bool = False
+                    ) -> List[Dict[str, Any]]:
+    """Write one partition's rows; returns one manifest record per file.
+
+    ``skip_existing`` drops rows whose key a file of the partition already holds.
+    Normally the ``_state`` index keeps reruns from producing such rows; this
+    covers a job killed after writing data but before its index: the rerun then
+    adds only what is missing instead of a second copy under a new file name.
+    """
     schema = arrow_schemas.TABLE_SCHEMAS[table]
     keys = _KEY_COLUMNS[table]
     rows = sorted(rows, key=lambda r: tuple(str(r[k]) for k in keys))
+    present = existing_keys(output, table, partition) if skip_existing else set()
     # Same key twice (a retried bundle, a duplicate emitted twice): keep one.
     unique: List[Dict[str, Any]] = []
     last = None
     for row in rows:
         key = tuple(str(row[k]) for k in keys)
-        if key != last:
+        if key != last and key not in present:
             unique.append(row)
-            last = key
+        last = key
     written = []
     for start in range(0, len(unique), max_rows):
         chunk = unique[start:start + max_rows]
@@ -198,8 +225,9 @@ class _WritePartitionFn(beam.DoFn):
 
     def process(self, element):
         partition, rows = element
+        skip = self._table in SKIP_EXISTING_TABLES
         for record in write_partition(self._output, self._table, partition, list(rows),
-                                      self._max_rows):
+                                      self._max_rows, skip_existing=skip):
             self.rows_written.inc(record["rows"])
             self.files_written.inc()
             yield record
