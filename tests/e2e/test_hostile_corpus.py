@@ -132,7 +132,11 @@ def test_hostile_cases_have_the_expected_outcomes(corpus_run):
     out = corpus_run["out"]
     dead = {pathlib.PurePosixPath(r["url"]).name: r["reason"]
             for p in _tables(out)["dead_letters"] for r in pq.read_table(p).to_pylist()}
-    assert dead["single-line-5mb.html"] == "extract_timeout"
+    assert dead["stuck-attributes.html"] == "extract_timeout"
+    # 5 MB on one line finishes in ~4-12 s depending on the machine: a row or a timeout, never a crash.
+    article_names = {pathlib.PurePosixPath(r["url"]).name
+                     for p in _tables(out)["articles"] for r in pq.read_table(p, columns=["url"]).to_pylist()}
+    assert dead.get("single-line-5mb.html") == "extract_timeout" or "single-line-5mb.html" in article_names
     assert dead["many-tags-guarded.html"] == "too_large"
     assert dead["bomb.html.gz"] == "too_large"
     assert dead["truncated.html.gz"] == "file_error" and dead["not-gzip.html.gz"] == "file_error"

@@ -131,6 +131,10 @@ def _dates(rng: random.Random) -> Iterator[Case]:
 
 def _big(rng: random.Random) -> Iterator[Case]:
     yield "single-line-5mb.html", (b"<html><body><p>" + b"word " * (5 * 1024 * 1024 // 5) + b"</p></body></html>")
+    # One tag with 200,000 attributes: libxml2 never finishes it (measured: > 600 s), so it
+    # exercises the extraction budget on any machine, fast or slow.
+    yield "stuck-attributes.html", (b"<html><body><div " + b" ".join(b"a%d='x'" % i for i in range(200_000))
+                                    + b"><p>text</p></div></body></html>")
 
 
 def _gzip(rng: random.Random) -> Iterator[Case]:
