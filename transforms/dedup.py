@@ -33,7 +33,7 @@ from apache_beam.metrics import Metrics
 import numpy as np
 
 from schemas.records import Article, Duplicate, IndexEntry, Member, PageRequest, SignatureEntry
-from transforms import minhash, urls
+from transforms import minhash, sink, urls
 from transforms.minhash import NearDupConfig
 
 DUPLICATES = "duplicates"
@@ -454,23 +454,16 @@ class SignaturesOf(beam.PTransform):
 
 def read_signatures(output: str) -> List[SignatureEntry]:
     """Signatures earlier runs wrote into ``output`` (empty for a new output)."""
-    from transforms import sink
     return [SignatureEntry(article_id=row["article_id"], signature=row["signature"],
                            shingles=row["shingles"], params=row["params"], written_at=row["written_at"])
             for row in sink.read_state_rows(output, "signatures")]
 
 
-class ReadPreviousSignatures(beam.PTransform):
+class ReadPreviousSignatures(sink.ReadFromOutput):
     """Earlier runs' signatures as a PCollection of SignatureEntry."""
 
     def __init__(self, output: str, label: Optional[str] = None):
-        super().__init__(label)
-        self._output = output
-
-    def expand(self, pbegin):
-        return (pbegin
-                | "Output" >> beam.Create([self._output])
-                | "ReadSignatures" >> beam.FlatMap(read_signatures).with_output_types(SignatureEntry))
+        super().__init__(output, read_signatures, SignatureEntry, label)
 
 
 # --------------------------------------------------------------------------- streaming near-duplicates

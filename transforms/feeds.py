@@ -30,7 +30,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas import reasons
-from schemas.records import DeadLetter, FeedRequest, PageRequest
+from schemas.records import DeadLetter, FeedRequest, PageRequest, parse_iso_utc
 from transforms import feed_state
 from transforms import fetch as fetch_mod
 
@@ -80,18 +80,6 @@ def _struct_to_datetime(value) -> Optional[dt.datetime]:
         return dt.datetime.fromtimestamp(calendar.timegm(value), tz=dt.timezone.utc)
     except (OverflowError, ValueError, TypeError):
         return None
-
-
-def _iso_to_datetime(value: Optional[str]) -> Optional[dt.datetime]:
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.astimezone(dt.timezone.utc)
 
 
 # --------------------------------------------------------------------------- XML safety
@@ -204,7 +192,7 @@ def _parse_json_feed(content: bytes, request: FeedRequest, base: str
         pages.append(PageRequest(
             url=absolute, origin="feed", feed_url=request.url,
             topic_hint=request.topic, entry_title=_strip_html(item.get("title")),
-            entry_published=_iso_to_datetime(item.get("date_published") or item.get("date_modified")),
+            entry_published=parse_iso_utc(item.get("date_published") or item.get("date_modified")),
             entry_authors=tuple(a.get("name") for a in authors
                                 if isinstance(a, dict) and isinstance(a.get("name"), str) and a.get("name")),
             entry_categories=tuple(str(t) for t in tags if t),

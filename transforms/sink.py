@@ -21,7 +21,7 @@ import logging
 import re
 import urllib.parse
 import uuid
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -297,17 +297,29 @@ def read_index(output: str) -> List[IndexEntry]:
             for row in read_state_rows(output, "index")]
 
 
-class ReadPreviousIndex(beam.PTransform):
-    """The index of earlier runs as a PCollection of IndexEntry (read on workers)."""
+class ReadFromOutput(beam.PTransform):
+    """What earlier runs left in ``output``, read on the workers (not at job construction,
+    so a remote runner reads it where the data is) by ``read_fn(output) -> records``."""
 
-    def __init__(self, output: str, label: Optional[str] = None):
+    def __init__(self, output: str, read_fn: Callable[[str], List[Any]], output_type=None,
+                 label: Optional[str] = None):
         super().__init__(label)
         self._output = output
+        self._read_fn = read_fn
+        self._output_type = output_type
 
     def expand(self, pbegin):
-        return (pbegin
-                | "Output" >> beam.Create([self._output])
-                | "ReadIndex" >> beam.FlatMap(read_index))
+        read = beam.FlatMap(self._read_fn)
+        if self._output_type is not None:
+            read = read.with_output_types(self._output_type)
+        return pbegin | "Output" >> beam.Create([self._output]) | "Read" >> read
+
+
+class ReadPreviousIndex(ReadFromOutput):
+    """The index of earlier runs as a PCollection of IndexEntry."""
+
+    def __init__(self, output: str, label: Optional[str] = None):
+        super().__init__(output, read_index, IndexEntry, label)
 
 
 # --------------------------------------------------------------------------- run report

@@ -35,7 +35,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from schemas import reasons
-from schemas.records import DeadLetter, FetchedPage, PageRequest
+from schemas.records import DeadLetter, FetchedPage, PageRequest, parse_iso_utc
 from transforms import fetch as fetch_mod
 
 LOG = logging.getLogger(__name__)
@@ -75,26 +75,7 @@ def list_warc_files(pattern: str) -> List[str]:
 
 def parse_warc_date(value: Optional[str]) -> Optional[dt.datetime]:
     """``WARC-Date`` (W3C-ISO8601, UTC, ``Z``; WARC/1.1 allows fractions)."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        stamp = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=dt.timezone.utc)
-    return stamp.astimezone(dt.timezone.utc)
-
-
-def _charset(content_type: str) -> Optional[str]:
-    for part in content_type.split(";")[1:]:
-        key, _, value = part.partition("=")
-        if key.strip().lower() == "charset" and value.strip():
-            return value.strip().strip("\"'").lower()
-    return None
+    return parse_iso_utc(value)
 
 
 def _is_html(content_type: str, content: bytes) -> bool:
@@ -159,7 +140,7 @@ def record_to_page(record, source: str, max_bytes: int = MAX_RECORD_BYTES) -> Op
     request = PageRequest(url=url, origin=ORIGIN)
     return FetchedPage(request=request, final_url=url, status=status, content=content,
                        content_type=content_type.split(";")[0].strip().lower() or "text/html",
-                       fetched_at=fetched_at, encoding=_charset(content_type))
+                       fetched_at=fetched_at, encoding=fetch_mod.header_charset(content_type))
 
 
 def read_warc(path: str, max_bytes: int = MAX_RECORD_BYTES,
