@@ -21,8 +21,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 LOG = logging.getLogger("newsbeam")
 
 
-class UsageError(Exception):
-    pass
+from pipeline.errors import UsageError  # noqa: F401  (re-exported: callers catch pipeline.cli.UsageError)
 
 
 def _all_option_classes():
@@ -160,9 +159,11 @@ def run(argv: Sequence[str]) -> dict:
     run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     runner = choose_runner(options)
     from apache_beam.options.pipeline_options import StandardOptions
-    if options.view_as(StandardOptions).streaming and not options.get_all_options().get("dry_run"):
-        from pipeline.streaming import run_streaming  # polls until --max-runtime or a signal
-        return run_streaming(options, nb, inputs, runner, run_id)
+    if options.view_as(StandardOptions).streaming:
+        from pipeline import streaming
+        if options.get_all_options().get("dry_run"):  # build the streaming graph, submit nothing
+            return streaming.dry_run_streaming(options, nb, inputs, runner, run_id)
+        return streaming.run_streaming(options, nb, inputs, runner, run_id)  # until --max-runtime or a signal
     started = time.monotonic()
     started_at = dt.datetime.now(dt.timezone.utc)
     pipeline = beam.Pipeline(runner=runner, options=options)
@@ -218,7 +219,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise
         return EXIT_FAILED
     if report.get("dry_run"):
-        print(f"dry run on {report['runner']}: job graph with {report['transforms']} transforms built "
+        kind = "streaming job graph" if report.get("streaming") else "job graph"
+        stateful = (f" ({len(report['stateful_steps'])} stateful steps)" if report.get("streaming") else "")
+        print(f"dry run on {report['runner']}: {kind} with {report['transforms']} transforms{stateful} built "
               f"in {report['elapsed_seconds']:.1f} s; nothing was submitted (output {report['output']})")
         return EXIT_OK
     if report.get("streaming"):

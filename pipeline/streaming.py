@@ -163,11 +163,67 @@ def read_window_reports(output: str, since: float = 0.0) -> list:
     return out
 
 
+IN_PROCESS_ONLY = (window_sink.BufferRows, window_sink.FlushWindows)  # buffers in this process's memory
+
+
+def graph_facts(pipeline: beam.Pipeline) -> Dict[str, object]:
+    """What a deployment cares about in a built job graph: every step name, the
+    stateful steps (their names must stay stable for Dataflow ``--update``) and
+    any step that only works when every worker is this process."""
+    from apache_beam.portability import common_urns
+    from apache_beam.portability.api import beam_runner_api_pb2
+
+    proto = pipeline.to_runner_api()
+    names, stateful = [], []
+    for transform in proto.components.transforms.values():
+        names.append(transform.unique_name)
+        if transform.spec.urn == common_urns.primitives.PAR_DO.urn:
+            payload = beam_runner_api_pb2.ParDoPayload.FromString(transform.spec.payload)
+            if payload.state_specs:
+                stateful.append(transform.unique_name)
+
+    local_only: list = []
+
+    class _Visitor(beam.pipeline.PipelineVisitor):
+        def enter_composite_transform(self, node):
+            if isinstance(node.transform, IN_PROCESS_ONLY):
+                local_only.append(node.full_label)
+
+        def visit_transform(self, node):
+            self.enter_composite_transform(node)
+
+    pipeline.visit(_Visitor())
+    return {"transforms": len(names), "names": sorted(names), "stateful_steps": sorted(stateful),
+            "in_process_only_steps": sorted(local_only)}
+
+
+def dry_run_streaming(options, nb, inputs, runner, run_id: str) -> dict:
+    """Build the streaming job for ``runner`` (Dataflow's ``--dry_run=True``:
+    nothing is submitted) and describe its graph."""
+    problem = check_streaming_inputs(nb, inputs)
+    if problem:
+        from pipeline.errors import UsageError
+        raise UsageError(problem)
+    started = time.monotonic()
+    pipeline = beam.Pipeline(runner=runner, options=options)
+    build_streaming_pipeline(pipeline, nb, inputs,
+                             duration=nb.max_runtime if nb.max_runtime is not None else FOREVER,
+                             in_process=not isinstance(runner, str))
+    facts = graph_facts(pipeline)
+    if isinstance(runner, str) and facts["in_process_only_steps"]:
+        raise RuntimeError(f"streaming graph for {runner} has in-process-only steps: "
+                           f"{', '.join(facts['in_process_only_steps'])}")
+    pipeline.run()  # with --dry_run=True the runner builds (and stages) the job, submits nothing
+    return {"dry_run": True, "streaming": True, "run_id": run_id,
+            "runner": runner if isinstance(runner, str) else type(runner).__name__,
+            "output": nb.output, **facts, "elapsed_seconds": round(time.monotonic() - started, 3)}
+
+
 def run_streaming(options, nb, inputs, runner, run_id: str) -> dict:
     """Run until ``--max-runtime`` or a signal; returns a small report."""
     problem = check_streaming_inputs(nb, inputs)
     if problem:
-        from pipeline.cli import UsageError
+        from pipeline.errors import UsageError
         raise UsageError(problem)
     poll.clear_stop()
     start = time.time()

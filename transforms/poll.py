@@ -205,14 +205,25 @@ class Tick:
 _ORIGINS: Dict[str, float] = {}  # source token -> time of its first round (this process)
 
 
+def _rounds(duration: float, interval: float) -> int:
+    return max(1, int(duration / interval + 0.999999))  # ticks at origin + k*interval < origin + duration
+
+
 class _TickRestrictions(RestrictionProvider):
     def initial_restriction(self, element):
         _token, _start, duration, interval = element
-        rounds = max(1, int(duration / interval + 0.999999))  # ticks at origin + k*interval < origin + duration
-        return OffsetRange(0, rounds + 1)  # + the final tick
+        return OffsetRange(0, _rounds(duration, interval) + 1)  # + the final tick
 
     def create_tracker(self, restriction):
         return OffsetRestrictionTracker(restriction)
+
+    def truncate(self, element, restriction):
+        """Draining (Dataflow ``drain``): no more rounds, but still the final tick,
+        at once, so the window writers flush what they hold instead of dropping it.
+        Index ``rounds + 1`` (past the normal range) marks it as a drain."""
+        _token, _start, duration, interval = element
+        drained = _rounds(duration, interval) + 1
+        return OffsetRange(drained, drained + 1)
 
     def restriction_size(self, element, restriction):
         return restriction.size()
@@ -237,6 +248,10 @@ class _TickFn(beam.DoFn):
         if index > last:
             return
         now = time.time()
+        if index > _rounds(duration, interval):  # a drained source: the final tick, now
+            if tracker.try_claim(index):
+                yield beam.window.TimestampedValue(Tick(time=now, index=index, final=True), Timestamp(now))
+            return
         start = _ORIGINS.setdefault(token, now if index == 0 else built)
         stop = start + duration
         if _STOP.is_set() or now >= stop:

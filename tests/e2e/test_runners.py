@@ -70,7 +70,10 @@ def test_engine_matches_in_process(engine, reference, demo_site, tmp_path):
     assert run_on(args, tmp_path / "out", demo_site) == reference
 
 
-def test_external_worker_pool_matches_in_process(reference, demo_site, tmp_path):
+@contextlib.contextmanager
+def external_worker_pool():
+    """A Beam worker pool service on a free loopback port (how Flink/Spark/Dataflow
+    start Python SDK workers); yields the runner flags that use it."""
     port = _free_port()
     # The pool starts SDK workers with a bare `python`: the venv must come first on PATH,
     # or the job hangs without an error.
@@ -88,9 +91,13 @@ def test_external_worker_pool_matches_in_process(reference, demo_site, tmp_path)
             time.sleep(0.2)
         else:
             pytest.fail("worker pool did not start")
-        args = ["--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=EXTERNAL",
-                f"--environment_config=localhost:{port}"]
-        assert run_on(args, tmp_path / "out", demo_site) == reference
+        yield ["--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=EXTERNAL",
+               f"--environment_config=localhost:{port}"]
     finally:
         pool.terminate()
         pool.wait(timeout=10)
+
+
+def test_external_worker_pool_matches_in_process(reference, demo_site, tmp_path):
+    with external_worker_pool() as args:
+        assert run_on(args, tmp_path / "out", demo_site) == reference
