@@ -10,8 +10,8 @@ ingestion job (pass ``--runner`` etc.).
 Safety: new files are written atomically and named by a hash of their rows'
 keys, and old files are deleted only after every new file of the partition is in
 place. A crash in between leaves rows twice in that partition until compact is
-run again (which is idempotent and repairs it). Do not compact an output a job
-is writing to at the same moment.
+run again (which is idempotent and repairs it). Compaction takes the output's
+lock (``pipeline/lock.py``), so it never runs while a job writes there.
 """
 from __future__ import annotations
 
@@ -67,7 +67,10 @@ def compact_partition(output: str, table: str, partition: str, max_rows: int,
                 part = part.append_column(field.name, pa.nulls(part.num_rows, field.type))
         rows.extend(part.select(schema.names).to_pylist())
     result["rows_before"] = len(rows)
-    if dry_run:
+    if dry_run:  # what the real run makes: same-key rows once, max_rows per file
+        keys = sink._KEY_COLUMNS[table]
+        result.update(files_after=sink.planned_files(table, rows, max_rows),
+                      rows_after=len({tuple(str(r[k]) for k in keys) for r in rows}))
         return result
     written = sink.write_partition(output, table, partition, rows, max_rows)
     new_paths = {w["path"] for w in written}
@@ -118,6 +121,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         with FileSystems.create(report_path) as handle:
             handle.write(json.dumps(sorted(results, key=lambda r: (r["table"], r["partition"]))).encode())
 
+    from pipeline.lock import LockHeld, OutputLock
+    lock = OutputLock(output, run_id)
+    if not dry_run:
+        try:
+            lock.acquire()
+        except LockHeld as exc:
+            print(f"compact: error: {output} is being written by another run ({exc})", file=sys.stderr)
+            return 2
+    try:
+        _run_compaction(options, work, output, max_rows, dry_run, _write)
+    finally:
+        lock.release()
+    return _print_results(report_path, dry_run)
+
+
+def _run_compaction(options, work, output, max_rows, dry_run, _write) -> None:
+    import apache_beam as beam
+    from pipeline.runner import choose_runner
     with beam.Pipeline(runner=choose_runner(options), options=options) as p:
         _ = (p
              | "Partitions" >> beam.Create(work)
@@ -125,6 +146,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
              | "Compact" >> beam.MapTuple(lambda t, part: compact_partition(output, t, part, max_rows, dry_run))
              | "Collect" >> beam.combiners.ToList()
              | "WriteReport" >> beam.Map(_write))
+
+
+def _print_results(report_path: str, dry_run: bool) -> int:
+    import json
+    from apache_beam.io.filesystems import FileSystems
     with FileSystems.open(report_path, compression_type="uncompressed") as handle:
         results: List[Dict[str, object]] = json.loads(handle.read().decode())
     changed = [r for r in results if r["files_before"] > 1]
@@ -134,7 +160,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"compact: {verb} {len(changed)} of {len(results)} partitions: {before} files -> {after} files")
     for r in sorted(changed, key=lambda r: (r["table"], r["partition"])):
         print(f"  {r['table']}/{r['partition']}: {r['files_before']} -> {r['files_after']} files, "
-              f"{r['rows_before']} -> {r['rows_after'] if not dry_run else r['rows_before']} rows")
+              f"{r['rows_before']} -> {r['rows_after']} rows")
     return 0
 
 

@@ -46,9 +46,16 @@ def test_compact_merges_files_and_keeps_rows(tmp_path):
     assert len(rows_of(out)) == 17  # 15 distinct + 2 repeated
 
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    dry = subprocess.run([sys.executable, "-m", "pipeline.compact", str(out), "--dry-run"], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    assert len(list((out / part).glob("*.parquet"))) == 6  # nothing changed
     result = subprocess.run([sys.executable, "-m", "pipeline.compact", str(out)], env=env, cwd=ROOT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
+    # The dry run said exactly what the real run then did.
+    assert dry.stdout.replace("would merge", "merged") == result.stdout
+    assert "apitools" not in dry.stderr + result.stderr
     assert "6 -> 1 files" in result.stdout and "3 -> 1 files" in result.stdout
     assert len(list((out / part).glob("*.parquet"))) == 1
     assert rows_of(out) == expected
