@@ -187,20 +187,23 @@ def run(argv: Sequence[str]) -> dict:
         nb.output = _check_output(nb.output)
     options.view_as(SetupOptions).save_main_session = False
     run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
-    runner = choose_runner(options)
     if dry_run:
-        return _run_batch(options, nb, inputs, runner, run_id)
+        return _run_batch(options, nb, inputs, choose_runner(options), run_id)
     from pipeline.lock import OutputLock, describe
     lock = OutputLock(nb.output, run_id, wait=nb.wait, on_wait=lambda holder: LOG.warning(
         "waiting for the run holding %s (%s)", nb.output, describe(holder)))
     with lock:
+        runner = choose_runner(options)
         if options.view_as(StandardOptions).streaming:
             from pipeline.streaming import run_streaming  # polls until --max-runtime or a signal
             return run_streaming(options, nb, inputs, runner, run_id)
         from transforms import sink
         if sink.clear_staging(nb.output):  # a stopped run's files: never published, safe to drop
             LOG.info("removed the unpublished files of an earlier, stopped run")
-        return _run_batch(options, nb, inputs, runner, run_id, lock=lock)
+        try:
+            return _run_batch(options, nb, inputs, runner, run_id, lock=lock)
+        finally:  # published files were moved out; what is left was never published
+            sink.clear_staging(nb.output)
 
 
 def _run_batch(options, nb, inputs, runner, run_id: str, lock=None) -> dict:
