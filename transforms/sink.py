@@ -45,6 +45,7 @@ SKIP_EXISTING_TABLES = frozenset({"articles", "duplicates"})
 TABLE_DIRS = {"articles": "", "duplicates": "_duplicates", "dead_letters": "_dead_letters",
               "index": "_state/index", "signatures": "_state/signatures"}
 STAGING_DIR = "_staging"
+FAILED_URLS_KEPT = 100
 PRESENT = "_present"  # manifest record: rows a partition already held (an earlier, cut-short run)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _KEY_COLUMNS = {"articles": ("article_id",), "duplicates": ("url", "duplicate_of", "kind"),
@@ -180,6 +181,8 @@ def write_partition(output: str, table: str, partition: str, rows: List[Dict[str
         path = join_path(output, TABLE_DIRS[table], partition, name)
         record = {"table": table, "partition": partition, "path": path, "rows": len(chunk),
                   "counts": _counts(table, chunk)}
+        if table == "dead_letters":  # for the report's table of failed URLs
+            record["failed"] = sorted([r["url"], r["stage"], r["reason"]] for r in chunk)[:FAILED_URLS_KEPT]
         if staging:
             record["staged"] = join_path(staging, TABLE_DIRS[table], partition, name)
         write_parquet_atomically(record.get("staged", path), arrow_table)
@@ -422,6 +425,8 @@ def merge_manifest(records: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
             report["accounting"] = {k: v for k, v in record.items() if k != "table"}
             continue
         table = record["table"]
+        if record.get("failed"):
+            report["failed_urls"] = sorted(report.get("failed_urls", []) + record["failed"])[:FAILED_URLS_KEPT]
         report["files"] += 1
         report["tables"][table] = report["tables"].get(table, 0) + record["rows"]
         if table == "articles":
