@@ -2,7 +2,9 @@
 
 Streaming windows and daily batches leave many small files per partition,
 which slows every reader. Compaction rewrites each partition that has more than
-one file into as few files as ``--max-rows`` allows, with the same rows (rows
+one file, or a file of an older layout (before schema v3 ``topic`` was also
+stored in the files, which pandas and pyarrow cannot merge with the folder
+name), into as few files as ``--max-rows`` allows, with the same rows (rows
 with the same key — a retried write — are kept once), then deletes the old
 files. It runs as a Beam job over partitions, so it scales out like the
 ingestion job (pass ``--runner`` etc.).
@@ -54,8 +56,10 @@ def compact_partition(output: str, table: str, partition: str, max_rows: int,
                  for m in r.metadata_list)
     result = {"table": table, "partition": partition, "files_before": len(old), "rows_before": 0,
               "files_after": len(old), "rows_after": 0}
-    if len(old) <= 1:
+    old_layout = any(_old_layout(table, path) for path in old)
+    if len(old) <= 1 and not old_layout:
         return result
+    result["migrated"] = old_layout
     schema = arrow_schemas.TABLE_SCHEMAS[table]
     rows = []
     for path in old:
@@ -79,6 +83,19 @@ def compact_partition(output: str, table: str, partition: str, max_rows: int,
         FileSystems.delete(stale)
     result.update(files_after=len(new_paths), rows_after=sum(w["rows"] for w in written))
     return result
+
+
+def _old_layout(table: str, path: str) -> bool:
+    """True for a file that still stores a column which now lives only in the path."""
+    import pyarrow.parquet as pq
+    from apache_beam.io.filesystems import FileSystems
+    from schemas.arrow import MOVED_TO_PATH
+    moved = MOVED_TO_PATH.get(table)
+    if not moved:
+        return False
+    with FileSystems.open(path, compression_type="uncompressed") as handle:
+        names = pq.read_schema(io.BytesIO(handle.read())).names
+    return bool(moved & set(names))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -153,7 +170,7 @@ def _print_results(report_path: str, dry_run: bool) -> int:
     from apache_beam.io.filesystems import FileSystems
     with FileSystems.open(report_path, compression_type="uncompressed") as handle:
         results: List[Dict[str, object]] = json.loads(handle.read().decode())
-    changed = [r for r in results if r["files_before"] > 1]
+    changed = [r for r in results if r["files_before"] > 1 or r.get("migrated")]
     before = sum(r["files_before"] for r in results)
     after = sum(r["files_after"] for r in results)
     verb = "would merge" if dry_run else "merged"
