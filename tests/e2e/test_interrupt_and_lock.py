@@ -97,14 +97,19 @@ def article_files(out: pathlib.Path) -> list:
     return sorted(out.glob("topic=*/date=*/*.parquet"))
 
 
+def ctrl_c(proc) -> None:
+    """What a terminal does: SIGINT to the whole foreground process group (workers included)."""
+    os.killpg(proc.pid, signal.SIGINT)
+
+
 def test_first_ctrl_c_stops_within_2s_publishes_nothing_and_a_rerun_finishes(http_server, tmp_path):
     feed = add_slow_site(http_server)
     out = tmp_path / "out"
     proc = subprocess.Popen(cli(*base_args(feed, out)), cwd=ROOT, env=env(), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     wait_for_pages(http_server, 3)
     sent = time.monotonic()
-    proc.send_signal(signal.SIGINT)
+    ctrl_c(proc)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr[-3000:]
     late = [t for t in page_hits(http_server) if t > sent + 2.0]
@@ -131,12 +136,12 @@ def test_second_ctrl_c_exits_at_once(http_server, tmp_path):
     feed = add_slow_site(http_server, delay=3.0)  # a request in flight for 3 s
     out = tmp_path / "out"
     proc = subprocess.Popen(cli(*base_args(feed, out)), cwd=ROOT, env=env(), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     wait_for_pages(http_server, 1)
-    proc.send_signal(signal.SIGINT)
+    ctrl_c(proc)
     time.sleep(0.3)
     sent = time.monotonic()
-    proc.send_signal(signal.SIGINT)
+    ctrl_c(proc)
     _stdout, stderr = proc.communicate(timeout=30)
     assert time.monotonic() - sent < 2.0
     assert proc.returncode == 130 and "Traceback" not in stderr, stderr[-3000:]
