@@ -234,6 +234,9 @@ def _run_batch(options, nb, inputs, runner, run_id: str, lock=None) -> dict:
                         "transforms": len(pipeline.to_runner_api().components.transforms),
                         "elapsed_seconds": round(time.monotonic() - started, 3)}
             result.wait_until_finish()
+    if interrupt.requested():  # Ctrl-C came while the files were being published: the run is whole
+        print("newsbeam: the run had finished publishing when it was interrupted; it is complete",
+              file=sys.stderr, flush=True)
     elapsed = time.monotonic() - started
     manifest = run_report.read_manifest(nb.output, run_id)
     report = run_report.build(manifest, run_id=run_id, output=nb.output, elapsed=elapsed,
