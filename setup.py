@@ -35,6 +35,9 @@ EXTRAS = {
         "pytest>=8,<10",
         "hypothesis>=6.100,<7",
         "dockerfile>=3.3,<4",  # Docker's own Dockerfile parser, for tests/test_deploy.py
+        # Readers of the lake a downstream user tries first (tests/e2e/test_demo_pipeline.py).
+        "pandas>=2.2,<4",
+        "polars>=1.20,<3",
     ],
     # `build` is what Beam's stager uses to make the sdist for --setup_file.
     "gcp": ["apache-beam[gcp]>=2.77.0,<2.78", "build>=1.2,<2"],

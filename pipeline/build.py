@@ -100,11 +100,20 @@ def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: s
 
     all_dead = dead_letters | "AllDeadLetters" >> beam.Flatten()
     max_rows = options.max_rows_per_file
+    # Data files are staged, then published together once all are written: a run
+    # stopped before (Ctrl-C, a crash) shows readers nothing of itself.
+    staging = sink.staging_root(output, run_id)
     written = [
-        articles | "WriteArticles" >> sink.WritePartitioned(output, "articles", max_rows),
-        unique["duplicates"] | "WriteDuplicates" >> sink.WritePartitioned(output, "duplicates", max_rows),
-        all_dead | "WriteDeadLetters" >> sink.WritePartitioned(output, "dead_letters", max_rows),
+        articles | "WriteArticles" >> sink.WritePartitioned(output, "articles", max_rows, staging=staging),
+        unique["duplicates"] | "WriteDuplicates" >> sink.WritePartitioned(output, "duplicates", max_rows,
+                                                                          staging=staging),
+        all_dead | "WriteDeadLetters" >> sink.WritePartitioned(output, "dead_letters", max_rows,
+                                                               staging=staging),
     ]
+    published = (written | "AllStagedFiles" >> beam.Flatten()
+                 | "PublishStaged" >> sink.CommitStaged())
+    present_urls = published | "PresentUrls" >> beam.FlatMap(
+        lambda r: r.get("urls", []) if r.get("table") == sink.PRESENT else []).with_output_types(str)
     if progress_dir:
         from pipeline import progress
         progress.attach(progress_dir, entries=feed_entries.entries, fetched=fetched.pages, read=page_sets[1:],
@@ -112,8 +121,7 @@ def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: s
     # Crash safety: the index and signatures tell later runs what to skip, so they are
     # written only once the data files exist (a side input forces the order); a job
     # killed in between leaves data without index, and the rerun rewrites the same files.
-    data_written = (written | "AllDataFiles" >> beam.Flatten()
-                    | "CountDataFiles" >> beam.combiners.Count.Globally())
+    data_written = published | "CountDataFiles" >> beam.combiners.Count.Globally()
 
     def after_data(pcoll, label):
         return pcoll | label >> beam.Map(lambda record, _done: record, beam.pvalue.AsSingleton(data_written))
@@ -127,7 +135,7 @@ def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: s
         state_files.append(after_data(articles | "ArticleSignatures" >> dedup.SignaturesOf(near),
                                       "SignaturesAfterData")
                            | "WriteSignatures" >> sink.WritePartitioned(output, "signatures", max_rows))
-    skipped_urls = (requests_.skipped, unique["skipped"]) | "AllSkipped" >> beam.Flatten()
+    skipped_urls = (requests_.skipped, unique["skipped"], present_urls) | "AllSkipped" >> beam.Flatten()
     skipped = (skipped_urls
                | "CountSkipped" >> beam.combiners.Count.Globally()
                | "SkippedRecord" >> beam.Map(lambda n: {"table": "_skipped", "rows": n}))
@@ -136,9 +144,10 @@ def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: s
                | "AllLineage" >> beam.Flatten())
     accounted = ({"inputs": input_urls | "AllInputUrls" >> beam.Flatten(), "lineage": lineage,
                   "articles": articles, "duplicates": unique["duplicates"], "dead_letters": all_dead,
-                  "skipped": skipped_urls}
+                  "skipped": skipped_urls, "present": present_urls}
                  | "Accounting" >> accounting.Account())
-    report = ((written + state_files + [skipped, accounted])
+    data_files = published | "DataFiles" >> beam.Filter(lambda r: r.get("table") != sink.PRESENT)
+    report = (([data_files] + state_files + [skipped, accounted])
               | "AllWrittenFiles" >> beam.Flatten()
               | "MergeManifest" >> beam.CombineGlobally(_MergeManifest())
               | "WriteReport" >> beam.Map(lambda r: sink.write_report(output, run_id, r)))

@@ -17,11 +17,17 @@ import time
 import uuid
 from typing import Optional, Sequence
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-LOG = logging.getLogger("newsbeam")
-
-
 from pipeline.errors import UsageError  # noqa: F401  (re-exported: callers catch pipeline.cli.UsageError)
+from transforms import interrupt
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+LOG = logging.getLogger("newsbeam")
+INTERRUPT_LINE = ("newsbeam: interrupted: stopping; nothing of this run is published and the same "
+                  "command finishes the work (Ctrl-C again to quit at once)")
+
+
+class Interrupted(Exception):
+    """The operator stopped the run (the one line was already printed)."""
 
 
 def _all_option_classes():
@@ -46,12 +52,18 @@ def _help_text() -> str:
         epilog="Any Apache Beam option is accepted too, e.g. --runner, --direct_running_mode, "
                "--direct_num_workers, --project, --region, --temp_location.")
     NewsbeamOptions._add_argparse_args(parser)
+    for action in parser._actions:
+        if action.dest == "output":
+            action.required = True  # shown without brackets in the usage line
+    streaming = next(g for g in parser._action_groups if g.title.startswith("streaming"))
+    streaming.add_argument("--streaming", action="store_true",
+                           help="poll the feeds and write windows until stopped (Beam's streaming mode)")
     beam_group = parser.add_argument_group("beam (common)")
-    beam_group.add_argument("--runner", help="DirectRunner (default, in-process), PortableRunner, "
-                                             "DataflowRunner, FlinkRunner, ...")
+    beam_group.add_argument("--runner", metavar="NAME",
+                            help="default: Beam's in-process FnApiRunner (DirectRunner means the same "
+                                 "here); PortableRunner, DataflowRunner, FlinkRunner, ...")
     beam_group.add_argument("--direct_running_mode", help="in_memory | multi_threading | multi_processing")
     beam_group.add_argument("--direct_num_workers", help="workers for the local runner")
-    beam_group.add_argument("--streaming", action="store_true", help="run as a streaming job")
     return parser.format_help()
 
 
@@ -79,13 +91,17 @@ def _check_unknown(argv: Sequence[str]) -> None:
 
 
 def _check_output(output: Optional[str]) -> str:
+    """Absolute output path, after a probe write; folders the probe made are removed
+    again, so a run refused later leaves no empty ``OUT/_state`` behind."""
     from apache_beam.io.filesystems import FileSystems
     if not output:
         raise UsageError("--output DIR is required")
+    made = []
     if "://" not in output:
         output = os.path.abspath(output)
         if os.path.exists(output) and not os.path.isdir(output):
             raise UsageError(f"output {output} exists and is not a directory")
+        made = [d for d in (os.path.join(output, "_state"), output) if not os.path.exists(d)]
     probe = FileSystems.join(output, "_state", f".probe-{uuid.uuid4().hex}")
     try:
         with FileSystems.create(probe) as handle:
@@ -94,6 +110,12 @@ def _check_output(output: Optional[str]) -> str:
     except Exception as exc:  # permission, missing bucket, unknown scheme ...
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UsageError(f"cannot write to output {output}: {reason}") from None
+    finally:
+        for folder in made:  # deepest first
+            try:
+                os.rmdir(folder)
+            except OSError:
+                pass
     return output
 
 
@@ -112,9 +134,14 @@ def _inputs(options):
             if not os.path.isdir(options.html_dir):
                 raise UsageError(f"--html-dir {options.html_dir} is not a directory")
             options.html_dir = os.path.abspath(options.html_dir)
+            if not sources.list_html_files(options.html_dir):
+                raise UsageError(f"--html-dir {options.html_dir} holds no saved pages "
+                                 f"(*.html, *.htm, .gz variants)")
     if getattr(options, "warc", None):
         options.warc = [_check_warc(pattern) for pattern in options.warc]
     if not inputs.feeds and not inputs.pages and not options.html_dir and not getattr(options, "warc", None):
+        if options.sources:
+            raise UsageError(f"sources file {options.sources} lists no feeds or pages")
         raise UsageError("nothing to do: give --feed, --url, --html-dir, --sources or --warc")
     return inputs
 
@@ -135,35 +162,56 @@ def _configure_logging(options) -> None:
 
 
 def run(argv: Sequence[str]) -> dict:
-    """Run the batch job; returns the run report. Raises UsageError for user mistakes."""
-    import apache_beam as beam
+    """Run the job (holding the output's lock); returns the run report.
+    Raises UsageError for user mistakes, LockHeld when another run writes the output."""
     from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
-    from pipeline.build import build_pipeline
     from pipeline.options import NewsbeamOptions
-    from pipeline import progress
-    from pipeline import report as run_report
-    from pipeline.runner import choose_runner, runner_label
+    from pipeline.runner import check_runner, choose_runner
+    from apache_beam.options.pipeline_options import StandardOptions
 
     _check_unknown(argv)
     options = PipelineOptions(list(argv))
     nb = options.view_as(NewsbeamOptions)
     _configure_logging(nb)
-    if options.get_all_options().get("dry_run"):
-        # Dataflow --dry_run builds the job without touching the cloud: no probe write.
-        if not nb.output:
-            raise UsageError("--output DIR is required")
-    else:
+    problem = check_runner(options.view_as(StandardOptions).runner)
+    if problem:
+        raise UsageError(problem)
+    dry_run = bool(options.get_all_options().get("dry_run"))
+    if not nb.output:
+        raise UsageError("--output DIR is required")
+    inputs = _inputs(nb)  # every usage check before the output is touched
+    if not dry_run:  # Dataflow --dry_run builds the job without touching the cloud: no probe write.
         nb.output = _check_output(nb.output)
-    inputs = _inputs(nb)
     options.view_as(SetupOptions).save_main_session = False
     run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
-    runner = choose_runner(options)
-    from apache_beam.options.pipeline_options import StandardOptions
-    if options.view_as(StandardOptions).streaming:
-        from pipeline import streaming
-        if options.get_all_options().get("dry_run"):  # build the streaming graph, submit nothing
-            return streaming.dry_run_streaming(options, nb, inputs, runner, run_id)
-        return streaming.run_streaming(options, nb, inputs, runner, run_id)  # until --max-runtime or a signal
+    if dry_run:  # build the graph for the runner, submit nothing
+        if options.view_as(StandardOptions).streaming:
+            from pipeline import streaming
+            return streaming.dry_run_streaming(options, nb, inputs, choose_runner(options), run_id)
+        return _run_batch(options, nb, inputs, choose_runner(options), run_id)
+    from pipeline.lock import OutputLock, describe
+    lock = OutputLock(nb.output, run_id, wait=nb.wait, on_wait=lambda holder: LOG.warning(
+        "waiting for the run holding %s (%s)", nb.output, describe(holder)))
+    with lock:
+        runner = choose_runner(options)
+        if options.view_as(StandardOptions).streaming:
+            from pipeline.streaming import run_streaming  # polls until --max-runtime or a signal
+            return run_streaming(options, nb, inputs, runner, run_id)
+        from transforms import sink
+        if sink.clear_staging(nb.output):  # a stopped run's files: never published, safe to drop
+            LOG.info("removed the unpublished files of an earlier, stopped run")
+        try:
+            return _run_batch(options, nb, inputs, runner, run_id, lock=lock)
+        finally:  # published files were moved out; what is left was never published
+            sink.clear_staging(nb.output)
+
+
+def _run_batch(options, nb, inputs, runner, run_id: str, lock=None) -> dict:
+    import apache_beam as beam
+    from pipeline.build import build_pipeline
+    from pipeline import progress
+    from pipeline import report as run_report
+    from pipeline.runner import runner_label
     started = time.monotonic()
     started_at = dt.datetime.now(dt.timezone.utc)
     pipeline = beam.Pipeline(runner=runner, options=options)
@@ -171,8 +219,14 @@ def run(argv: Sequence[str]) -> dict:
     with tempfile.TemporaryDirectory(prefix="newsbeam-progress-") as progress_dir:
         build_pipeline(pipeline, nb, inputs, run_id, progress_dir=progress_dir if show_progress else None)
         with progress.ProgressReporter(progress_dir, interval=nb.progress_interval,
-                                       feeds_total=len(inputs.feeds), enabled=show_progress):
-            result = pipeline.run()
+                                       feeds_total=len(inputs.feeds), enabled=show_progress), \
+                _StopOnCtrlC(lock, enabled=not isinstance(runner, str)):
+            try:
+                result = pipeline.run()
+            except Exception:
+                if interrupt.requested():
+                    raise Interrupted() from None
+                raise
             if options.get_all_options().get("dry_run"):
                 # Dataflow --dry_run: nothing ran; report the job that would have been submitted.
                 return {"dry_run": True, "run_id": run_id, "runner": runner_label(runner),
@@ -180,6 +234,9 @@ def run(argv: Sequence[str]) -> dict:
                         "transforms": len(pipeline.to_runner_api().components.transforms),
                         "elapsed_seconds": round(time.monotonic() - started, 3)}
             result.wait_until_finish()
+    if interrupt.requested():  # Ctrl-C came while the files were being published: the run is whole
+        print("newsbeam: the run had finished publishing when it was interrupted; it is complete",
+              file=sys.stderr, flush=True)
     elapsed = time.monotonic() - started
     manifest = run_report.read_manifest(nb.output, run_id)
     report = run_report.build(manifest, run_id=run_id, output=nb.output, elapsed=elapsed,
@@ -189,6 +246,42 @@ def run(argv: Sequence[str]) -> dict:
                                       "allow_hosts": list(inputs.allow_hosts),
                                       "deny_hosts": list(inputs.deny_hosts)})
     return run_report.write(nb.output, run_id, report)  # _reports/run-<id>.json and .html
+
+
+class _StopOnCtrlC:
+    """Batch runs: the first Ctrl-C asks the job to stop (``transforms.interrupt``:
+    no new request, nothing more staged, nothing published) and prints one line;
+    a second one exits at once."""
+
+    def __init__(self, lock=None, enabled: bool = True):
+        self._lock = lock
+        self._enabled = enabled
+        self._previous = None
+
+    def _handler(self, _signum, _frame):
+        if interrupt.requested():  # second Ctrl-C
+            if self._lock is not None:
+                self._lock.release()
+            os._exit(EXIT_INTERRUPTED)
+        interrupt.request()
+        logging.disable(logging.CRITICAL)  # Beam's tracebacks of the stopped bundles are noise
+        print(INTERRUPT_LINE, file=sys.stderr, flush=True)
+
+    def __enter__(self):
+        import signal
+        interrupt.clear()
+        if self._enabled:
+            try:
+                self._previous = signal.signal(signal.SIGINT, self._handler)
+            except ValueError:  # not the main thread
+                self._previous = None
+        return self
+
+    def __exit__(self, *_exc):
+        import signal
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
 
 
 def _read_json(path: str) -> dict:
@@ -203,11 +296,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(_help_text())
         return EXIT_OK
     from pipeline.summary import render
+    from pipeline.lock import LockHeld
     try:
         report = run(argv)
     except UsageError as exc:
         print(f"newsbeam: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except LockHeld as exc:
+        print(f"newsbeam: error: output {exc.path.rsplit('/_state/', 1)[0]} is being written by another "
+              f"run ({exc}); wait for it with --wait", file=sys.stderr)
+        return EXIT_USAGE
+    except Interrupted:
+        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
         print("newsbeam: interrupted", file=sys.stderr)
         return 130

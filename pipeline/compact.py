@@ -2,7 +2,9 @@
 
 Streaming windows and daily batches leave many small files per partition,
 which slows every reader. Compaction rewrites each partition that has more than
-one file into as few files as ``--max-rows`` allows, with the same rows (rows
+one file, or a file of an older layout (before schema v3 ``topic`` was also
+stored in the files, which pandas and pyarrow cannot merge with the folder
+name), into as few files as ``--max-rows`` allows, with the same rows (rows
 with the same key — a retried write — are kept once), then deletes the old
 files. It runs as a Beam job over partitions, so it scales out like the
 ingestion job (pass ``--runner`` etc.).
@@ -10,8 +12,8 @@ ingestion job (pass ``--runner`` etc.).
 Safety: new files are written atomically and named by a hash of their rows'
 keys, and old files are deleted only after every new file of the partition is in
 place. A crash in between leaves rows twice in that partition until compact is
-run again (which is idempotent and repairs it). Do not compact an output a job
-is writing to at the same moment.
+run again (which is idempotent and repairs it). Compaction takes the output's
+lock (``pipeline/lock.py``), so it never runs while a job writes there.
 """
 from __future__ import annotations
 
@@ -54,8 +56,10 @@ def compact_partition(output: str, table: str, partition: str, max_rows: int,
                  for m in r.metadata_list)
     result = {"table": table, "partition": partition, "files_before": len(old), "rows_before": 0,
               "files_after": len(old), "rows_after": 0}
-    if len(old) <= 1:
+    old_layout = any(_old_layout(table, path) for path in old)
+    if len(old) <= 1 and not old_layout:
         return result
+    result["migrated"] = old_layout
     schema = arrow_schemas.TABLE_SCHEMAS[table]
     rows = []
     for path in old:
@@ -67,7 +71,10 @@ def compact_partition(output: str, table: str, partition: str, max_rows: int,
                 part = part.append_column(field.name, pa.nulls(part.num_rows, field.type))
         rows.extend(part.select(schema.names).to_pylist())
     result["rows_before"] = len(rows)
-    if dry_run:
+    if dry_run:  # what the real run makes: same-key rows once, max_rows per file
+        keys = sink._KEY_COLUMNS[table]
+        result.update(files_after=sink.planned_files(table, rows, max_rows),
+                      rows_after=len({tuple(str(r[k]) for k in keys) for r in rows}))
         return result
     written = sink.write_partition(output, table, partition, rows, max_rows)
     new_paths = {w["path"] for w in written}
@@ -76,6 +83,19 @@ def compact_partition(output: str, table: str, partition: str, max_rows: int,
         FileSystems.delete(stale)
     result.update(files_after=len(new_paths), rows_after=sum(w["rows"] for w in written))
     return result
+
+
+def _old_layout(table: str, path: str) -> bool:
+    """True for a file that still stores a column which now lives only in the path."""
+    import pyarrow.parquet as pq
+    from apache_beam.io.filesystems import FileSystems
+    from schemas.arrow import MOVED_TO_PATH
+    moved = MOVED_TO_PATH.get(table)
+    if not moved:
+        return False
+    with FileSystems.open(path, compression_type="uncompressed") as handle:
+        names = pq.read_schema(io.BytesIO(handle.read())).names
+    return bool(moved & set(names))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -118,6 +138,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         with FileSystems.create(report_path) as handle:
             handle.write(json.dumps(sorted(results, key=lambda r: (r["table"], r["partition"]))).encode())
 
+    from pipeline.lock import LockHeld, OutputLock
+    lock = OutputLock(output, run_id)
+    if not dry_run:
+        try:
+            lock.acquire()
+        except LockHeld as exc:
+            print(f"compact: error: {output} is being written by another run ({exc})", file=sys.stderr)
+            return 2
+    try:
+        _run_compaction(options, work, output, max_rows, dry_run, _write)
+    finally:
+        lock.release()
+    return _print_results(report_path, dry_run)
+
+
+def _run_compaction(options, work, output, max_rows, dry_run, _write) -> None:
+    import apache_beam as beam
+    from pipeline.runner import choose_runner
     with beam.Pipeline(runner=choose_runner(options), options=options) as p:
         _ = (p
              | "Partitions" >> beam.Create(work)
@@ -125,16 +163,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
              | "Compact" >> beam.MapTuple(lambda t, part: compact_partition(output, t, part, max_rows, dry_run))
              | "Collect" >> beam.combiners.ToList()
              | "WriteReport" >> beam.Map(_write))
+
+
+def _print_results(report_path: str, dry_run: bool) -> int:
+    import json
+    from apache_beam.io.filesystems import FileSystems
     with FileSystems.open(report_path, compression_type="uncompressed") as handle:
         results: List[Dict[str, object]] = json.loads(handle.read().decode())
-    changed = [r for r in results if r["files_before"] > 1]
+    changed = [r for r in results if r["files_before"] > 1 or r.get("migrated")]
     before = sum(r["files_before"] for r in results)
     after = sum(r["files_after"] for r in results)
     verb = "would merge" if dry_run else "merged"
     print(f"compact: {verb} {len(changed)} of {len(results)} partitions: {before} files -> {after} files")
     for r in sorted(changed, key=lambda r: (r["table"], r["partition"])):
         print(f"  {r['table']}/{r['partition']}: {r['files_before']} -> {r['files_after']} files, "
-              f"{r['rows_before']} -> {r['rows_after'] if not dry_run else r['rows_before']} rows")
+              f"{r['rows_before']} -> {r['rows_after']} rows")
     return 0
 
 

@@ -22,6 +22,31 @@ def _bounded(kind, low, high):
     return parse
 
 
+def _at_least(kind, low):
+    """argparse type: a number >= ``low`` (a negative delay or a zero timeout is a usage error)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {kind.__name__} value: {text!r}") from None
+        if not value >= low or value != value or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"must be a number >= {low}, got {text}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _positive(kind):
+    """argparse type: a number > 0."""
+    def parse(text: str):
+        value = _at_least(kind, 0)(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
 def _flag(group, name: str, **kwargs):
     dashed = f"--{name}"
     snake = f"--{name.replace('-', '_')}"
@@ -63,29 +88,30 @@ class NewsbeamOptions(PipelineOptions):
         fetching = parser.add_argument_group("fetching")
         _flag(fetching, "allow-private-hosts", action="store_true", default=False,
               help="allow loopback/private/link-local addresses (refused by default: SSRF guard)")
-        _flag(fetching, "host-delay", type=float, default=1.0, metavar="SECONDS",
+        _flag(fetching, "host-delay", type=_at_least(float, 0), default=1.0, metavar="SECONDS",
               help="minimum pause between requests to one host (default 1.0; 0 disables)")
         _flag(fetching, "ignore-robots", action="store_true", default=False,
               help="do not fetch or honour robots.txt (default: respect it)")
         _flag(fetching, "contact", default=None, metavar="TEXT",
               help="contact (URL or e-mail) put in the User-Agent so site owners can reach you")
-        _flag(fetching, "fetch-timeout", type=float, default=30.0, metavar="SECONDS",
+        _flag(fetching, "fetch-timeout", type=_positive(float), default=30.0, metavar="SECONDS",
               help="total time budget for one request, redirects included (default 30)")
-        _flag(fetching, "max-page-bytes", type=int, default=5 * 1024 * 1024, metavar="BYTES",
+        _flag(fetching, "max-page-bytes", type=_positive(int), default=5 * 1024 * 1024, metavar="BYTES",
               help="abort bodies larger than this, after decompression (default 5 MiB)")
-        _flag(fetching, "max-parallel-hosts", type=int, default=16, metavar="N",
+        _flag(fetching, "max-parallel-hosts", type=_positive(int), default=16, metavar="N",
               help="hosts fetched at once per worker (default 16)")
-        _flag(fetching, "host-concurrency", type=int, default=1, metavar="N",
+        _flag(fetching, "host-concurrency", type=_positive(int), default=1, metavar="N",
               help="requests in flight per host per worker, each waiting --host-delay after "
                    "its previous one (default 1; a robots.txt Crawl-delay forces 1)")
 
         processing = parser.add_argument_group("processing")
-        _flag(processing, "min-words", type=int, default=60, metavar="N",
-              help="pages with fewer words after cleaning are dead-lettered as not_an_article")
-        _flag(processing, "extract-timeout", type=float, default=30.0, metavar="SECONDS",
+        _flag(processing, "min-words", type=_at_least(int, 0), default=60, metavar="N",
+              help="pages with fewer words after cleaning are dead-lettered as not_an_article "
+                   "(default 60)")
+        _flag(processing, "extract-timeout", type=_at_least(float, 0), default=30.0, metavar="SECONDS",
               help="time budget per page for extraction, in a worker process killed when it is "
                    "exceeded (dead letter extract_timeout; default 30; 0: in-process, no limit)")
-        _flag(processing, "max-entities", type=int, default=50, metavar="N",
+        _flag(processing, "max-entities", type=_positive(int), default=50, metavar="N",
               help="keep at most N entities per article, most mentioned first (default 50)")
         _flag(processing, "boilerplate-min-articles", type=_min_articles, default=3, metavar="K",
               help="per-site boilerplate learning: a paragraph found in K or more distinct, "
@@ -110,24 +136,29 @@ class NewsbeamOptions(PipelineOptions):
         output = parser.add_argument_group("output")
         _flag(output, "output", default=None, metavar="DIR",
               help="output location (local path, gs://, s3://); required")
-        _flag(output, "max-rows-per-file", type=int, default=100_000, metavar="N",
+        _flag(output, "max-rows-per-file", type=_positive(int), default=100_000, metavar="N",
               help="split a partition into files of at most N rows (default 100000)")
-        _flag(output, "quiet", action="store_true", default=False,
+        _flag(output, "wait", action="store_true", default=False,
+              help="if another run is writing to --output, wait for it to end (default: refuse, "
+                   "naming the holder's host, pid and start time)")
+
+        display = parser.add_argument_group("progress and logging")
+        _flag(display, "quiet", action="store_true", default=False,
               help="print only the final summary (no progress, warnings and errors only)")
-        _flag(output, "log-level", default=None, type=str.upper,
+        _flag(display, "log-level", default=None, type=str.upper,
               choices=("DEBUG", "INFO", "WARNING", "ERROR"),
               help="log level (default INFO; WARNING with --quiet)")
-        _flag(output, "log-format", default="text", choices=("text", "json"),
+        _flag(display, "log-format", default="text", choices=("text", "json"),
               help="log lines as text (default) or one JSON object per line")
-        _flag(output, "progress-interval", type=float, default=None, metavar="SECONDS",
+        _flag(display, "progress-interval", type=_at_least(float, 0), default=None, metavar="SECONDS",
               help="progress every N seconds (default: 2 on a terminal, redrawn in place; "
                    "10 as log lines otherwise; 0 = off)")
 
         streaming = parser.add_argument_group("streaming (with --streaming; see docs/streaming.md)")
-        _flag(streaming, "poll-interval", type=float, default=60.0, metavar="SECONDS",
+        _flag(streaming, "poll-interval", type=_positive(float), default=60.0, metavar="SECONDS",
               help="poll each feed every N seconds (default 60; a sources file's poll_interval "
                    "overrides it per feed; feeds that rarely change or fail are polled less often)")
-        _flag(streaming, "window", type=float, default=60.0, metavar="SECONDS",
+        _flag(streaming, "window", type=_positive(float), default=60.0, metavar="SECONDS",
               help="fixed windows of fetch time; each window's files are written once it is over "
                    "(default 60)")
         _flag(streaming, "max-runtime", type=float, default=None, metavar="SECONDS",

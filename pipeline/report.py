@@ -17,6 +17,7 @@ import math
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 TOP_N = 10
+FAILED_URLS_SHOWN = 100  # the report's table of failed URLs (all of them are in _dead_letters)
 TOPIC_COLOURS = {
     "politics": "#4e79a7", "world": "#59a14f", "business": "#f28e2b", "technology": "#76b7b2",
     "science": "#edc948", "health": "#e15759", "sports": "#b07aa1", "entertainment": "#ff9da7",
@@ -108,6 +109,8 @@ def build(manifest: Dict[str, Any], *, run_id: str, output: str, elapsed: float,
             "freshness_seconds": freshness,
             "topic_sources": dict(_top(counts.get("articles.topic_source", {}), 100)),
             "accounting": manifest.get("accounting"),  # by input URL (transforms/accounting.py)
+            "failed_urls": [dict(zip(("url", "stage", "reason"), row))
+                            for row in manifest.get("failed_urls", [])[:FAILED_URLS_SHOWN]],
         },
     })
     return report
@@ -138,6 +141,19 @@ def _short(text: str, n: int = 30) -> str:
     if len(text) <= n:
         return text
     return "…" + text[-(n - 1):] if "/" in text else text[:n - 1] + "…"
+
+
+def integer_ticks(value: float, count: int = 4) -> List[int]:
+    """0 .. top in ``count`` or fewer whole steps of 1, 2, 5 x 10^k (article counts are whole)."""
+    value = max(1, math.ceil(value))
+    step = 1
+    while True:
+        for factor in (1, 2, 5):
+            candidate = factor * step
+            if candidate * count >= value:
+                top = candidate * math.ceil(value / candidate)
+                return list(range(0, top + 1, candidate))
+        step *= 10
 
 
 def _nice_max(value: float) -> float:
@@ -192,7 +208,8 @@ def stacked_columns(rows: List[Dict[str, Any]], width: int = 560, height: int = 
         sorted({r["topic"] for r in rows} - set(TOPIC_COLOURS))
     cell = {(r["date"], r["topic"]): r["articles"] for r in rows}
     totals = {d: sum(cell.get((d, t), 0) for t in topics) for d in dates}
-    top = _nice_max(max(totals.values()))
+    ticks = integer_ticks(max(totals.values()))
+    top = ticks[-1]
     left, bottom, right, upper = 40, 44, 8, 12
     plot_w, plot_h = width - left - right, height - bottom - upper
     col_w = plot_w / len(dates)
@@ -200,12 +217,11 @@ def stacked_columns(rows: List[Dict[str, Any]], width: int = 560, height: int = 
     parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
              f'aria-label="Articles per topic per day" xmlns="http://www.w3.org/2000/svg">'
              f'<title>Articles per topic per day</title>']
-    for k in range(5):
-        value = top * k / 4
-        y = upper + plot_h - plot_h * k / 4
+    for value in ticks:
+        y = upper + plot_h - plot_h * value / top
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         parts.append(f'<text x="{left - 6}" y="{y:.1f}" class="axis" text-anchor="end" '
-                     f'dominant-baseline="middle">{value:g}</text>')
+                     f'dominant-baseline="middle">{value}</text>')
     for i, date in enumerate(dates):
         x = left + i * col_w + (col_w - bar_w) / 2
         y = upper + plot_h
@@ -220,9 +236,8 @@ def stacked_columns(rows: List[Dict[str, Any]], width: int = 560, height: int = 
                          f'</title></rect>')
         parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{y - 4:.1f}" class="value" text-anchor="middle">'
                      f'{totals[date]}</text>')
-        label = date[5:] if len(dates) > 1 and len({d[:4] for d in dates}) == 1 else date
         parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{upper + plot_h + 16}" class="axis" '
-                     f'text-anchor="middle">{_e(label)}</text>')
+                     f'text-anchor="middle">{_e(date)}</text>')  # with the year, always
     parts.append("</svg>")
     legend = '<div class="legend">' + "".join(
         f'<span><i style="background:{TOPIC_COLOURS.get(t, "#999")}"></i>{_e(t)}</span>' for t in topics) + "</div>"
@@ -286,8 +301,7 @@ def render_html(report: Dict[str, Any]) -> str:
     dead = list(fig.get("dead_letters_by_reason", {}).items())
     entities = [(f'{e["text"]} ({e["label"]})', [e["mentions"]]) for e in fig.get("top_entities", [])]
     sources = [(s["source"], [s["articles"], s["dead_letters"]]) for s in fig.get("top_sources", [])]
-    feeds = fig.get("feeds", [])
-    feed_bars = [(f["url"].split("://", 1)[-1], [f["articles"]]) for f in feeds[:TOP_N]]
+    feeds = fig.get("feeds", [])  # a table, not bars: feed URLs are long and must show in full
     inputs = report.get("inputs", {})
     input_rows = [(k.replace("_", " "), ", ".join(map(str, v)) if isinstance(v, list) else v)
                   for k, v in sorted(inputs.items()) if v not in (None, [], 0, "")]
@@ -300,8 +314,7 @@ def render_html(report: Dict[str, Any]) -> str:
         f'{hbar_chart("Entities", entities, ["mentions"], ["#4e79a7"])}</section>',
         f'<section><h2>Per source</h2>'
         f'{hbar_chart("Sources", sources, ["articles", "dead letters"], ["#59a14f", "#e15759"])}'
-        + (f'<h2 class="sub">Per feed</h2>{hbar_chart("Feeds", feed_bars, ["articles"], ["#59a14f"])}'
-           if feed_bars else "") + '</section>',
+        '</section>',
     ]
     fresh_rows = [(f"p{p}", human_duration(fresh.get(f"p{p}"))) for p in PERCENTILES if f"p{p}" in fresh]
     details = [
@@ -323,6 +336,12 @@ def render_html(report: Dict[str, Any]) -> str:
         details.append('<section><h2>Feeds</h2>' + _table(
             ["feed", "tags", "articles"],
             [(f["url"], ", ".join(f.get("tags") or []), f["articles"]) for f in feeds], numeric_from=2)
+            + "</section>")
+    failed = fig.get("failed_urls", [])
+    if failed:
+        total = fig.get("dead_letters", len(failed))
+        details.append(f'<section><h2>Failed URLs (first {len(failed)} of {_e(total)})</h2>' + _table(
+            ["url", "stage", "reason"], [(f["url"], f["stage"], f["reason"]) for f in failed], numeric_from=9)
             + "</section>")
     if fig.get("articles_per_tag"):
         details.append('<section><h2>Articles per tag</h2>' + _table(

@@ -44,6 +44,12 @@ def render(report: Dict[str, Any]) -> str:
     if reasons:
         lines.extend(_table([[k, v] for k, v in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))],
                             ["stage:reason", "count"]))
+    failed = fig.get("failed_urls", [])
+    if failed:
+        shown = failed[:10]
+        lines.append(f"Failed URLs (first {len(shown)} of {tables.get('dead_letters', len(failed))}; "
+                     f"up to {len(failed)} in the report, all in _dead_letters):")
+        lines.extend(_table([[f["url"], f"{f['stage']}:{f['reason']}"] for f in shown], ["url", "stage:reason"]))
     lines.append(f"Already in the output from earlier runs (skipped): {report.get('skipped_already_written', 0)}")
     acc = fig.get("accounting") or report.get("accounting")
     if acc:

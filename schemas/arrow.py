@@ -1,7 +1,14 @@
 """Arrow schemas of everything newsbeam writes, derived from the records in one place.
 
 Bump ``SCHEMA_VERSION`` on any change to these schemas; readers of older files
-rely on it (columns are only ever added, never renamed or retyped).
+rely on it (columns are only ever added, never renamed or retyped; a column may
+move into the partition path, where every reader still sees it).
+
+Partition columns (``topic``, ``date``) live only in the folder names
+(``topic=<slug>/date=<YYYY-MM-DD>``), the Hive convention: a column stored both
+in the files and in the path makes ``pandas.read_parquet(DIR)`` and
+``pyarrow.parquet.read_table(DIR)`` fail to merge ``string`` with the
+partition's ``dictionary`` type.
 """
 from __future__ import annotations
 
@@ -13,7 +20,7 @@ import pyarrow as pa
 
 from schemas.records import Article, DeadLetter, Duplicate, IndexEntry, SignatureEntry
 
-SCHEMA_VERSION = 2  # 2: articles gained truncated_suspected, paywall_suspected
+SCHEMA_VERSION = 3  # 2: articles gained truncated_suspected, paywall_suspected; 3: topic only in the path
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -36,7 +43,6 @@ ARTICLE_SCHEMA = pa.schema([
     pa.field("date_source", pa.string()),
     pa.field("fetched_at", TIMESTAMP, nullable=False),
     pa.field("language", pa.string()),
-    pa.field("topic", pa.string(), nullable=False),
     pa.field("topic_source", pa.string()),
     pa.field("section", pa.string()),
     pa.field("body", pa.string(), nullable=False),
@@ -90,6 +96,10 @@ SIGNATURE_SCHEMA = pa.schema([
     pa.field("written_at", TIMESTAMP, nullable=False),
 ], metadata={"newsbeam.table": "signatures"})
 
+# Columns that only the partition path carries (moved out of the files in v3).
+PARTITION_COLUMNS = {"articles": ("topic", "date"), "duplicates": ("date",), "dead_letters": ("date",)}
+MOVED_TO_PATH = {"articles": frozenset({"topic"})}
+
 TABLE_SCHEMAS = {
     "articles": ARTICLE_SCHEMA,
     "duplicates": DUPLICATE_SCHEMA,
@@ -123,7 +133,6 @@ def article_to_row(article: Article) -> Dict[str, Any]:
         "date_source": article.date_source,
         "fetched_at": _utc(article.fetched_at),
         "language": article.language,
-        "topic": article.topic,
         "topic_source": article.topic_source,
         "section": article.section,
         "body": article.body,

@@ -303,3 +303,12 @@ def test_many_doctypes_do_not_make_the_defusing_quadratic():
     pages, dead = _parse(b"<!DOCTYPE x [" * 700_000)  # 9 MB, every position a candidate
     assert pages == [] and [d.reason for d in dead] == [reasons.FEED_UNPARSEABLE]
     assert time.monotonic() - started < 5.0
+
+
+def test_an_html_page_given_as_a_feed_says_so():
+    page = (b"<!doctype html><html><head><title>Council rejects levy</title></head>"
+            b"<body><article><p>The council rejected the levy.</p></article></body></html>")
+    pages, dead = parse_feed(page, FeedRequest(url="https://example.com/news/levy.html"),
+                             content_type="text/html; charset=utf-8")
+    assert pages == [] and [d.reason for d in dead] == [reasons.FEED_UNPARSEABLE]
+    assert "HTML page, not a feed" in dead[0].detail and "--url" in dead[0].detail

@@ -5,6 +5,7 @@ import datetime as dt
 import io
 import json
 import logging
+import re
 import time
 
 import apache_beam as beam
@@ -34,7 +35,9 @@ def manifest():
          "counts": {"kind": {"url": 1, "near": 1}}},
         {"table": "dead_letters", "partition": "date=2025-05-17", "path": "d", "rows": 3,
          "counts": {"reason": {"fetch:http_4xx": 2, "extract:not_an_article": 1},
-                    "host": {"b.example": 2, "c.example": 1}}},
+                    "host": {"b.example": 2, "c.example": 1}},
+         "failed": [["https://b.example/gone", "fetch", "http_4xx"], ["https://b.example/old", "fetch", "http_4xx"],
+                    ["https://c.example/menu", "extract", "not_an_article"]]},
         {"table": "_skipped", "rows": 4},
     ]
     return sink.merge_manifest(records)
@@ -84,7 +87,7 @@ def test_build_report_figures():
 
 def test_html_is_self_contained_and_escaped():
     page = report.render_html(full_report())
-    assert page.startswith("<!doctype html>") and page.count("<svg") == 5  # 4 charts + per-feed
+    assert page.startswith("<!doctype html>") and page.count("<svg") == 4  # feeds are a table
     assert "<script" not in page.lower() and EVIL not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
     # nothing to fetch: no element that loads anything, no src/href attribute, no url(), no @import
@@ -223,3 +226,37 @@ def test_quiet_logging_keeps_warnings_only():
     finally:
         progress.configure_logging("WARNING", "text")
     assert "not shown" not in stream.getvalue() and "WARNING newsbeam: shown" in stream.getvalue()
+
+
+def test_axis_ticks_are_whole_numbers():
+    assert report.integer_ticks(10) == [0, 5, 10]
+    assert report.integer_ticks(3) == [0, 1, 2, 3]
+    assert report.integer_ticks(7) == [0, 2, 4, 6, 8]
+    assert report.integer_ticks(1234) == [0, 500, 1000, 1500]
+    for value in range(1, 300):
+        ticks = report.integer_ticks(value)
+        assert ticks[-1] >= value and len(ticks) <= 5 and all(isinstance(t, int) for t in ticks)
+
+
+def test_html_dates_keep_their_year_feeds_show_in_full_and_failed_urls_are_listed():
+    full = full_report()
+    full["figures"]["feeds"][0]["url"] = "http://127.0.0.1:8765/feeds/a-rather-long-feed-name/econotimes.xml"
+    page = report.render_html(full)
+    axis = re.findall(r'class="axis" text-anchor="middle">([^<]+)<', page)
+    assert axis == ["2025-05-15", "2025-05-16"]
+    assert not re.search(r'class="axis"[^>]*>\d+\.\d+<', page)  # no 2.5 articles
+    assert ">http://127.0.0.1:8765/feeds/a-rather-long-feed-name/econotimes.xml<" in page
+    assert "Failed URLs (first 3 of 3)" in page
+    for url, reason in (("https://b.example/gone", "http_4xx"), ("https://c.example/menu", "not_an_article")):
+        assert f">{url}<" in page and f">{reason}<" in page
+    text = summary.render(full)
+    assert "Failed URLs (first 3 of 3" in text and "https://c.example/menu  extract:not_an_article" in text
+
+
+def test_failed_urls_keep_the_first_100_in_order():
+    records = [{"table": "dead_letters", "partition": "date=2025-05-17", "path": f"d{k}", "rows": 80,
+                "counts": {}, "failed": [[f"https://x.example/{k}/{i:03d}", "fetch", "timeout"] for i in range(80)]}
+               for k in (1, 0)]
+    merged = sink.merge_manifest(records)
+    assert len(merged["failed_urls"]) == 100 and merged["failed_urls"] == sorted(merged["failed_urls"])
+    assert merged["failed_urls"][0][0] == "https://x.example/0/000"

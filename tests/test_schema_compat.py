@@ -5,7 +5,8 @@
 its fixture, and its schemas must equal the fixture's: changing a schema without
 bumping ``SCHEMA_VERSION`` (and writing the new fixture) fails here. Older
 fixtures must read with the current code: columns may only be added, never
-renamed, dropped or retyped.
+renamed, dropped or retyped -- except that a column may move into the partition
+path (``MOVED_TO_PATH``: v3 moved ``topic``), where every reader still sees it.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from schemas import SCHEMA_VERSION, TABLE_SCHEMAS
+from schemas.arrow import MOVED_TO_PATH, PARTITION_COLUMNS
 from tests.fixtures import write_schema_fixture
 
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
@@ -57,6 +59,9 @@ def test_older_files_read_with_the_current_schema(version, table):
     for path in _files(version, table):
         old = pq.read_schema(path)
         for field in old:  # only ever added: every old column exists, same type
+            if field.name in MOVED_TO_PATH.get(table, ()):
+                assert field.name in PARTITION_COLUMNS[table]
+                continue  # now only in the partition path (checked below)
             assert field.name in current.names, (table, field.name)
             assert current.field(field.name).type == field.type, (table, field.name)
         # Read as the current schema: added columns come back null.
@@ -90,3 +95,32 @@ def test_fixture_writer_reproduces_the_current_fixture(tmp_path):
     assert fresh == committed
     for rel in fresh:
         assert pq.read_table(tmp_path / "v" / rel).equals(pq.read_table(committed_root / rel))
+
+
+def test_only_a_partition_column_left_the_files():
+    """v3 dropped ``topic`` from the article files; nothing else may disappear."""
+    for version in VERSIONS:
+        for table in FOLDERS:
+            old = set(pq.read_schema(_files(version, table)[0]).names)
+            gone = old - set(TABLE_SCHEMAS[table].names)
+            assert gone <= MOVED_TO_PATH.get(table, frozenset()), (version, table, gone)
+    assert not set(PARTITION_COLUMNS["articles"]) & set(TABLE_SCHEMAS["articles"].names)
+
+
+def test_old_and_new_files_read_together_with_topic_once(tmp_path):
+    """A lake holding v2 files (topic in the file) and v3 files (topic in the path
+    only) reads as one hive dataset with ``topic`` once, from the path."""
+    import shutil
+    for version in VERSIONS:  # same keys, so same file name: keep both under new names
+        for path in _files(version, "articles"):
+            target = tmp_path / path.relative_to(FIXTURES / f"schema_v{version}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, target.with_name(f"v{version}-{target.name}"))
+    current = TABLE_SCHEMAS["articles"]
+    dataset = ds.dataset(str(tmp_path), partitioning="hive",
+                         schema=pa.schema([f.with_nullable(True) for f in current]
+                                          + [pa.field("topic", pa.string()), pa.field("date", pa.string())]))
+    rows = dataset.to_table().to_pylist()
+    assert len(rows) == len(VERSIONS)
+    assert {r["topic"] for r in rows} == {"politics"} and {r["date"] for r in rows} == {"2025-05-14"}
+    assert sorted(r["schema_version"] for r in rows) == VERSIONS

@@ -82,9 +82,44 @@ def test_rows_already_in_a_partition_are_not_written_again(tmp_path):
     sink.write_partition(out, "articles", part, first)
     rerun = [sink.arrow_schemas.article_to_row(art(i)) for i in range(3)]  # one more page succeeded
     written = sink.write_partition(out, "articles", part, rerun, skip_existing=True)
-    assert [w["rows"] for w in written] == [1]
+    assert [(w["table"], w["rows"]) for w in written] == [("articles", 1), (sink.PRESENT, 2)]
+    assert written[1]["urls"] == [f"https://a.example/{i}.html" for i in range(2)]
     ids = ds.dataset(out, partitioning="hive").to_table().column("article_id").to_pylist()
     assert sorted(ids) == sorted(urls.article_id(f"https://a.example/{i}.html") for i in range(3))
-    assert sink.write_partition(out, "articles", part, rerun, skip_existing=True) == []
+    again = sink.write_partition(out, "articles", part, rerun, skip_existing=True)
+    assert [(w["table"], w["rows"]) for w in again] == [(sink.PRESENT, 3)]
     # Compaction-style rewrites (skip_existing=False) still rewrite everything.
     assert sum(w["rows"] for w in sink.write_partition(out, "articles", part, rerun)) == 3
+
+
+def test_staged_files_are_invisible_until_committed(tmp_path):
+    """A run stopped before its commit leaves readers nothing; the commit publishes
+    every staged file under its final name; the next run clears leftovers."""
+    out = str(tmp_path / "out")
+    staging = sink.staging_root(out, "run-1")
+    rows = [sink.arrow_schemas.article_to_row(art(i)) for i in range(3)]
+    records = sink.write_partition(out, "articles", "topic=politics/date=2025-05-16", rows, staging=staging)
+    assert [r["rows"] for r in records] == [3]
+    assert not os.path.exists(os.path.join(out, "topic=politics"))
+    assert ds.dataset(out, partitioning="hive").to_table().num_rows == 0  # _staging is skipped by readers
+    published = sink.commit_staged(records)
+    assert "staged" not in published[0] and os.path.exists(published[0]["path"])
+    assert pq.read_table(out).num_rows == 3
+    assert sink.clear_staging(out) == 0 and not os.path.exists(os.path.join(out, "_staging"))
+    sink.write_partition(out, "articles", "topic=politics/date=2025-05-16", rows[:1],
+                         staging=sink.staging_root(out, "run-2"))
+    assert sink.clear_staging(out) == 1 and not os.path.exists(os.path.join(out, "_staging"))
+    assert pq.read_table(out).num_rows == 3
+
+
+def test_planned_files_matches_what_write_partition_makes(tmp_path):
+    rows = [sink.arrow_schemas.article_to_row(art(i)) for i in range(5)]
+    rows += rows[:2]  # a retried write: same keys once
+    written = sink.write_partition(str(tmp_path), "articles", "topic=politics/date=2025-05-16", rows, max_rows=2)
+    assert sink.planned_files("articles", rows, max_rows=2) == len(written) == 3
+
+
+def test_report_counts_every_entity_of_an_article():
+    row = sink.arrow_schemas.article_to_row(art(1))
+    row["entities"] = [{"text": f"E{i}", "label": "ORG", "count": 1} for i in range(12)]
+    assert len(sink._counts("articles", [row])["entities"]) == 12

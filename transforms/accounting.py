@@ -21,12 +21,17 @@ import apache_beam as beam
 ARTICLE, DUPLICATE, DEAD_LETTER, SKIPPED, UNACCOUNTED = (
     "articles", "duplicates", "dead_letters", "already_written", "unaccounted")
 ORDER = (ARTICLE, DUPLICATE, DEAD_LETTER, SKIPPED)  # first match wins
+# A row the sink found already in its partition (written by an earlier run that was
+# stopped before its index): already written, even though this run produced it again.
+PRESENT = "present"
 MANIFEST_TABLE = "_accounting"
 EXAMPLES = 10
 
 
 def best(categories: Iterable[str]) -> str:
     found = set(categories)
+    if PRESENT in found:
+        return SKIPPED
     return next((c for c in ORDER if c in found), UNACCOUNTED)
 
 
@@ -107,7 +112,8 @@ class Account(beam.PTransform):
             dead_letters | "DeadLetterUrls" >> beam.Map(
                 lambda d: (d.url, DEAD_LETTER)).with_output_types(str_pair),
             skipped | "SkippedUrls" >> beam.Map(lambda u: (u, SKIPPED)).with_output_types(str_pair),
-        ) | "AllOutcomes" >> beam.Flatten()
+        ) + ((pcolls["present"] | "PresentUrls" >> beam.Map(lambda u: (u, PRESENT)).with_output_types(str_pair),)
+             if "present" in pcolls else ()) | "AllOutcomes" >> beam.Flatten()
         # Outcomes reached through lineage: (target, source) joined with outcomes by target.
         by_target = lineage | "ByTarget" >> beam.Map(lambda p: (p[1], p[0])).with_output_types(str_pair)
 

@@ -33,6 +33,7 @@ from schemas import reasons
 from schemas.records import DeadLetter, FeedRequest, PageRequest, parse_iso_utc
 from transforms import feed_state
 from transforms import fetch as fetch_mod
+from transforms import interrupt
 
 LOG = logging.getLogger(__name__)
 DEAD_LETTER = "dead_letter"
@@ -254,6 +255,8 @@ def parse_feed(content: bytes, request: FeedRequest, *,
     if parsed is None or (not parsed.entries and (parsed.get("bozo") or not parsed.get("version"))):
         if parsed is not None:
             error = str(parsed.get("bozo_exception") or "no feed entries and no feed version")
+        if fetch_mod.looks_like_html(content):  # the commonest mistake: a page given as --feed
+            error = f"this is an HTML page, not a feed (give a page with --url): {error}"
         return [], [DeadLetter(url=request.url, stage=reasons.STAGE_PARSE_FEED,
                                reason=reasons.FEED_UNPARSEABLE, detail=error[:500], at=_now())]
     if parsed.bozo:
@@ -346,6 +349,8 @@ def read_feed(request: FeedRequest, session, config: fetch_mod.FetchConfig, *,
     except fetch_mod.FetchError as exc:
         return FeedRead([], [DeadLetter(url=request.url, stage=reasons.STAGE_FETCH, reason=exc.reason,
                                         detail=exc.detail, at=_now())], None, counters)
+    except interrupt.Interrupted:
+        raise  # Ctrl-C: not the feed's fault
     except Exception as exc:  # a bug or an exotic failure must not kill the job
         LOG.exception("unexpected failure reading feed %s", request.url)
         return FeedRead([], [DeadLetter(url=request.url, stage=reasons.STAGE_FETCH,

@@ -46,6 +46,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas import reasons
 from schemas.records import DeadLetter, FetchedPage, PageRequest
+from transforms import interrupt
 
 LOG = logging.getLogger(__name__)
 
@@ -338,7 +339,7 @@ class HostThrottle:
 
     def __init__(self, delay: float, concurrency: int = 1,
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = interrupt.sleep):
         self.delay = max(0.0, delay)
         self.concurrency = max(1, int(concurrency))
         self._clock = clock
@@ -375,7 +376,8 @@ class HostThrottle:
         with self._cond:
             state = self._state(host)
             while sum(state.busy) >= state.limit:
-                self._cond.wait()
+                self._cond.wait(interrupt.POLL_SECONDS)
+                interrupt.check()
             free = [i for i, busy in enumerate(state.busy) if not busy]
             # One lane: wait after the most recent request; several: the lane free longest.
             pick = max if state.limit == 1 else min
@@ -544,7 +546,7 @@ def _single_request(session, url: str, config: FetchConfig,
 
 def fetch_url(session, url: str, config: FetchConfig, *,
               headers: Optional[Dict[str, str]] = None,
-              sleep: Callable[[float], None] = time.sleep,
+              sleep: Callable[[float], None] = interrupt.sleep,
               throttle: Optional[HostThrottle] = None) -> Response:
     """GET ``url`` with retries on connection errors, timeouts, 408, 429 and 5xx.
 
@@ -835,6 +837,8 @@ def fetch_page(session, robots: Optional[RobotsCache], request: PageRequest,
     except FetchError as exc:
         return DeadLetter(url=request.url, stage=reasons.STAGE_FETCH, reason=exc.reason,
                           detail=exc.detail, at=now())
+    except interrupt.Interrupted:
+        raise  # Ctrl-C: not the page's fault, and not a dead letter
     except Exception as exc:  # a bug or an exotic failure must not kill the job
         LOG.exception("unexpected fetch failure for %s", request.url)
         return DeadLetter(url=request.url, stage=reasons.STAGE_FETCH,
@@ -847,7 +851,7 @@ def fetch_page(session, robots: Optional[RobotsCache], request: PageRequest,
 
 
 def fetch_host(session, robots: Optional[RobotsCache], requests_: Iterable[PageRequest],
-               config: FetchConfig, sleep: Callable[[float], None] = time.sleep,
+               config: FetchConfig, sleep: Callable[[float], None] = interrupt.sleep,
                throttle: Optional[HostThrottle] = None,
                ) -> Iterator[Union[FetchedPage, DeadLetter]]:
     """Fetch one host's pages (in URL order), politely; see :func:`fetch_host_pairs`."""
@@ -856,7 +860,7 @@ def fetch_host(session, robots: Optional[RobotsCache], requests_: Iterable[PageR
 
 
 def fetch_host_pairs(session, robots: Optional[RobotsCache], requests_: Iterable[PageRequest],
-                     config: FetchConfig, sleep: Callable[[float], None] = time.sleep,
+                     config: FetchConfig, sleep: Callable[[float], None] = interrupt.sleep,
                      throttle: Optional[HostThrottle] = None,
                      ) -> Iterator[Tuple[PageRequest, Union[FetchedPage, DeadLetter]]]:
     """Fetch one host's pages (in URL order), politely, yielding (request, result)
@@ -874,6 +878,7 @@ def fetch_host_pairs(session, robots: Optional[RobotsCache], requests_: Iterable
     ordered = sorted(requests_, key=lambda r: r.url)
 
     def one(request: PageRequest) -> List[Tuple[PageRequest, Union[FetchedPage, DeadLetter]]]:
+        interrupt.check()  # Ctrl-C: no new request
         result = fetch_page(session, robots, request, config, throttle)
         out: List[Tuple[PageRequest, Union[FetchedPage, DeadLetter]]] = [(request, result)]
         if isinstance(result, DeadLetter):
@@ -955,6 +960,7 @@ class _FetchHostsFn(beam.DoFn):
     def _drain(self, block: bool) -> Iterator:
         """Emit queued results; with ``block``, until every pending host is done."""
         while True:
+            interrupt.check()  # Ctrl-C: stop emitting, do not wait for requests in flight
             try:
                 item = self._results.get(timeout=0.05) if block else self._results.get_nowait()
             except queue.Empty:

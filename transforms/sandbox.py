@@ -216,6 +216,9 @@ def _read_exact(stream, n: int) -> Optional[bytes]:
 
 
 def _serve(parent: int, level: int) -> None:
+    import signal
+    # Ctrl-C reaches the whole process group: the parent decides what stops (it kills us if needed).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent)
     _limit_memory()
     logs: List[Tuple[int, str, str]] = []

@@ -10,6 +10,10 @@ see a partial object under the final name, but may briefly see both names).
 
 File names are a hash of the rows' keys: re-running the same input rewrites the
 same file instead of adding a second copy.
+
+A batch run stages its data files under ``_staging/<run id>/`` and publishes
+them all at the end (``CommitStaged``): a run stopped before that (Ctrl-C, a
+crash) leaves nothing half-done for readers, and the next run clears the stage.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 import re
 import urllib.parse
 import uuid
@@ -30,6 +35,7 @@ from apache_beam.metrics import Metrics
 from schemas import arrow as arrow_schemas
 from schemas.records import Article, Duplicate, IndexEntry
 from schemas.taxonomy import DEFAULT_TOPIC, is_topic
+from transforms import interrupt
 
 LOG = logging.getLogger(__name__)
 
@@ -38,6 +44,9 @@ MAX_ROWS_PER_FILE = 100_000
 SKIP_EXISTING_TABLES = frozenset({"articles", "duplicates"})
 TABLE_DIRS = {"articles": "", "duplicates": "_duplicates", "dead_letters": "_dead_letters",
               "index": "_state/index", "signatures": "_state/signatures"}
+STAGING_DIR = "_staging"
+FAILED_URLS_KEPT = 100
+PRESENT = "_present"  # manifest record: rows a partition already held (an earlier, cut-short run)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _KEY_COLUMNS = {"articles": ("article_id",), "duplicates": ("url", "duplicate_of", "kind"),
                 "dead_letters": ("url", "stage", "reason"), "index": ("url", "kind", "article_id"),
@@ -132,15 +141,22 @@ def existing_keys(output: str, table: str, partition: str) -> set:
     return found
 
 
+def staging_root(output: str, run_id: str) -> str:
+    return join_path(output, STAGING_DIR, run_id)
+
+
 def write_partition(output: str, table: str, partition: str, rows: List[Dict[str, Any]],
-                    max_rows: int = MAX_ROWS_PER_FILE, skip_existing: bool = False
-                    ) -> List[Dict[str, Any]]:
+                    max_rows: int = MAX_ROWS_PER_FILE, skip_existing: bool = False,
+                    staging: Optional[str] = None) -> List[Dict[str, Any]]:
     """Write one partition's rows; returns one manifest record per file.
 
     ``skip_existing`` drops rows whose key a file of the partition already holds.
     Normally the ``_state`` index keeps reruns from producing such rows; this
     covers a job killed after writing data but before its index: the rerun then
-    adds only what is missing instead of a second copy under a new file name.
+    adds only what is missing instead of a second copy under a new file name
+    (a ``_present`` record lists their URLs, so the run's accounting calls them
+    already written). With ``staging`` the files go under that folder and the
+    records carry ``staged`` paths for :func:`commit_staged`.
     """
     schema = arrow_schemas.TABLE_SCHEMAS[table]
     keys = _KEY_COLUMNS[table]
@@ -148,21 +164,75 @@ def write_partition(output: str, table: str, partition: str, rows: List[Dict[str
     present = existing_keys(output, table, partition) if skip_existing else set()
     # Same key twice (a retried bundle, a duplicate emitted twice): keep one.
     unique: List[Dict[str, Any]] = []
+    held: List[Dict[str, Any]] = []
     last = None
     for row in rows:
         key = tuple(str(row[k]) for k in keys)
-        if key != last and key not in present:
+        if key in present:
+            held.append(row)
+        elif key != last:
             unique.append(row)
         last = key
     written = []
     for start in range(0, len(unique), max_rows):
         chunk = unique[start:start + max_rows]
         arrow_table = arrow_schemas.to_table(chunk, schema)
-        path = join_path(output, TABLE_DIRS[table], partition, file_name(table, chunk))
-        write_parquet_atomically(path, arrow_table)
-        written.append({"table": table, "partition": partition, "path": path, "rows": len(chunk),
-                        "counts": _counts(table, chunk)})
+        name = file_name(table, chunk)
+        path = join_path(output, TABLE_DIRS[table], partition, name)
+        record = {"table": table, "partition": partition, "path": path, "rows": len(chunk),
+                  "counts": _counts(table, chunk)}
+        if table == "dead_letters":  # for the report's table of failed URLs
+            record["failed"] = sorted([r["url"], r["stage"], r["reason"]] for r in chunk)[:FAILED_URLS_KEPT]
+        if staging:
+            record["staged"] = join_path(staging, TABLE_DIRS[table], partition, name)
+        write_parquet_atomically(record.get("staged", path), arrow_table)
+        written.append(record)
+    if held:
+        urls = sorted({u for row in held for u in (row.get("url"), row.get("canonical_url")) if u})
+        written.append({"table": PRESENT, "of": table, "rows": len(held), "urls": urls})
     return written
+
+
+def planned_files(table: str, rows: List[Dict[str, Any]], max_rows: int = MAX_ROWS_PER_FILE) -> int:
+    """How many files :func:`write_partition` makes of ``rows`` (same-key rows kept once)."""
+    keys = _KEY_COLUMNS[table]
+    distinct = len({tuple(str(r[k]) for k in keys) for r in rows})
+    return -(-distinct // max_rows)
+
+
+def commit_staged(records: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Publish a run's staged files under their final names (replacing a file of
+    the same name); returns the records. Deliberately not interruptible: it is
+    a rename per file, and stopping half-way would publish half a run."""
+    out = []
+    for record in records:
+        staged = record.get("staged")
+        if staged:
+            if "://" not in record["path"]:  # local rename needs the folder; object stores have none
+                os.makedirs(os.path.dirname(record["path"]), exist_ok=True)
+            elif FileSystems.exists(record["path"]):
+                FileSystems.delete([record["path"]])  # object stores: rename cannot overwrite
+            FileSystems.rename([staged], [record["path"]])
+            record = {k: v for k, v in record.items() if k != "staged"}
+        out.append(record)
+    return out
+
+
+def clear_staging(output: str) -> int:
+    """Delete what stopped runs left under ``_staging`` (call only while holding the
+    output's lock: a running job's stage must not be removed); returns files deleted."""
+    pattern = join_path(output, STAGING_DIR, "**")
+    try:
+        paths = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
+    except Exception:  # nothing staged
+        return 0
+    if paths:
+        FileSystems.delete(paths)
+    root = join_path(output, STAGING_DIR)
+    if "://" not in root:
+        import shutil
+        shutil.rmtree(root, ignore_errors=True)
+    return len(paths)
 
 
 def _counts(table: str, rows: List[Dict[str, Any]]) -> Dict[str, Dict[str, int]]:
@@ -182,7 +252,7 @@ def _counts(table: str, rows: List[Dict[str, Any]]) -> Dict[str, Dict[str, int]]
             if row["published_at"] is not None and row["fetched_at"] is not None:
                 lag = (row["fetched_at"] - row["published_at"]).total_seconds()
                 bump("freshness_s", str(freshness_bucket(lag)))  # histogram for percentiles
-            for entity in row["entities"][:10]:
+            for entity in row["entities"]:  # all of them: the report's top list is over every mention
                 bump("entities", f'{entity["text"]}\t{entity["label"]}', entity["count"])
         elif table == "duplicates":
             bump("kind", row["kind"])
@@ -216,20 +286,24 @@ def freshness_bucket(seconds: float) -> int:
 
 
 class _WritePartitionFn(beam.DoFn):
-    def __init__(self, output: str, table: str, max_rows: int):
+    def __init__(self, output: str, table: str, max_rows: int, staging: Optional[str] = None):
         self._output = output
         self._table = table
         self._max_rows = max_rows
+        self._staging = staging
         self.rows_written = Metrics.counter("sink", f"{table}_rows")
         self.files_written = Metrics.counter("sink", f"{table}_files")
 
     def process(self, element):
         partition, rows = element
+        if self._staging:
+            interrupt.check()  # Ctrl-C: stage no more (nothing staged is published)
         skip = self._table in SKIP_EXISTING_TABLES
         for record in write_partition(self._output, self._table, partition, list(rows),
-                                      self._max_rows, skip_existing=skip):
-            self.rows_written.inc(record["rows"])
-            self.files_written.inc()
+                                      self._max_rows, skip_existing=skip, staging=self._staging):
+            if record["table"] != PRESENT:
+                self.rows_written.inc(record["rows"])
+                self.files_written.inc()
             yield record
 
 
@@ -237,11 +311,12 @@ class WritePartitioned(beam.PTransform):
     """Records -> Parquet files under ``output``; emits a manifest record per file."""
 
     def __init__(self, output: str, table: str, max_rows: int = MAX_ROWS_PER_FILE,
-                 label: Optional[str] = None):
+                 label: Optional[str] = None, staging: Optional[str] = None):
         super().__init__(label)
         self._output = output
         self._table = table
         self._max_rows = max_rows
+        self._staging = staging
 
     def expand(self, records):
         table = self._table
@@ -254,7 +329,18 @@ class WritePartitioned(beam.PTransform):
                 | "ToRows" >> beam.Map(lambda r: (partition_of(table, r), convert(r))).with_output_types(
                     Tuple[str, Dict[str, Any]])
                 | "GroupByPartition" >> beam.GroupByKey()
-                | "WriteFiles" >> beam.ParDo(_WritePartitionFn(self._output, table, self._max_rows)))
+                | "WriteFiles" >> beam.ParDo(_WritePartitionFn(self._output, table, self._max_rows,
+                                                               self._staging)))
+
+
+class CommitStaged(beam.PTransform):
+    """Manifest records of staged files -> the same records, once every file is
+    published (one step, after all data files of the run are staged)."""
+
+    def expand(self, records):
+        return (records
+                | "AllStaged" >> beam.combiners.ToList()
+                | "Publish" >> beam.FlatMap(commit_staged))
 
 
 def index_entries_for_article(article: Article) -> List[IndexEntry]:
@@ -331,10 +417,16 @@ def merge_manifest(records: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
         if record.get("table") == "_skipped":
             report["skipped_already_written"] += record["rows"]
             continue
+        if record.get("table") == PRESENT:  # counted by accounting among already written
+            report.setdefault("already_present", {})
+            report["already_present"][record["of"]] = report["already_present"].get(record["of"], 0) + record["rows"]
+            continue
         if record.get("table") == "_accounting":  # transforms/accounting.py
             report["accounting"] = {k: v for k, v in record.items() if k != "table"}
             continue
         table = record["table"]
+        if record.get("failed"):
+            report["failed_urls"] = sorted(report.get("failed_urls", []) + record["failed"])[:FAILED_URLS_KEPT]
         report["files"] += 1
         report["tables"][table] = report["tables"].get(table, 0) + record["rows"]
         if table == "articles":

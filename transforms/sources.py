@@ -546,7 +546,13 @@ def list_html_files(root: str) -> List[str]:
     else:
         local = urllib.parse.urlsplit(root).path if root.startswith("file://") else root
         found = []
-        for dirpath, _dirs, files in os.walk(local):
+        seen = set()  # symlinked folders are followed, each real folder once (no loops)
+        for dirpath, dirs, files in os.walk(local, followlinks=True):
+            real = os.path.realpath(dirpath)
+            if real in seen:
+                dirs[:] = []
+                continue
+            seen.add(real)
             found.extend(os.path.join(dirpath, f) for f in files)
     return sorted(p for p in found if p.lower().endswith(HTML_SUFFIXES))
 

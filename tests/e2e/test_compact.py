@@ -46,9 +46,16 @@ def test_compact_merges_files_and_keeps_rows(tmp_path):
     assert len(rows_of(out)) == 17  # 15 distinct + 2 repeated
 
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    dry = subprocess.run([sys.executable, "-m", "pipeline.compact", str(out), "--dry-run"], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    assert len(list((out / part).glob("*.parquet"))) == 6  # nothing changed
     result = subprocess.run([sys.executable, "-m", "pipeline.compact", str(out)], env=env, cwd=ROOT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
+    # The dry run said exactly what the real run then did.
+    assert dry.stdout.replace("would merge", "merged") == result.stdout
+    assert "apitools" not in dry.stderr + result.stderr
     assert "6 -> 1 files" in result.stdout and "3 -> 1 files" in result.stdout
     assert len(list((out / part).glob("*.parquet"))) == 1
     assert rows_of(out) == expected
@@ -59,3 +66,27 @@ def test_compact_merges_files_and_keeps_rows(tmp_path):
                            capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "merged 0 of" in again.stdout
     assert rows_of(out) == expected
+
+
+def test_compact_rewrites_pre_v3_files_so_pandas_and_pyarrow_read_them(tmp_path):
+    """An output written before schema v3 (topic also inside the files) reads with
+    pyarrow.dataset, and after one compaction with pq.read_table / pandas too."""
+    import shutil
+    import pyarrow.parquet as pq
+    out = tmp_path / "old"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "schema_v2", out)
+    try:
+        pq.read_table(str(out))
+        merged_before = True
+    except Exception:  # the bug of #19: string vs dictionary<string>
+        merged_before = False
+    assert not merged_before
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    result = subprocess.run([sys.executable, "-m", "pipeline.compact", str(out)], env=env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "articles/topic=politics/date=2025-05-14: 1 -> 1 files" in result.stdout
+    table = pq.read_table(str(out))
+    assert table.num_rows == 1 and table.column_names.count("topic") == 1
+    assert table.column("topic").to_pylist() == ["politics"]
+    assert table.column("title").to_pylist() == ["Council rejects housing levy"]

@@ -207,3 +207,72 @@ def test_syndicated_copies_are_near_duplicates(demo_run):
         assert a not in duplicates and b not in duplicates
     signatures = _side_table(out, "_state/signatures")
     assert {r["article_id"] for r in signatures} == {r["article_id"] for r in rows.values()}
+
+
+# --------------------------------------------------------------------------- every reader
+
+def _triples(article_ids, topics, dates):
+    return sorted(zip(map(str, article_ids), map(str, topics), (str(d)[:10] for d in dates)))
+
+
+def test_every_parquet_reader_reads_the_lake_as_it_is(demo_run):
+    """pandas, pyarrow (read_table and dataset), DuckDB and Polars read the output with
+    their one-liners from the README: same rows, topic and date once each."""
+    import pandas as pd
+    import polars as pl
+    _base, out, result = demo_run
+    assert "apitools" not in result.stderr  # Beam's BigQuery notice never reaches the user
+    root = str(out)
+    reference = ds.dataset(root, partitioning="hive").to_table()
+    expected = _triples(*(reference.column(c).to_pylist() for c in ("article_id", "topic", "date")))
+    assert len(expected) == reference.num_rows > 0
+
+    frame = pd.read_parquet(root)
+    assert list(frame.columns).count("topic") == 1 and list(frame.columns).count("date") == 1
+    assert _triples(frame["article_id"], frame["topic"], frame["date"]) == expected
+    assert str(frame["published_at"].dtype).startswith("datetime64")
+
+    table = pq.read_table(root)
+    assert table.column_names.count("topic") == 1
+    assert _triples(*(table.column(c).to_pylist() for c in ("article_id", "topic", "date"))) == expected
+
+    con = duckdb.connect()
+    rows = con.execute(f"SELECT article_id, topic, date, typeof(date) FROM read_parquet("
+                       f"'{root}/topic=*/date=*/*.parquet', hive_partitioning=true)").fetchall()
+    assert _triples(*zip(*[r[:3] for r in rows])) == expected and {r[3] for r in rows} == {"DATE"}
+
+    lazy = pl.scan_parquet(f"{root}/topic=*/date=*/*.parquet", hive_partitioning=True)
+    schema = lazy.collect_schema()
+    assert schema.names().count("topic") == 1 and str(schema["date"]) == "Date"
+    polars_rows = lazy.select("article_id", "topic", "date").collect()
+    assert _triples(*(polars_rows[c].to_list() for c in ("article_id", "topic", "date"))) == expected
+    # Run reports, state and side tables stay out of the bare-folder readers' way.
+    assert set(frame["schema_version"]) == {SCHEMA_VERSION}
+
+
+def _spark_python():
+    import shutil
+    python = ROOT / ".venv-spark" / "bin" / "python"
+    if not (ROOT / ".venv-spark" / ".newsbeam-pyspark").exists() or not python.exists():
+        return None, "no .venv-spark (run_tests.sh makes it where Java is available; NEWSBEAM_SKIP_SPARK=1 skips)"
+    if shutil.which("java") is None:
+        return None, "no Java runtime (run_tests.sh installs one with apt-get where it can)"
+    return python, ""
+
+
+def test_spark_reads_the_lake_as_it_is(demo_run):
+    """``spark.read.parquet(DIR)`` (Spark skips ``_``-prefixed folders like pyarrow)."""
+    python, why = _spark_python()
+    if python is None:
+        print(f"skipping the Spark reader test: {why}", file=sys.stderr)
+        pytest.skip(why)
+    _base, out, _result = demo_run
+    result = subprocess.run([str(python), str(ROOT / "tests" / "e2e" / "spark_read.py"), str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    spark = json.loads(result.stdout.strip().splitlines()[-1])
+    assert spark["columns"].count("topic") == 1 and spark["columns"].count("date") == 1
+    assert spark["types"]["date"] == "date" and spark["types"]["topic"] == "string"
+    reference = ds.dataset(str(out), partitioning="hive").to_table()
+    expected = _triples(*(reference.column(c).to_pylist() for c in ("article_id", "topic", "date")))
+    assert _triples(*zip(*spark["rows"])) == expected

@@ -29,9 +29,9 @@ def snapshot(out: pathlib.Path):
     def rows(pattern):
         return [r for f in sorted(out.glob(pattern)) for r in pq.read_table(f).to_pylist()]
     articles = sorted(
-        (r["url"], r["article_id"], r["topic"], r["content_hash"], r["title"], r["cluster_size"],
+        (r["url"], r["article_id"], r["content_hash"], r["title"], r["cluster_size"],
          tuple(r["authors"]), tuple((e["text"], e["label"], e["count"]) for e in r["entities"]),
-         str(f.parent.parent.name), str(f.parent.name))
+         str(f.parent.parent.name), str(f.parent.name))  # topic and date: the path
         for f in sorted(out.glob("topic=*/date=*/*.parquet")) for r in pq.read_table(f).to_pylist())
     duplicates = sorted((r["url"], r["duplicate_of"], r["kind"]) for r in rows("_duplicates/date=*/*.parquet"))
     dead = sorted((r["url"], r["stage"], r["reason"]) for r in rows("_dead_letters/date=*/*.parquet"))
