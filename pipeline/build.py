@@ -13,6 +13,7 @@ import apache_beam as beam
 from transforms import feed_state
 from transforms.minhash import NearDupConfig
 from transforms import accounting, dedup, entities, extract, feeds, fetch, sink, site_learning, sources, topics, warc
+from transforms import usage
 
 
 def fetch_config(options) -> fetch.FetchConfig:
@@ -84,7 +85,8 @@ def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: s
     pages = page_sets | "AllPages" >> beam.Flatten()
 
     extracted = pages | "ExtractArticles" >> extract.ExtractArticles(
-        options.min_words, timeout=getattr(options, "extract_timeout", extract.EXTRACT_TIMEOUT_S))
+        options.min_words, timeout=getattr(options, "extract_timeout", extract.EXTRACT_TIMEOUT_S),
+        tdm=getattr(options, "tdm", "record"))
     dead_letters.append(extracted.dead_letter)
     # Per-site template paragraphs out before dedup, so copies compare on clean text.
     learned = extracted.articles | "LearnSiteTemplates" >> site_learning.LearnSiteTemplates(
@@ -100,8 +102,11 @@ def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: s
 
     all_dead = dead_letters | "AllDeadLetters" >> beam.Flatten()
     max_rows = options.max_rows_per_file
+    to_write = articles
+    if getattr(options, "tdm", "record") == "omit-body":  # bodies dropped only from what is written
+        to_write = articles | "OmitReservedBodies" >> beam.Map(usage.omit_body)
     written = [
-        articles | "WriteArticles" >> sink.WritePartitioned(output, "articles", max_rows),
+        to_write | "WriteArticles" >> sink.WritePartitioned(output, "articles", max_rows),
         unique["duplicates"] | "WriteDuplicates" >> sink.WritePartitioned(output, "duplicates", max_rows),
         all_dead | "WriteDeadLetters" >> sink.WritePartitioned(output, "dead_letters", max_rows),
     ]
