@@ -68,7 +68,7 @@ class Usage:
     ai_agents_disallowed: Optional[Tuple[str, ...]] = None  # of transforms.usage.AI_AGENTS
     tdm_reservation: Optional[bool] = None  # W3C TDMRep: TDM rights reserved
     tdm_policy: Optional[str] = None  # TDMRep policy URL
-    tdm_source: Optional[str] = None  # http_header | tdmrep_json | meta
+    tdm_source: Optional[str] = None  # meta | http_header | tdmrep_json (the one that decided)
     robots_directives: Tuple[str, ...] = ()  # noai, noimageai, noarchive, nosnippet
     license: Optional[str] = None  # <link rel="license"> or JSON-LD license
     copyright_holder: Optional[str] = None

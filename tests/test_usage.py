@@ -81,7 +81,8 @@ def test_malformed_tdmrep_is_unreadable_not_unreserved(content):
     assert tdm.tdm_reservation is None  # unknown, not "not reserved"
 
 
-def test_tdm_priority_header_then_file_then_meta():
+def test_tdm_priority_meta_over_header_over_file():
+    """TDMRep "processing priority": headers supersede the file, HTML meta supersedes both."""
     rules = usage.parse_tdmrep(b'[{"location": "/*", "tdm-reservation": 0}]')
     by_header = usage.from_fetch({"TDM-Reservation": "1", "tdm-policy": "https://p.example/pol"},
                                  url="https://p.example/a", robots_allowed=True, ai_disallowed=(), tdmrep=rules)
@@ -90,7 +91,11 @@ def test_tdm_priority_header_then_file_then_meta():
     by_file = usage.from_fetch({}, url="https://p.example/a", robots_allowed=True, ai_disallowed=(), tdmrep=rules)
     assert (by_file.tdm_reservation, by_file.tdm_source) == (False, "tdmrep_json")
     meta = lxml.html.fromstring(b'<html><head><meta name="tdm-reservation" content="1"></head><body></body></html>')
-    assert usage.from_page(meta, "https://p.example/a", [], None, by_file).tdm_reservation is False
+    over_file = usage.from_page(meta, "https://p.example/a", [], None, by_file)
+    assert (over_file.tdm_reservation, over_file.tdm_source) == (True, "meta")
+    open_meta = lxml.html.fromstring(b'<html><head><meta name="tdm-reservation" content="0"></head></html>')
+    over_header = usage.from_page(open_meta, "https://p.example/a", [], None, by_header)
+    assert (over_header.tdm_reservation, over_header.tdm_policy, over_header.tdm_source) == (False, None, "meta")
     nothing = usage.from_fetch({}, url="https://p.example/a", robots_allowed=True, ai_disallowed=(),
                                tdmrep=usage.ABSENT)
     assert (nothing.tdm_reservation, nothing.tdm_source) == (False, None)  # consulted: not reserved

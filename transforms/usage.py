@@ -9,10 +9,10 @@ Signals and the standards they follow:
 
 - robots.txt (RFC 9309), read by the fetcher's :class:`~transforms.fetch.RobotsCache`:
   whether our user agent may fetch the URL, and which of :data:`AI_AGENTS` may not;
-- TDM reservation, W3C TDMRep final report (2024): ``tdm-reservation`` /
-  ``tdm-policy`` HTTP headers, the same names in ``<meta>``, and the origin's
-  ``/.well-known/tdmrep.json``. The first source that says something wins, in the
-  order HTTP header > tdmrep.json > HTML meta (:func:`resolve_tdm`);
+- TDM reservation, W3C TDMRep final report (2024): the origin's
+  ``/.well-known/tdmrep.json``, the ``tdm-reservation`` / ``tdm-policy`` HTTP
+  headers and the same names in ``<meta>``. Its "processing priority": headers
+  supersede the file, HTML meta supersedes both (:func:`resolve_tdm`);
 - ``noai``/``noimageai``/``noarchive``/``nosnippet`` in ``<meta name="robots">`` and
   ``X-Robots-Tag`` (directives addressed to all agents or to ours);
 - licence: ``<link rel="license">`` (and ``<a rel="license">``, the Creative Commons
@@ -174,7 +174,8 @@ def parse_tdmrep(content: bytes, base: Optional[str] = None) -> TdmRepFile:
 
 
 def resolve_tdm(*declarations: TdmDeclaration) -> TdmDeclaration:
-    """The first declaration that says something (callers pass them in priority order)."""
+    """The first declaration that says something (callers pass them strongest first:
+    meta, header, tdmrep.json)."""
     for declaration in declarations:
         if declaration.reserved is not None:
             return declaration
@@ -343,10 +344,9 @@ def from_page(tree, page_url: str, jsonld_objects: Iterable[Dict[str, Any]],
         elif name in ("tdm-reservation", "tdm-policy") and name not in meta:
             meta[name] = node.get("content") or ""
     tdm_reserved, tdm_policy, tdm_source = fetched.tdm_reservation, fetched.tdm_policy, fetched.tdm_source
-    if tdm_source is None:  # neither header nor tdmrep.json said anything: the page may
-        page_tdm = tdm_from_fields(meta, TDM_META, page_url)
-        if page_tdm.reserved is not None:
-            tdm_reserved, tdm_policy, tdm_source = page_tdm.reserved, page_tdm.policy, page_tdm.source
+    page_tdm = tdm_from_fields(meta, TDM_META, page_url)
+    if page_tdm.reserved is not None:  # TDMRep: HTML meta supersedes header and tdmrep.json
+        tdm_reserved, tdm_policy, tdm_source = page_tdm.reserved, page_tdm.policy, page_tdm.source
 
     objects = ([article] if article else []) + [o for o in jsonld_objects if o is not article]
     licence = None

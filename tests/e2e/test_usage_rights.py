@@ -43,9 +43,9 @@ TDMREP = b"""[{"location": "/reserved/*", "tdm-reservation": 1, "tdm-policy": "h
 CC_BY = "https://creativecommons.org/licenses/by/4.0/"
 # One sentence with names per page (a sentence shared by 3+ pages would be learnt as boilerplate).
 PEOPLE = ("Anna Schmidt", "Luis Moreno", "Priya Raman", "John Okafor", "Marta Kowalski", "Kenji Sato",
-          "Sofia Rossi", "Omar Haddad", "Ingrid Berg", "Paul Dubois", "Mei Chen", "Tom Walsh")
+          "Sofia Rossi", "Omar Haddad", "Ingrid Berg", "Paul Dubois", "Mei Chen", "Tom Walsh", "Ana Lima")
 CITIES = ("Berlin", "Madrid", "Chennai", "Lagos", "Warsaw", "Osaka", "Rome", "Beirut", "Oslo", "Lyon",
-          "Shanghai", "Dublin")
+          "Shanghai", "Dublin", "Porto")
 
 
 def page(title: str, seed: int, head: str = "", tail: str = "") -> bytes:
@@ -77,8 +77,7 @@ MAIN = {
     "/reserved/file.html": (page("File story", 4), {}, dict(
         ai_agents_disallowed=["GPTBot"], tdm_reservation=True, tdm_source="tdmrep_json",
         tdm_policy="https://pub.example/policy.json")),
-    "/open/licensed.html": (page("Licensed story", 5, f"<meta name='tdm-reservation' content='1'>"
-                                                      f"<link rel='license' href='{CC_BY}'>" + jsonld({
+    "/open/licensed.html": (page("Licensed story", 5, f"<link rel='license' href='{CC_BY}'>" + jsonld({
                                                           "@context": "https://schema.org", "@type": "NewsArticle",
                                                           "headline": "Licensed story",
                                                           "copyrightHolder": {"@type": "Organization",
@@ -87,6 +86,9 @@ MAIN = {
                             {}, dict(tdm_reservation=False, tdm_source="tdmrep_json", license=CC_BY,
                                      copyright_holder="Loopback News", copyright_year=2025,
                                      accessible_for_free=False)),
+    # TDMRep processing priority: the page's meta supersedes the file's reservation.
+    "/reserved/meta-open.html": (page("Meta opens", 12, "<meta name='tdm-reservation' content='0'>"), {}, dict(
+        tdm_reservation=False, tdm_source="meta", tdm_policy=None)),
     "/opinion/column.html": (page("Opinion column", 6, jsonld({"@type": "WebPage",
                                                                "license": "https://pub.example/licence"})), {},
                              dict(ai_agents_disallowed=["GPTBot", "Google-Extended"],
@@ -177,7 +179,7 @@ def test_record_mode_fills_every_signal(sites, recorded):
     assert inspect.returncode == 0, inspect.stderr
     per_source = {r["source"]: r for r in map(json.loads, inspect.stdout.splitlines())}
     assert per_source["127.0.0.1"]["tdm_reserved"] == 3 and per_source["saved.example"]["tdm_reserved"] == 1
-    assert per_source["127.0.0.1"]["ai_agents_disallowed"] == 6 and per_source["saved.example"]["noai"] == 1
+    assert per_source["127.0.0.1"]["ai_agents_disallowed"] == 7 and per_source["saved.example"]["noai"] == 1
 
 
 def test_skip_mode_dead_letters_reserved_pages_and_accounts_for_them(sites, tmp_path):
