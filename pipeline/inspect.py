@@ -167,6 +167,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.sql:
             show(con.execute(args.sql), args.format)
         elif args.usage:
+            if "usage" not in [d[0] for d in con.execute("SELECT * FROM articles LIMIT 0").description]:
+                print("inspect: error: no usage column: these files were written before schema 3",
+                      file=sys.stderr)
+                return 2
             show(con.execute(USAGE_SQL), args.format)
         elif args.entity is not None:
             show(con.execute(ENTITY_SQL, [args.entity]), args.format)
