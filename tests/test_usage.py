@@ -225,3 +225,19 @@ def test_tdmrep_fetch_passes_the_ssrf_guard(http_server):
                                   connect_timeout=1.0, total_timeout=2.0)
     (page,) = _fetch_all(guarded, http_server, ["/a.html"])
     assert isinstance(page, FetchedPage) and page.usage.tdm_reservation is None
+
+
+def test_warc_records_keep_their_archived_headers_and_leave_robots_unknown(tmp_path):
+    from tests.test_warc import rec, write_warc
+    from transforms import extract, warc
+    path = write_warc(tmp_path / "crawl.warc.gz", [
+        rec("https://news.example/a.html", extra=[("TDM-Reservation", "1"), ("X-Robots-Tag", "noai")]),
+        rec("https://news.example/b.html")])
+    reserved, plain = [p for p in warc.read_warc(path) if isinstance(p, FetchedPage)]
+    assert (reserved.usage.tdm_reservation, reserved.usage.tdm_source) == (True, "http_header")
+    assert reserved.usage.robots_directives == ("noai",)
+    assert (plain.usage.tdm_reservation, plain.usage.robots_allowed, plain.usage.ai_agents_disallowed) == \
+        (None, None, None)  # tdmrep.json and robots.txt were not consulted: unknown, not allowed
+    article = extract.extract_article(reserved, min_words=20)
+    assert isinstance(article, Article), article
+    assert article.usage.tdm_reservation is True
