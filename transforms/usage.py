@@ -24,6 +24,7 @@ never "allowed".
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 import threading
@@ -115,9 +116,10 @@ def tdm_from_fields(fields: Mapping[str, str], source: str, base: Optional[str] 
     return TdmDeclaration(reserved, policy, source)
 
 
-def _location_regex(location: str) -> Optional["re.Pattern[str]"]:
-    """A tdmrep.json ``location``: a path pattern where ``*`` matches any characters
-    and a final ``$`` anchors the end (as in robots.txt)."""
+@functools.lru_cache(maxsize=4096)
+def _location_regex(location: Any) -> Optional["re.Pattern[str]"]:
+    """A tdmrep.json ``location``: a path prefix (robots.txt style, as TDMRep says) where
+    ``*`` matches any characters and a final ``$`` anchors the end."""
     if not isinstance(location, str) or not location.startswith("/"):
         return None
     anchored = location.endswith("$")
@@ -163,7 +165,8 @@ def parse_tdmrep(content: bytes, base: Optional[str] = None) -> TdmRepFile:
         return UNREADABLE
     rules = []
     for item in data:
-        if not isinstance(item, dict) or _location_regex(item.get("location")) is None:
+        location = item.get("location") if isinstance(item, dict) else None
+        if not isinstance(location, str) or _location_regex(location) is None:
             continue
         reserved = parse_reservation(item.get("tdm-reservation"))
         if reserved is None:
