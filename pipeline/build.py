@@ -13,6 +13,7 @@ import apache_beam as beam
 from transforms import feed_state
 from transforms.minhash import NearDupConfig
 from transforms import accounting, dedup, entities, extract, feeds, fetch, sink, site_learning, sources, topics, warc
+from transforms import usage
 
 
 def fetch_config(options) -> fetch.FetchConfig:
@@ -84,7 +85,8 @@ def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: s
     pages = page_sets | "AllPages" >> beam.Flatten()
 
     extracted = pages | "ExtractArticles" >> extract.ExtractArticles(
-        options.min_words, timeout=getattr(options, "extract_timeout", extract.EXTRACT_TIMEOUT_S))
+        options.min_words, timeout=getattr(options, "extract_timeout", extract.EXTRACT_TIMEOUT_S),
+        tdm=getattr(options, "tdm", "record"))
     dead_letters.append(extracted.dead_letter)
     # Per-site template paragraphs out before dedup, so copies compare on clean text.
     learned = extracted.articles | "LearnSiteTemplates" >> site_learning.LearnSiteTemplates(
@@ -103,8 +105,11 @@ def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: s
     # Data files are staged, then published together once all are written: a run
     # stopped before (Ctrl-C, a crash) shows readers nothing of itself.
     staging = sink.staging_root(output, run_id)
+    to_write = articles
+    if getattr(options, "tdm", "record") == "omit-body":  # bodies dropped only from what is written
+        to_write = articles | "OmitReservedBodies" >> beam.Map(usage.omit_body)
     written = [
-        articles | "WriteArticles" >> sink.WritePartitioned(output, "articles", max_rows, staging=staging),
+        to_write | "WriteArticles" >> sink.WritePartitioned(output, "articles", max_rows, staging=staging),
         unique["duplicates"] | "WriteDuplicates" >> sink.WritePartitioned(output, "duplicates", max_rows,
                                                                           staging=staging),
         all_dead | "WriteDeadLetters" >> sink.WritePartitioned(output, "dead_letters", max_rows,

@@ -10,6 +10,7 @@ Examples::
 
     python -m pipeline.inspect out/
     python -m pipeline.inspect out/ --entity Zelenskiy
+    python -m pipeline.inspect out/ --usage          # articles per usage-rights kind, per source
     python -m pipeline.inspect out/ --sql "SELECT reason, count(*) FROM dead_letters GROUP BY 1"
     python -m pipeline.inspect out/ --sql "SELECT * FROM articles LIMIT 5" --format json
 """
@@ -128,6 +129,22 @@ ENTITY_SQL = ("SELECT date, topic, title, e.text AS entity, e.label, e.count AS 
               "FROM articles, UNNEST(entities) AS t(e) "
               "WHERE lower(e.text) LIKE '%' || lower(?) || '%' ORDER BY date, title, entity")
 
+# Articles per usage-rights kind (transforms/usage.py KINDS) and source; files written
+# before schema 3 have no usage column (union_by_name makes it null): they count in
+# "articles" only.
+USAGE_SQL = """
+SELECT source_domain AS source, count(*) AS articles,
+       count(*) FILTER (WHERE usage.tdm_reservation) AS tdm_reserved,
+       count(*) FILTER (WHERE len(coalesce(usage.ai_agents_disallowed, [])) > 0) AS ai_agents_disallowed,
+       count(*) FILTER (WHERE list_contains(usage.robots_directives, 'noai')) AS noai,
+       count(*) FILTER (WHERE list_contains(usage.robots_directives, 'noimageai')) AS noimageai,
+       count(*) FILTER (WHERE list_contains(usage.robots_directives, 'noarchive')) AS noarchive,
+       count(*) FILTER (WHERE list_contains(usage.robots_directives, 'nosnippet')) AS nosnippet,
+       count(*) FILTER (WHERE usage.license IS NOT NULL) AS licensed,
+       count(*) FILTER (WHERE usage.accessible_for_free = false) AS not_free
+FROM articles GROUP BY ALL ORDER BY articles DESC, source
+"""
+
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.inspect", description=__doc__,
@@ -135,6 +152,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("output", help="an output folder written by newsbeam")
     query = parser.add_mutually_exclusive_group()
     query.add_argument("--entity", help="articles mentioning this entity (case-insensitive substring)")
+    query.add_argument("--usage", action="store_true",
+                       help="articles per usage-rights kind (TDM reservation, AI agents disallowed in "
+                            "robots.txt, noai/noimageai/noarchive/nosnippet, licence, not free), per source")
     query.add_argument("--sql", help="run this SQL; views: articles, duplicates, dead_letters")
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table",
                         help="table (default), csv, or json (one object per line)")
@@ -146,6 +166,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         con = connect(args.output)
         if args.sql:
             show(con.execute(args.sql), args.format)
+        elif args.usage:
+            if "usage" not in [d[0] for d in con.execute("SELECT * FROM articles LIMIT 0").description]:
+                print("inspect: error: no usage column: these files were written before schema 3",
+                      file=sys.stderr)
+                return 2
+            show(con.execute(USAGE_SQL), args.format)
         elif args.entity is not None:
             show(con.execute(ENTITY_SQL, [args.entity]), args.format)
         else:

@@ -10,6 +10,8 @@ import argparse
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from transforms.usage import TDM_MODES
+
 
 def _bounded(kind, low, high):
     """argparse type: a number in [low, high] (out of range = usage error, exit 2)."""
@@ -116,6 +118,10 @@ class NewsbeamOptions(PipelineOptions):
         _flag(processing, "boilerplate-min-articles", type=_min_articles, default=3, metavar="K",
               help="per-site boilerplate learning: a paragraph found in K or more distinct, "
                    "unrelated articles of one site is template text and is removed (default 3; 0: off)")
+        _flag(processing, "tdm", default="record", choices=TDM_MODES,
+              help="pages whose publisher reserves text-and-data mining (W3C TDMRep): record "
+                   "(default: write them, usage.tdm_reservation says so), omit-body (write the row "
+                   "with metadata and entities, empty body) or skip (dead letter tdm_reserved)")
 
         near = parser.add_argument_group("near-duplicates (MinHash + LSH, verified on shingles)")
         _flag(near, "shingle-size", type=_bounded(int, 1, 8), default=2, metavar="WORDS",

@@ -16,6 +16,8 @@ import json
 import math
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from transforms import usage
+
 TOP_N = 10
 FAILED_URLS_SHOWN = 100  # the report's table of failed URLs (all of them are in _dead_letters)
 TOPIC_COLOURS = {
@@ -111,6 +113,7 @@ def build(manifest: Dict[str, Any], *, run_id: str, output: str, elapsed: float,
             "accounting": manifest.get("accounting"),  # by input URL (transforms/accounting.py)
             "failed_urls": [dict(zip(("url", "stage", "reason"), row))
                             for row in manifest.get("failed_urls", [])[:FAILED_URLS_SHOWN]],
+            "usage": usage.figures(counts),  # articles per usage-rights kind, per source
         },
     })
     return report
@@ -346,6 +349,11 @@ def render_html(report: Dict[str, Any]) -> str:
     if fig.get("articles_per_tag"):
         details.append('<section><h2>Articles per tag</h2>' + _table(
             ["tag", "articles"], list(fig["articles_per_tag"].items())) + "</section>")
+    by_source = (fig.get("usage") or {}).get("by_source") or []
+    if by_source:
+        details.append('<section><h2>Usage rights per source (articles)</h2>' + _table(
+            ["source"] + list(usage.KINDS), [[r["source"]] + [r.get(k, 0) for k in usage.KINDS]
+                                             for r in by_source[:TOP_N]]) + "</section>")
     if input_rows:
         details.append('<section><h2>Inputs</h2>' + _table(["input", "value"], input_rows, numeric_from=9)
                        + "</section>")

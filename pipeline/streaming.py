@@ -26,6 +26,7 @@ import apache_beam as beam
 
 from pipeline.build import fetch_config, near_config
 from transforms import dedup, entities, extract, fetch, poll, site_learning, sink, sources, topics, window_sink
+from transforms import usage
 
 LOG = logging.getLogger("newsbeam")
 FOREVER = 10 * 365 * 24 * 3600.0
@@ -55,7 +56,8 @@ def build_streaming_pipeline(p: beam.Pipeline, options, inputs: sources.Sources,
         groups = checked.allowed | "OnePerGroup" >> beam.Map(lambda r: (fetch.host_key(r.url), (r,)))
     fetched = groups | "FetchPages" >> fetch.FetchHostGroups(config)
     dead_letters.append(fetched.dead_letter)
-    extracted = fetched.pages | "ExtractArticles" >> extract.ExtractArticles(options.min_words)
+    extracted = fetched.pages | "ExtractArticles" >> extract.ExtractArticles(
+        options.min_words, tdm=getattr(options, "tdm", "record"))
     dead_letters.append(extracted.dead_letter)
     learned = extracted.articles | "LearnSiteTemplates" >> site_learning.LearnSiteTemplatesStreaming(
         options.boilerplate_min_articles)
@@ -77,7 +79,10 @@ def build_streaming_pipeline(p: beam.Pipeline, options, inputs: sources.Sources,
     index_sets = [articles | "IndexArticles" >> beam.FlatMap(sink.index_entries_for_article)]
     index_sets += [dups | f"IndexDuplicates{i}" >> beam.Map(sink.index_entry_for_duplicate)
                    for i, dups in enumerate(duplicates)]
-    tables = {"articles": [articles], "duplicates": duplicates, "dead_letters": dead_letters,
+    to_write = articles
+    if getattr(options, "tdm", "record") == "omit-body":  # bodies dropped only from what is written
+        to_write = articles | "OmitReservedBodies" >> beam.Map(usage.omit_body)
+    tables = {"articles": [to_write], "duplicates": duplicates, "dead_letters": dead_letters,
               "index": index_sets}
     if in_process:
         # No multi-input Flatten (the local runner would hold it until the end):

@@ -14,6 +14,16 @@ def _table(rows: List[List[Any]], header: List[str]) -> List[str]:
         [fmt.format(*map(str, r)) for r in rows]
 
 
+def _usage_lines(figures: Dict[str, Any]) -> List[str]:
+    """Articles per usage-rights kind (transforms/usage.py), then per source."""
+    kinds = {k: v for k, v in (figures.get("kinds") or {}).items() if v}
+    if not kinds:
+        return []
+    lines = ["Usage rights (articles): " + ", ".join(f"{k} {v}" for k, v in kinds.items())]
+    rows = [[r["source"]] + [r.get(k, 0) for k in kinds] for r in figures.get("by_source", [])[:10]]
+    return lines + _table(rows, ["source"] + list(kinds))
+
+
 def render(report: Dict[str, Any]) -> str:
     fig = report.get("figures", {})
     tables = report.get("tables", {})
@@ -73,6 +83,7 @@ def render(report: Dict[str, Any]) -> str:
     elif counts.get("articles.source_domain"):
         top = sorted(counts["articles.source_domain"].items(), key=lambda kv: (-kv[1], kv[0]))[:10]
         lines.append("Top sources: " + ", ".join(f"{k} {v}" for k, v in top))
+    lines.extend(_usage_lines(fig.get("usage") or {}))
     tags = fig.get("articles_per_tag", {})
     if tags:
         lines.append("Articles per tag: " + ", ".join(f"{k} {v}" for k, v in list(tags.items())[:10]))

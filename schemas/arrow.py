@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Any, Dict, Iterable, List
+from typing import Any, Dict, Iterable, List, Optional
 
 import pyarrow as pa
 
-from schemas.records import Article, DeadLetter, Duplicate, IndexEntry, SignatureEntry
+from schemas.records import Article, DeadLetter, Duplicate, IndexEntry, SignatureEntry, Usage
 
-SCHEMA_VERSION = 3  # 2: articles gained truncated_suspected, paywall_suspected; 3: topic only in the path
+SCHEMA_VERSION = 3  # 2: articles gained truncated_suspected, paywall_suspected; 3: topic only in the path, usage (articles, dead letters)
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -28,6 +28,20 @@ ENTITY_TYPE = pa.struct([
     pa.field("text", pa.string(), nullable=False),
     pa.field("label", pa.string(), nullable=False),
     pa.field("count", pa.int32(), nullable=False),
+])
+
+# Usage rights (transforms/usage.py); a null field is "not known", never "allowed".
+USAGE_TYPE = pa.struct([
+    pa.field("robots_allowed", pa.bool_()),
+    pa.field("ai_agents_disallowed", pa.list_(pa.string())),
+    pa.field("tdm_reservation", pa.bool_()),
+    pa.field("tdm_policy", pa.string()),
+    pa.field("tdm_source", pa.string()),
+    pa.field("robots_directives", pa.list_(pa.string())),
+    pa.field("license", pa.string()),
+    pa.field("copyright_holder", pa.string()),
+    pa.field("copyright_year", pa.int32()),
+    pa.field("accessible_for_free", pa.bool_()),
 ])
 
 ARTICLE_SCHEMA = pa.schema([
@@ -54,6 +68,7 @@ ARTICLE_SCHEMA = pa.schema([
     pa.field("boilerplate_removed_chars", pa.int32(), nullable=False),
     pa.field("truncated_suspected", pa.bool_(), nullable=False),
     pa.field("paywall_suspected", pa.bool_(), nullable=False),
+    pa.field("usage", USAGE_TYPE),
     pa.field("schema_version", pa.int32(), nullable=False),
 ], metadata={"newsbeam.schema_version": str(SCHEMA_VERSION), "newsbeam.table": "articles"})
 
@@ -73,6 +88,7 @@ DEAD_LETTER_SCHEMA = pa.schema([
     pa.field("reason", pa.string(), nullable=False),
     pa.field("detail", pa.string()),
     pa.field("at", TIMESTAMP, nullable=False),
+    pa.field("usage", USAGE_TYPE),
     pa.field("schema_version", pa.int32(), nullable=False),
 ], metadata={"newsbeam.schema_version": str(SCHEMA_VERSION), "newsbeam.table": "dead_letters"})
 
@@ -119,6 +135,15 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
     return value.astimezone(dt.timezone.utc)
 
 
+def usage_to_row(usage: Optional[Usage]) -> Optional[Dict[str, Any]]:
+    if usage is None:
+        return None
+    row = dataclasses.asdict(usage)
+    for key in ("ai_agents_disallowed", "robots_directives"):
+        row[key] = list(row[key]) if row[key] is not None else None
+    return row
+
+
 def article_to_row(article: Article) -> Dict[str, Any]:
     return {
         "article_id": article.article_id,
@@ -144,6 +169,7 @@ def article_to_row(article: Article) -> Dict[str, Any]:
         "boilerplate_removed_chars": int(article.boilerplate_removed_chars),
         "truncated_suspected": bool(article.truncated_suspected),
         "paywall_suspected": bool(article.paywall_suspected),
+        "usage": usage_to_row(article.usage),
         "schema_version": SCHEMA_VERSION,
     }
 
@@ -160,7 +186,7 @@ def dead_letter_to_row(dl: DeadLetter) -> Dict[str, Any]:
     return {
         "url": dl.url, "stage": dl.stage, "reason": dl.reason,
         "detail": (dl.detail or "")[:_DETAIL_MAX], "at": _utc(dl.at),
-        "schema_version": SCHEMA_VERSION,
+        "usage": usage_to_row(dl.usage), "schema_version": SCHEMA_VERSION,
     }
 
 

@@ -44,11 +44,12 @@ HOST_NOT_ALLOWED = "host_not_allowed"  # the sources file's allow/deny host list
 ARCHIVED_REDIRECT = "archived_redirect"  # a WARC response record holding a 3xx (the target is its own record)
 RATE_LIMITED = "rate_limited"  # HTTP 429 still after retries (Retry-After honoured)
 ROBOTS_UNAVAILABLE = "robots_unavailable"  # robots.txt 5xx/unreachable: RFC 9309 says disallow all
+TDM_RESERVED = "tdm_reserved"  # --tdm skip: the publisher reserves text-and-data mining (W3C TDMRep)
 
 REASONS = frozenset({
     BAD_URL, UNSUPPORTED_SCHEME, FEED_UNPARSEABLE, ENTRY_WITHOUT_LINK, TIMEOUT,
     CONNECTION_ERROR, DNS_ERROR, TLS_ERROR, HTTP_4XX, HTTP_5XX, TOO_LARGE, NOT_HTML,
     BLOCKED_ADDRESS, ROBOTS_DISALLOWED, REDIRECT_LOOP, TOO_MANY_REDIRECTS, FILE_ERROR,
     BAD_ENCODING, EMPTY_EXTRACTION, NOT_AN_ARTICLE, EXTRACT_ERROR, EXTRACT_TIMEOUT, NER_ERROR, WRITE_ERROR,
-    HOST_NOT_ALLOWED, ARCHIVED_REDIRECT, RATE_LIMITED, ROBOTS_UNAVAILABLE,
+    HOST_NOT_ALLOWED, ARCHIVED_REDIRECT, RATE_LIMITED, ROBOTS_UNAVAILABLE, TDM_RESERVED,
 })

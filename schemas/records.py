@@ -61,6 +61,22 @@ class PageRequest:
 
 
 @dataclasses.dataclass(frozen=True)
+class Usage:
+    """What the publisher allows for a page (see ``transforms/usage.py``).
+    None = not known (not checked, e.g. robots/TDMRep of saved pages), never "allowed"."""
+    robots_allowed: Optional[bool] = None  # robots.txt allows our user agent
+    ai_agents_disallowed: Optional[Tuple[str, ...]] = None  # of transforms.usage.AI_AGENTS
+    tdm_reservation: Optional[bool] = None  # W3C TDMRep: TDM rights reserved
+    tdm_policy: Optional[str] = None  # TDMRep policy URL
+    tdm_source: Optional[str] = None  # meta | http_header | tdmrep_json (the one that decided)
+    robots_directives: Tuple[str, ...] = ()  # noai, noimageai, noarchive, nosnippet
+    license: Optional[str] = None  # <link rel="license"> or JSON-LD license
+    copyright_holder: Optional[str] = None
+    copyright_year: Optional[int] = None
+    accessible_for_free: Optional[bool] = None  # JSON-LD isAccessibleForFree
+
+
+@dataclasses.dataclass(frozen=True)
 class FetchedPage:
     request: PageRequest
     final_url: str
@@ -69,6 +85,7 @@ class FetchedPage:
     content_type: str
     fetched_at: dt.datetime
     encoding: Optional[str] = None  # charset from the HTTP header, if any
+    usage: Optional[Usage] = None  # what the fetch said (robots, TDM headers/tdmrep.json, X-Robots-Tag)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +131,7 @@ class Article:
     boilerplate_removed_chars: int = 0
     truncated_suspected: bool = False  # body much shorter than the page says, or ends in a teaser
     paywall_suspected: bool = False    # isAccessibleForFree: false, locked tier, paywall markup
+    usage: Optional[Usage] = None  # usage rights (transforms/usage.py)
     # Not written: hints the topic stage uses, carried from the feed entry.
     categories: Tuple[str, ...] = ()
     topic_hint: Optional[str] = None
@@ -144,6 +162,7 @@ class DeadLetter:
     reason: str
     detail: str
     at: dt.datetime
+    usage: Optional[Usage] = None  # usage rights where known (e.g. robots_disallowed, tdm_reserved)
 
 
 @dataclasses.dataclass(frozen=True)

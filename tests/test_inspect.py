@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import pathlib
+import shutil
 
 import pytest
 
 from pipeline import inspect
 from schemas import arrow as arrow_schemas
 from schemas.records import Article, DeadLetter, Entity
+from tests.fixtures import write_schema_fixture
 from transforms import sink, urls
 
 T0 = dt.datetime(2025, 5, 15, 12, 0, tzinfo=dt.timezone.utc)
@@ -64,3 +67,14 @@ def test_mistakes_are_one_line(tmp_path, capsys):
     assert inspect.main([str(tmp_path), "--sql", "SELECT nope FROM articles"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("inspect: error: ") and len(err.strip().splitlines()) == 1
+
+
+def test_usage_view_needs_schema_3_files(tmp_path, capsys):
+    """Files written before schema 3 have no usage column: a clear error, not a DuckDB binder message."""
+    shutil.copytree(pathlib.Path(__file__).parent / "fixtures" / "schema_v2", tmp_path / "old")
+    assert inspect.main([str(tmp_path / "old"), "--usage"]) == 2
+    assert "before schema 3" in capsys.readouterr().err
+    write_schema_fixture.write(tmp_path / "new")  # the current schema, usage filled
+    assert inspect.main([str(tmp_path / "new"), "--usage", "--format", "json"]) == 0
+    row = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert (row["source"], row["tdm_reserved"], row["noai"], row["not_free"]) == ("example.com", 1, 1, 1)

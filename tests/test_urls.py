@@ -50,4 +50,4 @@ def test_tracking_parameter_variants_are_fetched_once(http_server):
         fetched = requests_.requests | fetch.FetchPages(config)
         assert_that(fetched.pages | beam.Map(lambda pg: (pg.final_url, len(pg.request.aliases))),
                     equal_to([(page, 3)]))
-    assert http_server.hits == {"/news/story.html": 1}
+    assert http_server.hits == {"/news/story.html": 1, "/.well-known/tdmrep.json": 1}  # usage rights: once per host

@@ -34,6 +34,7 @@ from schemas import reasons
 from schemas.records import Article, DeadLetter, FetchedPage
 from schemas.taxonomy import DEFAULT_TOPIC
 from transforms import boilerplate, urls
+from transforms import usage as usage_rights
 
 LOG = logging.getLogger(__name__)
 DEAD_LETTER = "dead_letter"
@@ -672,7 +673,7 @@ def extract_article(page: FetchedPage, *, min_words: int = MIN_ARTICLE_WORDS,
         return _extract(page, min_words=min_words, inc=inc)
     except ExtractionError as exc:
         return DeadLetter(url=page.request.url, stage=reasons.STAGE_EXTRACT, reason=exc.reason,
-                          detail=exc.detail[:500], at=dt.datetime.now(dt.timezone.utc))
+                          detail=exc.detail[:500], at=dt.datetime.now(dt.timezone.utc), usage=page.usage)
     except Exception as exc:  # parser bugs on hostile input must not kill the job
         LOG.warning("extraction failed for %s: %r", page.request.url, exc)
         return DeadLetter(url=page.request.url, stage=reasons.STAGE_EXTRACT,
@@ -790,6 +791,7 @@ def _extract(page: FetchedPage, *, min_words: int, inc) -> Article:
         categories=categories,
         topic_hint=request.topic_hint,
         aliases=request.aliases,
+        usage=usage_rights.from_page(tree, page.final_url, _iter_jsonld(tree), jsonld, page.usage),
     )
 
 
@@ -852,13 +854,16 @@ def extract_with_budget(page: FetchedPage, *, min_words: int = MIN_ARTICLE_WORDS
 
 
 class _ExtractFn(beam.DoFn):
-    def __init__(self, min_words: int, timeout: Optional[float] = EXTRACT_TIMEOUT_S):
+    def __init__(self, min_words: int, timeout: Optional[float] = EXTRACT_TIMEOUT_S, tdm: str = "record"):
         self._min_words = min_words
         self._timeout = timeout
+        self._tdm = tdm
         self.extracted = Metrics.counter("extract", "articles")
 
     def process(self, page: FetchedPage):
         result, counts = extract_with_budget(page, min_words=self._min_words, timeout=self._timeout)
+        if self._tdm == "skip":
+            result = usage_rights.skip_if_reserved(result, page.request.url)
         for name, n in counts.items():
             Metrics.counter("extract", name).inc(n)
         if isinstance(result, DeadLetter):
@@ -880,11 +885,12 @@ class ExtractArticles(beam.PTransform):
     ``timeout``: seconds per page (None/0: in-process, unlimited)."""
 
     def __init__(self, min_words: int = MIN_ARTICLE_WORDS, label: Optional[str] = None,
-                 timeout: Optional[float] = EXTRACT_TIMEOUT_S):
+                 timeout: Optional[float] = EXTRACT_TIMEOUT_S, tdm: str = "record"):
         super().__init__(label)
         self._min_words = min_words
         self._timeout = timeout
+        self._tdm = tdm  # transforms.usage.TDM_MODES; "skip" dead-letters TDM-reserved pages
 
     def expand(self, pages):
-        return pages | "Extract" >> beam.ParDo(_ExtractFn(self._min_words, self._timeout)).with_outputs(
+        return pages | "Extract" >> beam.ParDo(_ExtractFn(self._min_words, self._timeout, self._tdm)).with_outputs(
             DEAD_LETTER, LINEAGE, main="articles")

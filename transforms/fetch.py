@@ -45,8 +45,9 @@ from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas import reasons
-from schemas.records import DeadLetter, FetchedPage, PageRequest
+from schemas.records import DeadLetter, FetchedPage, PageRequest, Usage
 from transforms import interrupt
+from transforms import usage as usage_rights
 
 LOG = logging.getLogger(__name__)
 
@@ -757,6 +758,32 @@ class RobotsCache:
         self._entries: Dict[str, _Robots] = {}
         self._locks: Dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
+        # TDMRep's /.well-known/tdmrep.json: same fetch path, caps and cache life as robots.txt.
+        self._tdmrep = usage_rights.TdmRepCache(self._load_small, ttl=ttl)
+
+    def _load_small(self, url: str) -> Tuple[int, bytes]:
+        config = dataclasses.replace(self._config, max_bytes=ROBOTS_MAX_BYTES)
+        response = fetch_url(self._session, url, config, throttle=self._throttle)
+        return response.status, response.content
+
+    def tdmrep(self, url: str) -> usage_rights.TdmRepFile:
+        """The origin's tdmrep.json rules (fetched once per origin)."""
+        return self._tdmrep.get(url)
+
+    def decisions(self, url: str, load: bool = True) -> Tuple[Optional[bool], Optional[Tuple[str, ...]]]:
+        """(our agent allowed, AI agents disallowed) for ``url``; (None, None) when
+        robots.txt could not be read (or, with ``load`` False, was not read yet)."""
+        if load:
+            entry: Optional[_Robots] = self._robots(url)
+        else:
+            parts = urllib.parse.urlsplit(url)
+            entry = self._entries.get(f"{parts.scheme}://{parts.netloc}")
+        if entry is None or entry.error is not None:
+            return None, None
+        if entry.parser is None:
+            return True, ()
+        return (entry.parser.can_fetch(self._config.user_agent, url),
+                usage_rights.ai_agents_disallowed(entry.parser.can_fetch, url))
 
     def _load(self, origin: str) -> _Robots:
         config = dataclasses.replace(self._config, max_bytes=ROBOTS_MAX_BYTES)
@@ -836,7 +863,7 @@ def fetch_page(session, robots: Optional[RobotsCache], request: PageRequest,
         check_html(response)
     except FetchError as exc:
         return DeadLetter(url=request.url, stage=reasons.STAGE_FETCH, reason=exc.reason,
-                          detail=exc.detail, at=now())
+                          detail=exc.detail, at=now(), usage=_robots_usage(robots, request.url, config))
     except interrupt.Interrupted:
         raise  # Ctrl-C: not the page's fault, and not a dead letter
     except Exception as exc:  # a bug or an exotic failure must not kill the job
@@ -847,7 +874,29 @@ def fetch_page(session, robots: Optional[RobotsCache], request: PageRequest,
     return FetchedPage(request=request, final_url=response.url, status=response.status,
                        content=response.content, content_type=response.content_type,
                        fetched_at=response.fetched_at,
-                       encoding=resolve_charset(response.content, response.charset))
+                       encoding=resolve_charset(response.content, response.charset),
+                       usage=_fetch_usage(robots, request.url, response, config))
+
+
+def _robots_usage(robots: Optional[RobotsCache], url: str, config: FetchConfig) -> Optional[Usage]:
+    """A failed page's robots decisions, when robots.txt was consulted and readable."""
+    if robots is None or not config.respect_robots:
+        return None
+    try:
+        allowed, agents = robots.decisions(url, load=False)  # never a robots.txt request for a failure
+    except Exception:  # e.g. a bad URL: nothing known
+        return None
+    return Usage(robots_allowed=allowed, ai_agents_disallowed=agents) if allowed is not None else None
+
+
+def _fetch_usage(robots: Optional[RobotsCache], url: str, response: Response, config: FetchConfig) -> Usage:
+    """Usage rights the fetch tells (transforms/usage.py): robots decisions for the
+    requested URL, TDMRep headers and the final origin's tdmrep.json, X-Robots-Tag."""
+    allowed, agents = robots.decisions(url) if robots is not None and config.respect_robots else (None, None)
+    return usage_rights.from_fetch(response.headers, url=response.url, robots_allowed=allowed,
+                                   ai_disallowed=agents,
+                                   tdmrep=robots.tdmrep(response.url) if robots is not None else None,
+                                   user_agent=config.user_agent)
 
 
 def fetch_host(session, robots: Optional[RobotsCache], requests_: Iterable[PageRequest],

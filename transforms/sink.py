@@ -35,7 +35,7 @@ from apache_beam.metrics import Metrics
 from schemas import arrow as arrow_schemas
 from schemas.records import Article, Duplicate, IndexEntry
 from schemas.taxonomy import DEFAULT_TOPIC, is_topic
-from transforms import interrupt
+from transforms import interrupt, usage
 
 LOG = logging.getLogger(__name__)
 
@@ -254,6 +254,9 @@ def _counts(table: str, rows: List[Dict[str, Any]]) -> Dict[str, Dict[str, int]]
                 bump("freshness_s", str(freshness_bucket(lag)))  # histogram for percentiles
             for entity in row["entities"]:  # all of them: the report's top list is over every mention
                 bump("entities", f'{entity["text"]}\t{entity["label"]}', entity["count"])
+            for kind in usage.kinds_of(row.get("usage")):  # usage rights, per source
+                bump("usage", kind)
+                bump("usage_by_source", f'{row["source_domain"]}\t{kind}')
         elif table == "duplicates":
             bump("kind", row["kind"])
         elif table == "dead_letters":

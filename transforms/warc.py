@@ -37,6 +37,7 @@ from apache_beam.metrics import Metrics
 from schemas import reasons
 from schemas.records import DeadLetter, FetchedPage, PageRequest, parse_iso_utc
 from transforms import fetch as fetch_mod
+from transforms import usage
 
 LOG = logging.getLogger(__name__)
 
@@ -138,9 +139,14 @@ def record_to_page(record, source: str, max_bytes: int = MAX_RECORD_BYTES) -> Op
     if not _is_html(content_type, content):
         return dead(reasons.NOT_HTML, f"content-type {content_type.split(';')[0].strip() or 'missing'}")
     request = PageRequest(url=url, origin=ORIGIN)
+    # Usage rights the archived HTTP headers carry (TDMRep, X-Robots-Tag); robots.txt and
+    # tdmrep.json were not consulted: unknown (null), not allowed.
+    http_headers = dict(record.http_headers.headers) if record.http_headers is not None else {}
     return FetchedPage(request=request, final_url=url, status=status, content=content,
                        content_type=content_type.split(";")[0].strip().lower() or "text/html",
-                       fetched_at=fetched_at, encoding=fetch_mod.header_charset(content_type))
+                       fetched_at=fetched_at, encoding=fetch_mod.header_charset(content_type),
+                       usage=usage.from_fetch(http_headers, url=url, robots_allowed=None,
+                                              ai_disallowed=None, tdmrep=None))
 
 
 def read_warc(path: str, max_bytes: int = MAX_RECORD_BYTES,

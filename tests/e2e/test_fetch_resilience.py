@@ -344,8 +344,8 @@ def test_second_run_uses_conditional_get_and_retries_incomplete_feeds(tmp_path):
         assert sent[-1].get("If-None-Match") == '"a-v1"'
         assert "If-None-Match" not in [h for _, p, h in server.log if p == "/b.xml"][-1]
         fetched_again = {p for p, n in server.hits.items() if n > hits_before.get(p, 0)}
-        # Nothing else was fetched again (robots.txt is read once per run and host).
-        assert fetched_again == {"/robots.txt", "/a.xml", "/b.xml", "/b/s2.html"}
+        # Nothing else was fetched again (robots.txt and tdmrep.json are read once per run and host).
+        assert fetched_again == {"/robots.txt", "/.well-known/tdmrep.json", "/a.xml", "/b.xml", "/b/s2.html"}
         assert {r["url"] for r in _table(out, "")} == {f"{base}/{n}/s{j}.html" for n in "ab" for j in range(3)}
         states = {json.loads(p.read_text())["url"]: json.loads(p.read_text())
                   for p in (out / "_state" / "feeds").glob("*.json")}
