@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from schemas.records import Article, DeadLetter, Duplicate, IndexEntry, SignatureEntry
 
-SCHEMA_VERSION = 2  # 2: articles gained truncated_suspected, paywall_suspected
+SCHEMA_VERSION = 3  # 2: articles gained truncated_suspected, paywall_suspected; 3: topic_confidence, is_opinion
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -48,6 +48,8 @@ ARTICLE_SCHEMA = pa.schema([
     pa.field("boilerplate_removed_chars", pa.int32(), nullable=False),
     pa.field("truncated_suspected", pa.bool_(), nullable=False),
     pa.field("paywall_suspected", pa.bool_(), nullable=False),
+    pa.field("topic_confidence", pa.float32()),
+    pa.field("is_opinion", pa.bool_(), nullable=False),
     pa.field("schema_version", pa.int32(), nullable=False),
 ], metadata={"newsbeam.schema_version": str(SCHEMA_VERSION), "newsbeam.table": "articles"})
 
@@ -135,6 +137,8 @@ def article_to_row(article: Article) -> Dict[str, Any]:
         "boilerplate_removed_chars": int(article.boilerplate_removed_chars),
         "truncated_suspected": bool(article.truncated_suspected),
         "paywall_suspected": bool(article.paywall_suspected),
+        "topic_confidence": article.topic_confidence,
+        "is_opinion": bool(article.is_opinion),
         "schema_version": SCHEMA_VERSION,
     }
 

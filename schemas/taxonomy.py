@@ -34,6 +34,7 @@ TOPICS = (
     "entertainment", "lifestyle", "opinion", "other",
 )
 DEFAULT_TOPIC = "other"
+OPINION = "opinion"  # a genre, not a subject: kept as a slug for older partitions only
 
 # token -> slug. Tokens are lowercase ASCII words after accent folding; several
 # languages' section names are included because feeds are multilingual.
