@@ -213,6 +213,10 @@ def _text(value: Any) -> Optional[str]:
     return None
 
 
+_NOT_KICKER_TAGS = {"nav", "ul", "ol", "menu", "form", "button", "select", "script", "style"}
+_NAV_CLASS = re.compile(r"nav|menu|breadcrumb", re.I)
+
+
 def genre_hints(tree, jsonld: Dict[str, Any], meta: Dict[str, str]) -> Tuple[str, ...]:
     """Explicit genre markers for the topic stage (which decides what they mean): JSON-LD
     ``@type`` and ``genre``, ``article:opinion``, and the kicker -- a short label right
@@ -226,6 +230,9 @@ def genre_hints(tree, jsonld: Dict[str, Any], meta: Dict[str, str]) -> Tuple[str
     for h1 in tree.xpath("(//h1)[1]"):
         near = h1.xpath("preceding-sibling::*[position() <= 2]") + h1.xpath("../preceding-sibling::*[1]")
         for node in near:
+            if not isinstance(node.tag, str) or node.tag.lower() in _NOT_KICKER_TAGS or _NAV_CLASS.search(
+                    f'{node.get("class", "")} {node.get("id", "")} {node.get("role", "")}'):
+                continue  # a menu before the headline is the site's, not the article's
             text = " ".join(node.text_content().split())
             if 0 < len(text) <= 40 and len(text.split()) <= 3:
                 hints.append(text)
