@@ -212,16 +212,26 @@ def calibrate(scores: np.ndarray, split_scores: np.ndarray, items: Sequence[Item
         band = (confidence >= low) & (confidence < high)
         if band.sum() >= 10 and right[band].mean() < 0.5:
             threshold = round(high, 2)
-    bins = np.linspace(0, 1, 11)
-    ece = sum(abs(right[(confidence >= lo) & (confidence < hi)].mean()
-                  - confidence[(confidence >= lo) & (confidence < hi)].mean())
-              * ((confidence >= lo) & (confidence < hi)).mean()
-              for lo, hi in zip(bins[:-1], bins[1:]) if ((confidence >= lo) & (confidence < hi)).any())
+    # Reliability of what the temperature calibrates: the group probability vs. the group
+    # being right (the split's share comes from hand-written items only).
+    groups = _probs(scores, temperature)
+    ece = expected_calibration_error(groups.max(axis=1), mask[np.arange(len(items)), groups.argmax(axis=1)] > 0)
     return temperature, threshold, {"out_of_fold_items": len(items), "temperature": temperature,
                                     "nll_before": round(nll(1.0), 4), "nll_after": round(nll(temperature), 4),
                                     "expected_calibration_error": round(float(ece), 4),
                                     "out_of_fold_accuracy_mapped": round(float(right.mean()), 4),
                                     "below_threshold_share": round(float((confidence < threshold).mean()), 4)}
+
+
+def expected_calibration_error(confidence: np.ndarray, right: np.ndarray, bins: int = 10) -> float:
+    """Mean |accuracy - confidence| over 10 equal-width confidence bins, weighted by size."""
+    edges = np.linspace(0, 1, bins + 1)
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        band = (confidence >= lo) & ((confidence < hi) if hi < 1 else (confidence <= hi))
+        if band.any():
+            total += abs(right[band].mean() - confidence[band].mean()) * band.mean()
+    return total
 
 
 def export(vec, w: np.ndarray, b: np.ndarray, sw: np.ndarray, sb: np.ndarray,
@@ -320,14 +330,25 @@ def evaluate(data: pathlib.Path, model: Optional[TopicClassifier] = None,
     for name, items in sets.items():
         accepts = AG_ACCEPTS if name == "ag_held_out" else None
         predicted = [model.predict(i.title, i.body)[0] for i in items]
-        raw = [model.predict(i.title, i.body, min_confidence=0.0)[0] for i in items]
+        raw_pairs = [model.predict(i.title, i.body, min_confidence=0.0) for i in items]
+        raw = [p for p, _ in raw_pairs]
         figures = scores_for(predicted, items, accepts)
         figures["accuracy_without_threshold"] = scores_for(raw, items, accepts)["accuracy"]
+        right = np.array([p in (accepts or {}).get(i.label, {i.label}) for p, i in zip(raw, items)])
+        figures["confidence_ece"] = round(expected_calibration_error(np.array([c for _, c in raw_pairs]), right), 4)
         if name == "ag_held_out":
             figures["accuracy_strict"] = scores_for(predicted, items)["accuracy"]
         if baseline is not None:
-            base = scores_for(baseline(items), items, accepts)
+            base_predicted = baseline(items)
+            base = scores_for(base_predicted, items, accepts)
             figures["plain_baseline"] = {k: base[k] for k in ("accuracy", "macro_f1", "largest_confusion")}
+            if not accepts:  # the baseline knows AG's 4 classes only: compare on those too
+                four = [k for k, i in enumerate(items) if i.label in AG_ACCEPTS]
+                figures["on_ag_classes"] = {
+                    "items": len(four),
+                    "accuracy": scores_for([predicted[k] for k in four], [items[k] for k in four])["accuracy"],
+                    "plain_baseline_accuracy": scores_for([base_predicted[k] for k in four],
+                                                          [items[k] for k in four])["accuracy"]}
         out[name] = figures
     full_articles = [i for i in fundus_hand] * 5
     wall, cpu = time.perf_counter(), time.process_time()
