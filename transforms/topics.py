@@ -27,14 +27,14 @@ import math
 import pathlib
 import re
 import urllib.parse
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
 from schemas.records import Article
-from schemas.taxonomy import DEFAULT_TOPIC, OPINION, SYNONYMS, TOPICS, is_topic, to_slug
+from schemas.taxonomy import DEFAULT_TOPIC, OPINION, SYNONYMS, TOPICS, to_slug
 
 MODEL_PATH = pathlib.Path(__file__).with_name("topic_model.json")
 MODEL_FORMAT = "newsbeam-topic-model/2"
@@ -98,17 +98,6 @@ def classifier_text(title: Optional[str], body: Optional[str]) -> str:
     """What the classifier reads: the title twice (it is dense in topic words), then the body."""
     title = title or ""
     return f"{title}\n{title}\n{(body or '')[:MAX_TEXT_CHARS]}"
-
-
-def tfidf(tokens: Sequence[str], idf: Dict[str, float]) -> Dict[str, float]:
-    """Sublinear term frequency x idf, L2-normalised; unknown terms are ignored."""
-    counts: Dict[str, int] = {}
-    for token in tokens:
-        if token in idf:
-            counts[token] = counts.get(token, 0) + 1
-    vector = {t: (1.0 + math.log(c)) * idf[t] for t, c in counts.items()}
-    norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
-    return {t: v / norm for t, v in vector.items()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,6 +164,8 @@ class TopicClassifier:
         return cached
 
     def probabilities(self, text: str) -> Dict[str, float]:
+        """Sublinear tf x idf, L2-normalised (as the trainer's TfidfVectorizer), then the
+        group softmax and the splits."""
         index, idf, matrix, bias = self._matrix()
         counted = collections.Counter(tokenize(text, self.ngram))
         known = counted.keys() & index.keys()  # set intersection in C: most pairs are unknown
