@@ -75,7 +75,7 @@ def test_opinion_is_a_genre_never_a_subject(classifier):
     cases = [  # (changes, topic, topic_source, is_opinion)
         (dict(section="Opinion", body=ELECTION, title="A coalition is the only way"), "politics", "classifier", True),
         (dict(section="Opinion", canonical_url="https://x.com/opinion/politics/a.html"), "politics", "url", True),
-        (dict(categories=("Comment", "Sport")), "sports", "category", True),
+        (dict(categories=("Comment", "Sport")), "sports", "category", False),  # page categories: site-wide lists
         (dict(topic_hint="opinion"), "sports", "classifier", True),     # the feed's topic "opinion" is a genre too
         (dict(genre_hints=("OpinionNewsArticle",)), "sports", "classifier", True),  # JSON-LD @type
         (dict(genre_hints=("Comment",)), "sports", "classifier", True),             # kicker

@@ -6,9 +6,9 @@ the page's own section (``section``), the feed entry's / page's categories
 title + body (``classifier``). Anything unrecognised maps to ``other``; a raw
 string never becomes a slug.
 
-Opinion is a genre, not a subject: any explicit signal that says opinion (a section,
-category, URL segment or feed topic "Opinion"/"Comment", JSON-LD ``OpinionNewsArticle`` or
-``genre``, a kicker) sets ``is_opinion``, and the subject still comes from the other
+Opinion is a genre, not a subject: an explicit signal that says opinion (a section, URL
+segment or feed topic "Opinion"/"Comment", JSON-LD ``OpinionNewsArticle`` or ``genre``,
+``article:opinion``, a kicker; not the categories) sets ``is_opinion``, and the subject still comes from the other
 signals or the classifier, which never predicts opinion.
 
 The classifier is a linear model (TF-IDF of words and word pairs -> softmax over the
@@ -255,7 +255,9 @@ def choose(article: Article, classifier: Optional[TopicClassifier] = None) -> To
         slug, says_opinion = subject_and_genre(raw)
         if kind == "feed_config" and raw == DEFAULT_TOPIC:
             slug = DEFAULT_TOPIC  # the operator may file a feed under "other" on purpose
-        opinion = opinion or says_opinion
+        # Page categories are often the site's whole category list (one real page listed 53,
+        # "Opinions" among them): a subject hint at best, never proof of the genre.
+        opinion = opinion or (says_opinion and kind != "category")
         if topic is None and slug is not None:
             topic, source = slug, kind
     for url in (article.canonical_url, article.url):
