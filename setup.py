@@ -42,6 +42,10 @@ EXTRAS = {
     # `build` is what Beam's stager uses to make the sdist for --setup_file.
     "gcp": ["apache-beam[gcp]>=2.77.0,<2.78", "build>=1.2,<2"],
     "aws": ["apache-beam[aws]>=2.77.0,<2.78"],
+    # Training and measuring the topic classifier only (python -m benchmarks.train_topics):
+    # TF-IDF vocabulary, the splits' logistic regressions, the plain-library baseline.
+    # The shipped model loads and runs without it.
+    "training": ["scikit-learn>=1.5,<1.8"],
 }
 
 setup(

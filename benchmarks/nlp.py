@@ -8,9 +8,9 @@ Reports, in one run on this machine:
   annotated before the rules were written, then used to develop them) and on a held-out set
   written after they were frozen (``ner_gold_heldout.txt``), for the raw model, merging only,
   and merging + fixes (what the pipeline runs);
-- topic accuracy of the shipped classifier vs. a keyword baseline on the held-out part of the
-  labelled set (``benchmarks/data/topics.txt``), and on the demo site's pages as an
-  out-of-sample check (text only, no section/URL hints).
+- topic quality of the shipped classifier on real sets (``benchmarks/train_topics.py --check``:
+  AG News held-out part, English extraction-fundus pages, MIND), when ``../shared/data/dev``
+  is there; numbers in docs/quality.md (## Topics).
 
 Options: ``--quick`` (fewer articles/repetitions), ``--json FILE`` (write the figures).
 
@@ -20,8 +20,7 @@ not meaningful; best of 3 interleaved runs, 120 articles x 600 words):
                         numpy-BLAS model 15.0k / 14.8k, full tagging (rules + merge) 14.5k / 14.3k
   entity F1 (36 paragraphs, 418 entities)   raw 0.623, merge 0.828, merge+fixes 0.937
   entity F1 held-out (10 paragraphs, 95)    raw 0.644, merge 0.769, merge+fixes 0.835
-  topics held-out (140 items)  classifier 0.921, keyword baseline 0.436; 5-fold CV 0.936;
-                               demo pages (27, text only) 0.926 vs baseline 0.407
+  topics: see docs/quality.md (## Topics)
 """
 from __future__ import annotations
 
@@ -190,8 +189,10 @@ def ner_speed(gold: Gold, articles: int, repetitions: int) -> Dict[str, object]:
 
 
 def topic_quality() -> Dict[str, object]:
-    from benchmarks import train_topics
-    return train_topics.evaluate()
+    from benchmarks import topic_sets, train_topics
+    if not (topic_sets.DEFAULT_DATA / "topics-agnews").is_dir():
+        return {"skipped": f"no real sets at {topic_sets.DEFAULT_DATA}"}
+    return train_topics.evaluate(topic_sets.DEFAULT_DATA, with_baseline=False)
 
 
 def main(argv=None) -> int:

@@ -110,6 +110,10 @@ def build(manifest: Dict[str, Any], *, run_id: str, output: str, elapsed: float,
             "articles_per_tag": dict(_top(per_tag, 1000)),
             "freshness_seconds": freshness,
             "topic_sources": dict(_top(counts.get("articles.topic_source", {}), 100)),
+            # how many of each topic_source's articles fell to "other" (classifier unsure,
+            # unsupported language, no signal), and the opinion genre (transforms/topics.py)
+            "topic_other_by_source": dict(_top(counts.get("articles.topic_other_by_source", {}), 100)),
+            "opinion_articles": int(counts.get("articles.genre", {}).get("opinion", 0)),
             "accounting": manifest.get("accounting"),  # by input URL (transforms/accounting.py)
             "failed_urls": [dict(zip(("url", "stage", "reason"), row))
                             for row in manifest.get("failed_urls", [])[:FAILED_URLS_SHOWN]],
@@ -335,6 +339,12 @@ def render_html(report: Dict[str, Any]) -> str:
                   numeric_from=2) if fig.get("articles_per_topic_date") else
            '<p class="empty">No articles written in this run.</p>') + "</section>",
     ]
+    if fig.get("topic_sources"):
+        other = fig.get("topic_other_by_source", {})
+        details.append('<section><h2>Who decided the topic</h2>' + _table(
+            ["topic_source", "articles", "of which other"],
+            [(source, n, other.get(source, 0)) for source, n in fig["topic_sources"].items()])
+            + f'<p class="empty">{_e(fig.get("opinion_articles", 0))} opinion articles (is_opinion).</p></section>')
     if feeds:
         details.append('<section><h2>Feeds</h2>' + _table(
             ["feed", "tags", "articles"],

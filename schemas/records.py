@@ -131,9 +131,12 @@ class Article:
     boilerplate_removed_chars: int = 0
     truncated_suspected: bool = False  # body much shorter than the page says, or ends in a teaser
     paywall_suspected: bool = False    # isAccessibleForFree: false, locked tier, paywall markup
+    topic_confidence: Optional[float] = None  # the classifier's calibrated probability (None: explicit signal)
+    is_opinion: bool = False  # opinion genre, from explicit signals only (transforms/topics.py)
     usage: Optional[Usage] = None  # usage rights (transforms/usage.py)
-    # Not written: hints the topic stage uses, carried from the feed entry.
+    # Not written: hints the topic stage uses, carried from the feed entry / page.
     categories: Tuple[str, ...] = ()
+    genre_hints: Tuple[str, ...] = ()  # JSON-LD @type and genre, kicker above the headline
     topic_hint: Optional[str] = None
     aliases: Tuple[str, ...] = ()
     members: Tuple[Member, ...] = ()

@@ -14,14 +14,17 @@ Slugs:
   sports         all sports
   entertainment  film, TV, music, celebrities, arts, books, culture
   lifestyle      travel, food, fashion, home, personal finance, motoring
-  opinion        columns, editorials, comment, letters
-  other          nothing above applies, or no signal
+  opinion        a genre, not a subject: no longer assigned (``is_opinion`` marks it, and the
+                 topic is the subject); kept so partitions written before schema v3 stay valid
+  other          nothing above applies, no signal, the classifier is unsure, or the language
+                 is one the classifier was not trained on
 
 How an article gets its slug (``transforms/topics.py``), recorded in ``topic_source``:
 ``feed_config`` (the sources file's topic for the feed) > ``section`` (article:section,
 JSON-LD articleSection, breadcrumb) > ``category`` (feed entry / page categories) > ``url``
-(path segments) > ``classifier`` (title + body; ``other`` when unsure). Raw strings only ever
-reach a slug through :func:`to_slug`.
+(path segments) > ``classifier`` (title + body; ``other`` when unsure) or
+``unsupported_language``. Opinion words among these signals set ``is_opinion`` instead of
+the topic. Raw strings only ever reach a slug through :func:`to_slug`.
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ TOPICS = (
     "entertainment", "lifestyle", "opinion", "other",
 )
 DEFAULT_TOPIC = "other"
+OPINION = "opinion"  # a genre, not a subject: kept as a slug for older partitions only
 
 # token -> slug. Tokens are lowercase ASCII words after accent folding; several
 # languages' section names are included because feeds are multilingual.

@@ -214,6 +214,32 @@ def _text(value: Any) -> Optional[str]:
     return None
 
 
+_NOT_KICKER_TAGS = {"nav", "ul", "ol", "menu", "form", "button", "select", "script", "style"}
+_NAV_CLASS = re.compile(r"nav|menu|breadcrumb", re.I)
+
+
+def genre_hints(tree, jsonld: Dict[str, Any], meta: Dict[str, str]) -> Tuple[str, ...]:
+    """Explicit genre markers for the topic stage (which decides what they mean): JSON-LD
+    ``@type`` and ``genre``, ``article:opinion``, and the kicker -- a short label right
+    before the headline ("Opinion", "Comment"), never text elsewhere on the page."""
+    hints: List[str] = []
+    for key in ("@type", "genre"):
+        value = jsonld.get(key)
+        hints += [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)]
+    if (meta.get("article:opinion") or "").lower() == "true":
+        hints.append("opinion")
+    for h1 in tree.xpath("(//h1)[1]"):
+        near = h1.xpath("preceding-sibling::*[position() <= 2]") + h1.xpath("../preceding-sibling::*[1]")
+        for node in near:
+            if not isinstance(node.tag, str) or node.tag.lower() in _NOT_KICKER_TAGS or _NAV_CLASS.search(
+                    f'{node.get("class", "")} {node.get("id", "")} {node.get("role", "")}'):
+                continue  # a menu before the headline is the site's, not the article's
+            text = " ".join(node.text_content().split())
+            if 0 < len(text) <= 40 and len(text.split()) <= 3:
+                hints.append(text)
+    return tuple(h[:100] for h in hints[:8])
+
+
 def _meta(tree) -> Dict[str, str]:
     found: Dict[str, str] = {}
     for node in tree.xpath("//meta[@content]"):
@@ -789,6 +815,7 @@ def _extract(page: FetchedPage, *, min_words: int, inc) -> Article:
         truncated_suspected=extracted.truncated_suspected,
         paywall_suspected=extracted.paywall_suspected,
         categories=categories,
+        genre_hints=genre_hints(tree, jsonld, meta),
         topic_hint=request.topic_hint,
         aliases=request.aliases,
         usage=usage_rights.from_page(tree, page.final_url, _iter_jsonld(tree), jsonld, page.usage),

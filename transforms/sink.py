@@ -248,6 +248,10 @@ def _counts(table: str, rows: List[Dict[str, Any]]) -> Dict[str, Dict[str, int]]
         if table == "articles":
             bump("source_domain", row["source_domain"])
             bump("topic_source", row["topic_source"] or "none")
+            if row["topic"] == "other":
+                bump("topic_other_by_source", row["topic_source"] or "none")
+            if row.get("is_opinion"):
+                bump("genre", "opinion")
             bump("feed_url", row["feed_url"] or "(no feed)")
             if row["published_at"] is not None and row["fetched_at"] is not None:
                 lag = (row["fetched_at"] - row["published_at"]).total_seconds()

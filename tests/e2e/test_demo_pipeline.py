@@ -171,6 +171,18 @@ def test_summary_is_printed(demo_run):
     assert "robots_disallowed" in result.stdout
     reports = list(pathlib.Path(out, "_reports").glob("run-*.json"))
     assert len(reports) == 1 and json.loads(reports[0].read_text())["tables"]["articles"] >= 26
+    # who decided the topics, and how many fell to "other", match the rows written
+    figures = json.loads(reports[0].read_text())["figures"]
+    rows = _articles(out)
+    by_source = {}
+    for row in rows:
+        by_source[row["topic_source"] or "none"] = by_source.get(row["topic_source"] or "none", 0) + 1
+    assert figures["topic_sources"] == by_source and figures["topic_sources"]["classifier"] >= 1
+    assert sum(figures["topic_other_by_source"].values()) == sum(r["topic"] == "other" for r in rows)
+    assert figures["opinion_articles"] == sum(r["is_opinion"] for r in rows)
+    assert "Who decided the topic" in reports[0].with_suffix(".html").read_text()
+    for row in rows:  # confidence only where the classifier decided
+        assert (row["topic_confidence"] is not None) == (row["topic_source"] == "classifier"), row["url"]
 
 
 def test_rerun_adds_nothing(demo_run):

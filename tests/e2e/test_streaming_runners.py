@@ -26,7 +26,7 @@ def rows_of(out: pathlib.Path):
     def rows(pattern):
         return [r for f in sorted(out.glob(pattern)) for r in pq.read_table(f).to_pylist()]
     articles = sorted(
-        (r["url"], r["article_id"], r["topic"], r["content_hash"], r["title"], tuple(r["authors"]),
+        (r["url"], r["article_id"], r["content_hash"], r["title"], tuple(r["authors"]),
          tuple((e["text"], e["label"], e["count"]) for e in r["entities"]), f.parent.parent.name, f.parent.name)
         for f in sorted(out.glob("topic=*/date=*/*.parquet")) for r in pq.read_table(f).to_pylist())
     duplicates = sorted((r["url"], r["duplicate_of"], r["kind"]) for r in rows("_duplicates/date=*/*.parquet"))
