@@ -180,7 +180,7 @@ def write_partition(output: str, table: str, partition: str, rows: List[Dict[str
         name = file_name(table, chunk)
         path = join_path(output, TABLE_DIRS[table], partition, name)
         record = {"table": table, "partition": partition, "path": path, "rows": len(chunk),
-                  "counts": _counts(table, chunk)}
+                  "counts": _counts(table, chunk, partition)}
         if table == "dead_letters":  # for the report's table of failed URLs
             record["failed"] = sorted([r["url"], r["stage"], r["reason"]] for r in chunk)[:FAILED_URLS_KEPT]
         if staging:
@@ -235,8 +235,10 @@ def clear_staging(output: str) -> int:
     return len(paths)
 
 
-def _counts(table: str, rows: List[Dict[str, Any]]) -> Dict[str, Dict[str, int]]:
+def _counts(table: str, rows: List[Dict[str, Any]], partition: str = "") -> Dict[str, Dict[str, int]]:
     counts: Dict[str, Dict[str, int]] = {}
+    # Since schema v3 the topic is only in the partition path, not in the rows.
+    topic = dict(part.split("=", 1) for part in partition.split("/") if "=" in part).get("topic")
 
     def bump(group: str, key: Optional[str], n: int = 1):
         if key is None:
@@ -248,7 +250,7 @@ def _counts(table: str, rows: List[Dict[str, Any]]) -> Dict[str, Dict[str, int]]
         if table == "articles":
             bump("source_domain", row["source_domain"])
             bump("topic_source", row["topic_source"] or "none")
-            if row["topic"] == "other":
+            if row.get("topic", topic) == "other":
                 bump("topic_other_by_source", row["topic_source"] or "none")
             if row.get("is_opinion"):
                 bump("genre", "opinion")
