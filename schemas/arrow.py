@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from schemas.records import Article, DeadLetter, Duplicate, IndexEntry, SignatureEntry
 
-SCHEMA_VERSION = 2  # 2: articles gained truncated_suspected, paywall_suspected
+SCHEMA_VERSION = 3  # 2: articles gained truncated_suspected, paywall_suspected; 3: entities_model
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -48,6 +48,7 @@ ARTICLE_SCHEMA = pa.schema([
     pa.field("boilerplate_removed_chars", pa.int32(), nullable=False),
     pa.field("truncated_suspected", pa.bool_(), nullable=False),
     pa.field("paywall_suspected", pa.bool_(), nullable=False),
+    pa.field("entities_model", pa.string()),  # null: the article's language has no model, no entities
     pa.field("schema_version", pa.int32(), nullable=False),
 ], metadata={"newsbeam.schema_version": str(SCHEMA_VERSION), "newsbeam.table": "articles"})
 
@@ -135,6 +136,7 @@ def article_to_row(article: Article) -> Dict[str, Any]:
         "boilerplate_removed_chars": int(article.boilerplate_removed_chars),
         "truncated_suspected": bool(article.truncated_suspected),
         "paywall_suspected": bool(article.paywall_suspected),
+        "entities_model": article.entities_model,
         "schema_version": SCHEMA_VERSION,
     }
 

