@@ -184,6 +184,9 @@ def _counts(table: str, rows: List[Dict[str, Any]]) -> Dict[str, Dict[str, int]]
                 bump("freshness_s", str(freshness_bucket(lag)))  # histogram for percentiles
             for entity in row["entities"][:10]:
                 bump("entities", f'{entity["text"]}\t{entity["label"]}', entity["count"])
+            # Which languages' articles were tagged (top entities come from these only).
+            bump("entities_tagged" if row.get("entities_model") else "entities_not_tagged",
+                 row["language"] or "unknown")
         elif table == "duplicates":
             bump("kind", row["kind"])
         elif table == "dead_letters":
