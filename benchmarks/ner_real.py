@@ -4,6 +4,8 @@ CoNLL-2003 eng.testa (real Reuters stories, 1996; documents split at ``-DOCSTART
 rebuilt from the tokens by :mod:`benchmarks.conll`). Measure (``../shared/data/dev/README.md``):
 per document the set of distinct (entity text, label) for PER/ORG/LOC (PERSON->PER, ORG->ORG,
 GPE/LOC/FAC->LOC), micro precision/recall/F1 over documents, overall and per label.
+``--languages DIR`` adds a check on real pages in many languages: no entities where the
+article's language has no model.
 
 Systems, all in one run: the raw base model (``nlp.pipe`` alone), the shipped tagging
 (``tag_texts``: model + rules + merging, what the pipeline writes), the same with each rule
@@ -47,12 +49,52 @@ def _cpu_rate(run: Callable[[], object], words: int, repeats: int) -> int:
     return round(words / best)
 
 
+def languages_check(folder: pathlib.Path, nlp) -> Dict[str, object]:
+    """Real pages in ~40 languages (extraction-fundus): extract as the pipeline does, then tag.
+    Counts, per detected language, the articles tagged and the entities the English model would
+    have produced on the non-English ones (what every page got before issue 16)."""
+    import datetime as dt
+    import gzip
+    from collections import Counter
+    from schemas.records import Article, FetchedPage, PageRequest
+    from transforms import entities
+    from transforms.extract import extract_article
+    truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
+    articles = []
+    for item in truth:
+        page = FetchedPage(request=PageRequest(url=item["url"]), final_url=item["url"], status=200,
+                           content=gzip.decompress((folder / item["file"]).read_bytes()),
+                           content_type="text/html", fetched_at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+        article = extract_article(page)
+        if isinstance(article, Article):
+            articles.append(article)
+    tagged = entities.tag_articles(entities.ModelCache({"en": nlp}), articles)
+    by_language: Dict[str, Counter] = {}
+    english_on_foreign: Counter = Counter()
+    foreign = [a for a in articles if entities.model_for(a.language) is None]
+    for article, found in zip(foreign, entities.tag_texts(nlp, [a.body for a in foreign])):
+        english_on_foreign.update((e.text, e.label) for e in found if e.label == "PERSON")
+    for article in tagged:
+        counter = by_language.setdefault(article.language or "unknown", Counter())
+        counter["articles"] += 1
+        counter["tagged_by_" + (article.entities_model or "none")] += 1
+        counter["entities"] += len(article.entities)
+    return {"pages": len(truth), "articles": len(articles),
+            "by_language": {k: dict(v) for k, v in sorted(by_language.items(), key=lambda kv: -kv[1]["articles"])},
+            "entities_on_untagged_languages": sum(len(a.entities) for a in tagged if a.entities_model is None),
+            "english_model_on_them_would_give": sum(
+                len(f) for f in entities.tag_texts(nlp, [a.body for a in foreign])),
+            "top_english_model_persons_on_them": [f"{t} {n}" for (t, _), n in english_on_foreign.most_common(10)]}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="a CoNLL-2003 file (default eng.testa)")
     parser.add_argument("--json", default=None, metavar="FILE")
     parser.add_argument("--repeats", type=int, default=2, help="timing repetitions (best is kept)")
     parser.add_argument("--no-ablation", action="store_true")
+    parser.add_argument("--languages", default=None, metavar="DIR",
+                        help="also check real pages in many languages (e.g. ../shared/data/dev/extraction-fundus)")
     parser.add_argument("--errors", type=int, default=0, metavar="N",
                         help="print the N most frequent misses/extras of the shipped tagging")
     args = parser.parse_args(argv)
@@ -89,6 +131,9 @@ def main(argv=None) -> int:
     speed["tagging_vs_raw_base"] = round(speed["shipped_tagging_words_per_cpu_s"]
                                          / speed["raw_base_model_words_per_cpu_s"], 3)
     print(json.dumps({"speed": report["speed"]}, indent=1), flush=True)
+    if args.languages:
+        report["languages"] = languages_check(pathlib.Path(args.languages), nlp)
+        print(json.dumps({"languages": report["languages"]}, indent=1, ensure_ascii=False), flush=True)
     if args.errors:
         from collections import Counter
         missed, extra = Counter(), Counter()
