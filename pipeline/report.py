@@ -105,6 +105,9 @@ def build(manifest: Dict[str, Any], *, run_id: str, output: str, elapsed: float,
             "dead_letters_by_reason": dict(_top(counts.get("dead_letters.reason", {}), 100)),
             "top_entities": [{"text": k.split("\t")[0], "label": k.split("\t")[-1], "mentions": v}
                              for k, v in _top(counts.get("articles.entities", {}))],
+            "entities_languages": {  # articles per language tagged / without a model for it
+                "tagged": dict(_top(counts.get("articles.entities_tagged", {}), 100)),
+                "not_tagged": dict(_top(counts.get("articles.entities_not_tagged", {}), 100))},
             "top_sources": sources[:TOP_N],
             "feeds": feed_rows,
             "articles_per_tag": dict(_top(per_tag, 1000)),
@@ -124,6 +127,16 @@ def build(manifest: Dict[str, Any], *, run_id: str, output: str, elapsed: float,
 
 
 # --------------------------------------------------------------------------- HTML
+
+def entity_languages_line(fig: Dict[str, Any]) -> str:
+    """"Entities from articles in: en 12, fr 2; no model for: de 4, ja 1" (articles)."""
+    langs = fig.get("entities_languages") or {}
+    line = "Entities from articles in: " + (", ".join(
+        f"{k} {v}" for k, v in langs.get("tagged", {}).items()) or "none")
+    if langs.get("not_tagged"):
+        line += "; no model for: " + ", ".join(f"{k} {v}" for k, v in langs["not_tagged"].items())
+    return line
+
 
 def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
@@ -317,7 +330,7 @@ def render_html(report: Dict[str, Any]) -> str:
         f'{stacked_columns(fig.get("articles_per_topic_date", []))}</section>',
         f'<section><h2>Dead letters by reason</h2>'
         f'{hbar_chart("Dead letters", [(k, [v]) for k, v in dead], ["dead letters"], ["#e15759"])}</section>',
-        f'<section><h2>Top entities</h2>'
+        f'<section><h2>Top entities</h2><p>{_e(entity_languages_line(fig))}</p>'
         f'{hbar_chart("Entities", entities, ["mentions"], ["#4e79a7"])}</section>',
         f'<section><h2>Per source</h2>'
         f'{hbar_chart("Sources", sources, ["articles", "dead letters"], ["#59a14f", "#e15759"])}'

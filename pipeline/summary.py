@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from pipeline.report import PERCENTILES, human_duration
+from pipeline.report import PERCENTILES, entity_languages_line, human_duration
 
 
 def _table(rows: List[List[Any]], header: List[str]) -> List[str]:
@@ -71,6 +71,8 @@ def render(report: Dict[str, Any]) -> str:
     if fig.get("top_entities"):
         lines.append("Top entities: " + ", ".join(
             f"{e['text']} ({e['label']}) {e['mentions']}" for e in fig["top_entities"]))
+    if fig.get("entities_languages", {}).get("not_tagged"):
+        lines.append(entity_languages_line(fig))
     else:
         entities = counts.get("articles.entities", {})
         top = sorted(entities.items(), key=lambda kv: (-kv[1], kv[0]))[:10]

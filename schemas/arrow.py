@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from schemas.records import Article, DeadLetter, Duplicate, IndexEntry, SignatureEntry, Usage
 
-SCHEMA_VERSION = 3  # 2: articles gained truncated_suspected, paywall_suspected; 3: topic only in the path, usage (articles, dead letters), topic_confidence, is_opinion
+SCHEMA_VERSION = 3  # 2: articles gained truncated_suspected, paywall_suspected; 3: topic only in the path, usage (articles, dead letters), topic_confidence, is_opinion, entities_model
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -68,6 +68,7 @@ ARTICLE_SCHEMA = pa.schema([
     pa.field("boilerplate_removed_chars", pa.int32(), nullable=False),
     pa.field("truncated_suspected", pa.bool_(), nullable=False),
     pa.field("paywall_suspected", pa.bool_(), nullable=False),
+    pa.field("entities_model", pa.string()),  # null: the article's language has no model, no entities
     pa.field("topic_confidence", pa.float32()),
     pa.field("is_opinion", pa.bool_(), nullable=False),
     pa.field("usage", USAGE_TYPE),
@@ -171,6 +172,7 @@ def article_to_row(article: Article) -> Dict[str, Any]:
         "boilerplate_removed_chars": int(article.boilerplate_removed_chars),
         "truncated_suspected": bool(article.truncated_suspected),
         "paywall_suspected": bool(article.paywall_suspected),
+        "entities_model": article.entities_model,
         "topic_confidence": article.topic_confidence,
         "is_opinion": bool(article.is_opinion),
         "usage": usage_to_row(article.usage),

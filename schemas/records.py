@@ -131,6 +131,7 @@ class Article:
     boilerplate_removed_chars: int = 0
     truncated_suspected: bool = False  # body much shorter than the page says, or ends in a teaser
     paywall_suspected: bool = False    # isAccessibleForFree: false, locked tier, paywall markup
+    entities_model: Optional[str] = None  # model that tagged ``entities``; None: no model for the language
     topic_confidence: Optional[float] = None  # the classifier's calibrated probability (None: explicit signal)
     is_opinion: bool = False  # opinion genre, from explicit signals only (transforms/topics.py)
     usage: Optional[Usage] = None  # usage rights (transforms/usage.py)

@@ -260,3 +260,22 @@ def test_failed_urls_keep_the_first_100_in_order():
     merged = sink.merge_manifest(records)
     assert len(merged["failed_urls"]) == 100 and merged["failed_urls"] == sorted(merged["failed_urls"])
     assert merged["failed_urls"][0][0] == "https://x.example/0/000"
+
+
+def test_report_says_which_languages_were_tagged():
+    """Top entities come only from languages with a model; the report and summary say which."""
+    import dataclasses
+    from schemas.arrow import article_to_row
+    from schemas.records import Entity
+    from tests.fixtures.write_schema_fixture import ARTICLE
+    rows = [article_to_row(dataclasses.replace(ARTICLE, language=lang, entities=ents, entities_model=model))
+            for lang, ents, model in (("en", (Entity("Jane Doe", "PERSON", 2),), "en-model"),
+                                      ("en", (), "en-model"), ("de", (), None), ("ja", (), None), ("de", (), None))]
+    manifest = sink.merge_manifest([{"table": "articles", "partition": "topic=politics/date=2025-05-14",
+                                     "path": "a", "rows": len(rows), "counts": sink._counts("articles", rows)}])
+    built = report.build(manifest, run_id="r", output="/o", elapsed=1.0, runner="FnApiRunner", started_at=T0)
+    fig = built["figures"]
+    assert fig["entities_languages"] == {"tagged": {"en": 2}, "not_tagged": {"de": 2, "ja": 1}}
+    assert fig["top_entities"] == [{"text": "Jane Doe", "label": "PERSON", "mentions": 2}]
+    line = "Entities from articles in: en 2; no model for: de 2, ja 1"
+    assert line in summary.render(built) and line in report.render_html(built)

@@ -263,6 +263,9 @@ def _counts(table: str, rows: List[Dict[str, Any]], partition: str = "") -> Dict
             for kind in usage.kinds_of(row.get("usage")):  # usage rights, per source
                 bump("usage", kind)
                 bump("usage_by_source", f'{row["source_domain"]}\t{kind}')
+            # Which languages' articles were tagged (top entities come from these only).
+            bump("entities_tagged" if row.get("entities_model") else "entities_not_tagged",
+                 row["language"] or "unknown")
         elif table == "duplicates":
             bump("kind", row["kind"])
         elif table == "dead_letters":
