@@ -85,8 +85,8 @@ def _codec(name: Optional[str]) -> Optional[str]:
 
 
 def decode_html(content: bytes, header_charset: Optional[str] = None) -> Tuple[str, str]:
-    """Bytes -> text using, in order: BOM, HTTP charset, ``<meta charset>``,
-    strict UTF-8, statistical detection. Raises ``ValueError`` if nothing fits."""
+    """Bytes -> text using, in order: BOM, HTTP charset, strict UTF-8,
+    ``<meta charset>``, statistical detection. Raises ``ValueError`` if nothing fits."""
     for bom, name in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"),
                       (codecs.BOM_UTF16_BE, "utf-16")):
         if content.startswith(bom):
@@ -95,12 +95,15 @@ def decode_html(content: bytes, header_charset: Optional[str] = None) -> Tuple[s
     for name in (_codec(header_charset),):
         if name:
             candidates.append(name)
+    # Valid UTF-8 before <meta charset> (as the fetch stage resolves it): pages re-saved
+    # as UTF-8 keep their old "iso-8859-1" declaration, while Latin-1 text with accents
+    # is almost never valid UTF-8.
+    candidates.append("utf-8")
     match = _META_CHARSET.search(content[:4096])
     if match:
         name = _codec(match.group(1).decode("ascii", "ignore"))
         if name:
             candidates.append(name)
-    candidates.append("utf-8")
     for name in candidates:
         try:
             return content.decode(name), name
