@@ -29,6 +29,7 @@ import argparse
 import dataclasses
 import datetime as dt
 import gzip
+import html
 import json
 import logging
 import pathlib
@@ -43,6 +44,8 @@ from benchmarks.extraction import aggregate, match_counts
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "dev" / "extraction-fundus"
 DEFAULT_NEGATIVES = ROOT / "benchmarks" / "data" / "non_articles"
+DEFAULT_BRIEFS = [ROOT.parent / "shared" / "data" / "dev" / "ner-conll2003" / name for name in ("eng.testa", "eng.train")]
+BRIEF_WORDS = (30, 100)  # a real short news item: a few sentences
 
 
 @dataclasses.dataclass
@@ -221,6 +224,70 @@ def negatives_written(folder: pathlib.Path) -> Dict[str, Any]:
     return {"pages": len(files), "written": written}
 
 
+# --------------------------------------------------------------------------- short briefs
+
+def _detokenize(tokens: Sequence[str]) -> str:
+    text = " ".join(tokens)
+    text = re.sub(r" ([,.;:!?%)\]]|'s|n't|'re|'ve|'ll|'d)", r"\1", text)
+    return re.sub(r"([(\[$]) ", r"\1", text).replace(" - ", " - ")
+
+
+def conll_documents(path: pathlib.Path) -> List[List[str]]:
+    """CoNLL-2003 documents as lists of sentences (Reuters news, 1996)."""
+    docs: List[List[str]] = []
+    sentence: List[str] = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines() + [""]:
+        if line.startswith("-DOCSTART-"):
+            docs.append([])
+            continue
+        if not line.strip():
+            if sentence and docs:
+                docs[-1].append(_detokenize(sentence))
+            sentence = []
+            continue
+        sentence.append(line.split(" ")[0])
+    return docs
+
+
+def brief_pages(path: pathlib.Path) -> List[tuple]:
+    """Real short Reuters items (headline, dateline, 30-100 words of prose) rendered as plain
+    article pages with no metadata at all: the hardest case for a length rule."""
+    out = []
+    for number, doc in enumerate(conll_documents(path)):
+        if len(doc) < 4:
+            continue
+        headline, dateline, sentences = doc[0], doc[1], doc[2:]
+        words = sum(len(s.split()) for s in sentences)
+        letters = sum(1 for s in sentences for w in s.split() if w[:1].isalpha())
+        prose = sum(1 for s in sentences if s.rstrip().endswith((".", "?", "!", '"', "'")))
+        if not (BRIEF_WORDS[0] <= words <= BRIEF_WORDS[1]) or letters < 0.7 * words or prose < 0.8 * len(sentences):
+            continue  # result tables, market data and long stories are not what this measures
+        body = "".join(f"<p>{html.escape(s)}</p>" for s in sentences)
+        page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(headline.title())}'
+                f' | Wire Desk</title></head><body><header><a href="/">Wire Desk</a><nav><a href="/world">World</a> '
+                f'<a href="/business">Business</a> <a href="/sport">Sport</a></nav></header><main><article>'
+                f'<h1>{html.escape(headline.title())}</h1><p class="dateline">{html.escape(dateline)}</p>{body}'
+                f'</article></main><footer><a href="/about">About</a> <a href="/privacy">Privacy</a></footer></body></html>')
+        out.append((f"{path.name}-{number}", page.encode("utf-8"), words))
+    return out
+
+
+def briefs_rejected(paths: Sequence[pathlib.Path]) -> Dict[str, Any]:
+    from schemas.records import Article, FetchedPage, PageRequest
+    from transforms.extract import extract_article
+    rejected = []
+    pages = [page for path in paths for page in brief_pages(path)]
+    for page_id, content, words in pages:
+        url = f"https://wiredesk.example/{page_id}"
+        page = FetchedPage(request=PageRequest(url=url, origin="url"), final_url=url, status=200,
+                           content=content, content_type="text/html",
+                           fetched_at=dt.datetime(1996, 9, 1, tzinfo=dt.timezone.utc))
+        result = extract_article(page)
+        if not isinstance(result, Article):
+            rejected.append(f"{page_id} ({words} words): {result.reason}: {result.detail[:60]}")
+    return {"pages": len(pages), "rejected": rejected}
+
+
 # --------------------------------------------------------------------------- main
 
 def run(pages: Sequence[RealPage], repeat: int) -> Dict[str, Dict[str, Any]]:
@@ -270,6 +337,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="a Fundus-style set: truth.json + pages/ (default ../shared/data/dev/extraction-fundus)")
     parser.add_argument("--negatives", type=pathlib.Path, default=DEFAULT_NEGATIVES,
                         help="folder of non-article pages (default benchmarks/data/non_articles)")
+    parser.add_argument("--briefs", type=pathlib.Path, nargs="*", default=DEFAULT_BRIEFS,
+                        help="CoNLL-2003 files whose short items are rendered as plain article pages "
+                             "(default ../shared/data/dev/ner-conll2003/eng.testa and eng.train)")
     parser.add_argument("--repeat", type=int, default=2, help="timed rounds, interleaved (default 2)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N pages (a quick look)")
     parser.add_argument("--per-page", action="store_true", help="print per-page body F1, worst first")
@@ -290,6 +360,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         results["_negatives"] = neg
         print(f"non-articles ({args.negatives}): {len(neg['written'])} of {neg['pages']} written as articles"
               + (f": {', '.join(neg['written'])}" if neg["written"] else ""))
+    brief_files = [path for path in args.briefs if path.is_file()]
+    if brief_files:
+        briefs = briefs_rejected(brief_files)
+        results["_briefs"] = briefs
+        print(f"real short briefs ({', '.join(p.name for p in brief_files)}: Reuters items of "
+              f"{BRIEF_WORDS[0]}-{BRIEF_WORDS[1]} words as pages without metadata): "
+              f"{len(briefs['rejected'])} of {briefs['pages']} rejected")
+        for line in briefs["rejected"][:10]:
+            print(f"  {line}")
     if args.per_page:
         rows = []
         for page in pages:

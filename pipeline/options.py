@@ -80,8 +80,10 @@ class NewsbeamOptions(PipelineOptions):
                    "its previous one (default 1; a robots.txt Crawl-delay forces 1)")
 
         processing = parser.add_argument_group("processing")
-        _flag(processing, "min-words", type=int, default=60, metavar="N",
-              help="pages with fewer words after cleaning are dead-lettered as not_an_article")
+        _flag(processing, "min-words", type=int, default=25, metavar="N",
+              help="pages with fewer words after cleaning (CJK and Thai estimated from characters) "
+                   "are dead-lettered as not_an_article; listings, error and index pages are "
+                   "refused on evidence whatever their length")
         _flag(processing, "extract-timeout", type=float, default=30.0, metavar="SECONDS",
               help="time budget per page for extraction, in a worker process killed when it is "
                    "exceeded (dead letter extract_timeout; default 30; 0: in-process, no limit)")

@@ -125,7 +125,14 @@ def test_helpers():
     assert clean_authors(["By Staff", "jane@example.com", "Updated May 15, 2025 10:32"]) == ()
     assert clean_authors(["Theresa May"]) == ("Theresa May",)
     assert clean_title("Putin skips summit | EconoTimes", "EconoTimes") == "Putin skips summit"
-    assert clean_title("Putin skips summit - World - Daily Ledger", None) == "Putin skips summit - World"
+    assert clean_title("Putin skips summit - World - Daily Ledger", None, "www.dailyledger.com") == \
+        "Putin skips summit - World"
+    # A dash part that does not name the site is the headline's own (real titles do this).
+    assert clean_title("Brand in Lichterfelde – Starke Rauchentwicklung", "Berliner Morgenpost",
+                       "www.morgenpost.de") == "Brand in Lichterfelde – Starke Rauchentwicklung"
+    assert clean_title("Samsung soll Smartphones zerst&ouml;ren - Golem.de", "Golem.de") == \
+        "Samsung soll Smartphones zerstören"
+    assert clean_title("Kohberger&amp;#8217;s lawyers talk again | Sport", None) == "Kohberger’s lawyers talk again"
     assert clean_title("Short", None) == "Short"
     assert parse_datetime("2025-05-15T09:30:00+03:00") == dt.datetime(2025, 5, 15, 6, 30, tzinfo=dt.timezone.utc)
     assert parse_datetime("Thu, 15 May 2025 09:30:00 GMT").hour == 9

@@ -21,6 +21,8 @@ import dataclasses
 import re
 from typing import List, Optional, Sequence, Tuple
 
+from transforms.words import count_split_words
+
 MAX_RESIDUE_WORDS = 25  # lines longer than this are prose, whatever they contain
 MAX_STRONG_RESIDUE_WORDS = 50  # for patterns that never describe events (disclosures, paywalls)
 
@@ -85,7 +87,7 @@ _PAYWALL_PROMPT = re.compile(
 
 def is_paywall_prompt(line: str) -> bool:
     """"Subscribe to continue reading", "This article is for subscribers only"...: short."""
-    return len(line.split()) <= MAX_STRONG_RESIDUE_WORDS and bool(_PAYWALL_PROMPT.search(line.strip()))
+    return count_split_words(line) <= MAX_STRONG_RESIDUE_WORDS and bool(_PAYWALL_PROMPT.search(line.strip()))
 
 
 def _compile_start(patterns: List[str]) -> "re.Pattern[str]":
@@ -110,7 +112,7 @@ def is_residue(line: str) -> bool:
     stripped = " ".join(line.split())
     if not stripped:
         return False
-    words = stripped.count(" ") + 1
+    words = count_split_words(stripped)
     if words > MAX_STRONG_RESIDUE_WORDS:
         return False
     lowered = stripped.lower()
@@ -148,7 +150,7 @@ class Block:
 
     @property
     def words(self) -> int:
-        return len(self.text.split())
+        return count_split_words(self.text)
 
     @property
     def link_share(self) -> float:
@@ -197,7 +199,7 @@ def is_dateline(text: str) -> bool:
 
 def is_byline(text: str) -> bool:
     """"By Jane Doe", "By Jane Doe and Omar Haddad, Reuters" — short, starts with a byline word."""
-    return len(text.split()) <= 12 and bool(_BYLINE.match(text)) and not text.rstrip().endswith((".", "?", "!", '"'))
+    return count_split_words(text) <= 12 and bool(_BYLINE.match(text)) and not text.rstrip().endswith((".", "?", "!", '"'))
 
 
 def is_lead_noise(block: Block) -> bool:
@@ -295,7 +297,8 @@ _SENTENCE_END = re.compile(r"[.!?:;\"”’')\]]$")
 
 
 def _is_prose_line(line: str) -> bool:
-    return len(line.split()) >= PROSE_WORDS or (len(line.split()) >= 12 and bool(_SENTENCE_END.search(line)))
+    words = count_split_words(line)
+    return words >= PROSE_WORDS or (words >= 12 and bool(_SENTENCE_END.search(line)))
 
 
 def _same_text(line: str, other: Optional[str]) -> bool:
@@ -313,7 +316,7 @@ def _edge_chrome(line: str, titles: Sequence[Optional[str]], description: Option
         return True
     if any(_same_text(text, t) for t in titles) or is_standfirst(Block("p", text), description):
         return True
-    return len(text.split()) <= SHORT_LINE_WORDS and not _SENTENCE_END.search(text)
+    return count_split_words(text) <= SHORT_LINE_WORDS and not _SENTENCE_END.search(text)
 
 
 def trim_edges(text: str, titles: Sequence[Optional[str]] = (),
