@@ -51,6 +51,7 @@ MAX_TAGS = 200_000  # '<' characters; real pages have a few thousand
 MAX_TITLE_CHARS = 1000
 LINEAGE = "lineage"  # (request URL, article URL) pairs, for the run's accounting
 FUTURE_TOLERANCE = dt.timedelta(days=1)
+NO_DATE = "none"  # date_source of an article without a trustworthy publication day
 _ARTICLE_TYPES = {"newsarticle", "article", "reportagenewsarticle", "analysisnewsarticle",
                   "blogposting", "opinionnewsarticle", "backgroundnewsarticle", "report",
                   "liveblogposting", "scholarlyarticle", "techarticle", "socialmediaposting"}
@@ -761,19 +762,22 @@ def _extract(page: FetchedPage, *, min_words: int, inc) -> Article:
     if published is None and request.entry_published is not None:
         published = plausible(request.entry_published, fetched_at)
         date_source = "feed" if published is not None else None
-    if published is None and fallback.get("date"):
-        published = plausible(parse_datetime(fallback.get("date")), fetched_at)
-        date_source = "htmldate" if published is not None else None
+    url, canonical_url = _page_url(page, canonical)
     if published is None:
-        match = _URL_DATE.search(urllib.parse.urlsplit(page.final_url).path)
+        match = _URL_DATE.search(urllib.parse.urlsplit(page.final_url).path) or \
+            _URL_DATE.search(urllib.parse.urlsplit(canonical_url).path)
         if match:
             published = plausible(parse_datetime("-".join(match.groups())), fetched_at)
             date_source = "url" if published is not None else None
+    if published is None:
+        published = plausible(parse_datetime(page_date(tree, page.final_url, page.content)), fetched_at)
+        date_source = "htmldate" if published is not None else None
+    if published is None:
+        date_source = NO_DATE  # never a guess: the partition uses the fetch day
     modified = plausible(parse_datetime(_text(jsonld.get("dateModified"))
                                         or next((meta[k] for k in _META_MODIFIED if meta.get(k)), None)),
                          fetched_at)
 
-    url, canonical_url = _page_url(page, canonical)
     host = urllib.parse.urlsplit(canonical_url).hostname
     title = clean_title(jsonld_title or og_title or html_title or fallback.get("title") or request.entry_title,
                         site_name, host)
@@ -810,6 +814,34 @@ def _extract(page: FetchedPage, *, min_words: int, inc) -> Article:
         topic_hint=request.topic_hint,
         aliases=request.aliases,
     )
+
+
+def page_date(tree, url: Optional[str], raw: Optional[bytes] = None) -> Optional[str]:
+    """A publication day from the page's markup, URL or full-date patterns (htmldate without
+    its extensive search, which turns a "© 2025" footer or a year in the text into
+    2025-01-01). A year or a month alone is never a publication day."""
+    from htmldate import find_date
+    try:
+        found = find_date(tree, url=url, extensive_search=False, original_date=True, outputformat="%Y-%m-%d")
+    except Exception:  # best effort, like every fallback
+        return None
+    return found if found and _day_on_page(found, raw, url) else None
+
+
+def _day_on_page(iso_day: str, raw: Optional[bytes], url: Optional[str]) -> bool:
+    """True when the page (or URL) writes that day next to its year. htmldate completes
+    partial dates ("2025-05" in a meta tag) with today's day; such a day is nowhere on the page."""
+    try:
+        year, day = iso_day[:4], int(iso_day[8:10])
+    except ValueError:
+        return False
+    text = (raw or b"").decode("latin-1") + " " + (url or "")
+    day_re = re.compile(rf"(?<!\d)0?{day}(?!\d)")
+    for match in re.finditer(rf"(?<!\d){year}(?!\d)", text):
+        window = text[max(0, match.start() - 25):match.start()] + " " + text[match.end():match.end() + 25]
+        if day_re.search(window):
+            return True
+    return False
 
 
 class _LazyMetadata:

@@ -179,6 +179,7 @@ def _counts(table: str, rows: List[Dict[str, Any]]) -> Dict[str, Dict[str, int]]
             bump("source_domain", row["source_domain"])
             bump("topic_source", row["topic_source"] or "none")
             bump("feed_url", row["feed_url"] or "(no feed)")
+            bump("date_source", row["date_source"] if row["published_at"] is not None else "none")
             if row["published_at"] is not None and row["fetched_at"] is not None:
                 lag = (row["fetched_at"] - row["published_at"]).total_seconds()
                 bump("freshness_s", str(freshness_bucket(lag)))  # histogram for percentiles

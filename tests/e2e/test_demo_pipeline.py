@@ -207,3 +207,25 @@ def test_syndicated_copies_are_near_duplicates(demo_run):
         assert a not in duplicates and b not in duplicates
     signatures = _side_table(out, "_state/signatures")
     assert {r["article_id"] for r in signatures} == {r["article_id"] for r in rows.values()}
+
+
+def test_a_page_without_date_markup_gets_no_invented_date(demo_site, tmp_path):
+    """Fetched with --url (no feed date), the naps page has no date markup, only a
+    "© 2025" footer: published_at stays null, date_source is "none", the partition is
+    the fetch day, and the summary and report count it (it used to be 2025-01-01)."""
+    page = "ledger/health/short-naps-memory-older-adults.html"
+    out = tmp_path / "out"
+    before = dt.datetime.now(dt.timezone.utc).date()
+    result = run_cli("--output", str(out), "--allow-private-hosts", "--host-delay", "0",
+                     "--url", f"{demo_site}/{page}")
+    after = dt.datetime.now(dt.timezone.utc).date()
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = _articles(out)
+    assert len(rows) == 1 and rows[0]["url"].endswith(page)
+    row = rows[0]
+    assert row["published_at"] is None and row["date_source"] == "none"
+    assert row["date"] in (before.isoformat(), after.isoformat())
+    assert row["date"] == row["fetched_at"].date().isoformat()
+    assert "Articles without a publish date: 1 of 1" in result.stdout
+    report = json.loads(next(pathlib.Path(out, "_reports").glob("run-*.json")).read_text())
+    assert report["figures"]["articles_without_publish_date"] == 1
