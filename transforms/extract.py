@@ -487,9 +487,8 @@ def reconcile_with_publisher(blocks: List[boilerplate.Block], keep: List[bool],
     for i, share in judged:
         if share is None or blocks[i].kind not in ("p", "other"):
             continue  # publishers' articleBody often leaves out lists, quotes and subheadings
-        if (share < PUBLISHER_FOREIGN and blocks[i].words <= PUBLISHER_FOREIGN_MAX_WORDS) or \
-                (i < agreeing[0] and share < 0.5 and blocks[i].words <= 40):
-            out[i] = False  # chrome inside the body, or a standfirst before it
+        if share < PUBLISHER_FOREIGN and blocks[i].words <= PUBLISHER_FOREIGN_MAX_WORDS:
+            out[i] = False  # chrome inside the body (a lede before it is text: articleBody often omits it)
     return out if any(out) else keep
 
 
