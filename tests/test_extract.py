@@ -264,3 +264,19 @@ def test_a_fast_pass_that_stops_early_gets_the_full_pass(monkeypatch):
     long_paras = PARAS + [p.replace("Kremlin", "Ankara") for p in PARAS]
     text = extract_text(page_html(paras=long_paras), "https://econotimes.example/politics/talks.html")
     assert passes == [False, True] and text.count("\n") == len(long_paras) - 1
+
+
+def test_bylines_in_any_script_and_agency_or_publisher_credits():
+    assert clean_authors(["牛镛", "구현모"]) == ("牛镛", "구현모")
+    assert clean_authors(["jane doe"]) == ()  # cased but not capitalised: not a name
+    agency = '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Hopes Dim for Peace Talks", ' \
+             '"author": [{"@type": "Person", "name": "Jane Doe"}, {"@type": "Organization", "name": "AFP"}]}</script>'
+    assert extract_article(make_page(page_html(head=agency))).authors == ("Jane Doe", "AFP")
+    own = '<meta property="og:site_name" content="EconoTimes"><meta name="author" content="EconoTimes">'
+    unsigned = page_html(head=own).replace('<div class="byline">By Jane Doe</div>', "")
+    assert extract_article(make_page(unsigned)).authors == ("EconoTimes",)  # the only byline anywhere
+    both = own + \
+        '<script type="application/ld+json">{"@type": "NewsArticle", "author": {"@type": "Organization", ' \
+        '"name": "EconoTimes"}}</script><meta name="dc.creator" content="Omar Haddad">'
+    unsigned = page_html(head=both).replace('<div class="byline">By Jane Doe</div>', "")
+    assert extract_article(make_page(unsigned)).authors == ("Omar Haddad",)

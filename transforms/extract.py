@@ -193,15 +193,11 @@ def _jsonld_article(tree) -> Dict[str, Any]:
 
 
 def _names(value: Any) -> List[str]:
-    """Person names from a JSON-LD author value (organisations are not bylines)."""
+    """Byline names from a JSON-LD author value: people, and agencies or desks credited as
+    authors ("dpa", "The Associated Press"); the publisher itself is dropped later."""
     if isinstance(value, str):
         return [value]
     if isinstance(value, dict):
-        kind = value.get("@type")
-        kinds = kind if isinstance(kind, list) else [kind]
-        if any(isinstance(k, str) and k.lower() in ("organization", "newsmediaorganization",
-                                                      "corporation") for k in kinds):
-            return []
         return _names(value.get("name"))
     if isinstance(value, list):
         return [n for v in value for n in _names(v)]
@@ -241,7 +237,8 @@ def clean_authors(raw: Iterable[str], site_name: Optional[str] = None) -> Tuple[
             if any(ch.isdigit() for ch in name):  # "May 5, 2025", "10:32"
                 continue
             words = name.split()
-            if len(words) > 5 or not any(w[:1].isupper() for w in words):
+            cased = any(ch.isupper() or ch.islower() for ch in name)  # CJK, Thai, Arabic have no case
+            if len(words) > 5 or (cased and not any(w[:1].isupper() for w in words)):
                 continue
             if name.lower().split()[-1] in {"writer", "reporter", "correspondent", "editor", "staff"}:
                 continue
@@ -250,6 +247,17 @@ def clean_authors(raw: Iterable[str], site_name: Optional[str] = None) -> Tuple[
                 seen.add(key)
                 out.append(name)
     return tuple(out)
+
+
+def _authors(sources: Sequence[Any], site_name: Optional[str]) -> Tuple[str, ...]:
+    """Names from the first source that has any, other than the site itself; when the only
+    byline anywhere is the publisher ("Salzburger Nachrichten", "BBC News"), that byline."""
+    for exclude_site in (True, False):
+        for source in sources:
+            names = clean_authors(source(), site_name=site_name if exclude_site else None)
+            if names:
+                return names
+    return ()
 
 
 def clean_title(title: Optional[str], site_name: Optional[str], host: Optional[str] = None) -> Optional[str]:
@@ -781,9 +789,9 @@ def _extract(page: FetchedPage, *, min_words: int, inc) -> Article:
     title = clean_title(jsonld_title or og_title or html_title or fallback.get("title") or request.entry_title,
                         site_name, host)
     title = title[:MAX_TITLE_CHARS] if title else title  # hostile pages: a 900 KB <h1>
-    authors = clean_authors(jsonld_authors or ([meta_author] if meta_author else [])
-                            or ([fallback.get("author")] if fallback.get("author") else [])
-                            or list(request.entry_authors), site_name=site_name)
+    authors = _authors((lambda: jsonld_authors, lambda: [meta_author] if meta_author else [],
+                        lambda: [fallback.get("author")] if fallback.get("author") else [],
+                        lambda: list(request.entry_authors)), site_name)
     categories = tuple(c for c in (list(request.entry_categories) + _categories(tree)) if c)
     domain = urls.domain_of(canonical_url) or "local"
     return Article(
