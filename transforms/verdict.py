@@ -90,22 +90,17 @@ def teaser_share(tree, body: str) -> float:
 
 def anchor_share(tree, body: str) -> float:
     """Share of the body's words inside the page's link texts (of 4+ words)."""
-    lines = [_norm(line) for line in body.split("\n")]
-    lines = [line for line in lines if line]
-    total = sum(len(line.split()) for line in lines)
+    text = "\n".join(_norm(line) for line in body.split("\n"))
+    total = len(text.split())
     if not total:
         return 0.0
     anchors = {_norm(a.text_content()) for a in tree.iter("a")}
-    anchors = sorted((a for a in anchors if a.count(" ") >= 3), key=len, reverse=True)
     linked = 0
-    for line in lines:
-        if line in anchors:
-            linked += len(line.split())
-            continue
-        for anchor in anchors:
-            if len(anchor) <= len(line) and anchor in line:
-                linked += len(anchor.split())
-                line = line.replace(anchor, " ")
+    for anchor in sorted((a for a in anchors if a.count(" ") >= 3), key=len, reverse=True):
+        found = text.count(anchor)
+        if found:  # longest first, then blanked: nested link texts are not counted twice
+            linked += found * (anchor.count(" ") + 1)
+            text = text.replace(anchor, "\n")
     return min(1.0, linked / total)
 
 
