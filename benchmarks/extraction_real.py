@@ -345,7 +345,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--per-page", action="store_true", help="print per-page body F1, worst first")
     parser.add_argument("--json", type=pathlib.Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
-    logging.disable(logging.WARNING)  # trafilatura logs every odd link it meets
+    for name in ("trafilatura", "htmldate"):  # they log every odd link and date they meet
+        logging.getLogger(name).setLevel(logging.ERROR)
     if not (args.data / "truth.json").is_file():
         print(f"no truth.json in {args.data} (pass --data)", file=sys.stderr)
         return 2
