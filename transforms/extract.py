@@ -180,6 +180,8 @@ def _iter_jsonld(tree) -> Iterator[Dict[str, Any]]:
             elif isinstance(item, dict):
                 if "@graph" in item:
                     stack.append(item["@graph"])
+                if isinstance(item.get("mainEntity"), (dict, list)):
+                    stack.append(item["mainEntity"])  # WebPage {mainEntity: NewsArticle}
                 yield item
 
 
