@@ -194,6 +194,10 @@ def score(truth: Dict[str, str], outputs: Dict[str, str]) -> Tuple[Dict[str, flo
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--real" in argv:  # the real-page benchmark (benchmarks/extraction_real.py)
+        from benchmarks import extraction_real
+        return extraction_real.main([a for a in argv if a != "--real"])
     parser = argparse.ArgumentParser(prog="python -m benchmarks.extraction",
                                      description="newsbeam extraction vs plain trafilatura")
     parser.add_argument("--pages", type=pathlib.Path, required=True, help="folder of HTML pages")

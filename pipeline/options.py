@@ -107,9 +107,10 @@ class NewsbeamOptions(PipelineOptions):
                    "its previous one (default 1; a robots.txt Crawl-delay forces 1)")
 
         processing = parser.add_argument_group("processing")
-        _flag(processing, "min-words", type=_at_least(int, 0), default=60, metavar="N",
-              help="pages with fewer words after cleaning are dead-lettered as not_an_article "
-                   "(default 60)")
+        _flag(processing, "min-words", type=_at_least(int, 0), default=25, metavar="N",
+              help="pages with fewer words after cleaning (CJK and Thai estimated from characters) "
+                   "are dead-lettered as not_an_article; listings, error and index pages are "
+                   "refused on evidence whatever their length (default 25)")
         _flag(processing, "extract-timeout", type=_at_least(float, 0), default=30.0, metavar="SECONDS",
               help="time budget per page for extraction, in a worker process killed when it is "
                    "exceeded (dead letter extract_timeout; default 30; 0: in-process, no limit)")

@@ -112,6 +112,9 @@ def build(manifest: Dict[str, Any], *, run_id: str, output: str, elapsed: float,
             "feeds": feed_rows,
             "articles_per_tag": dict(_top(per_tag, 1000)),
             "freshness_seconds": freshness,
+            # no trustworthy publication day: published_at null, filed under the fetch day
+            "articles_without_publish_date": int(counts.get("articles.date_source", {}).get("none", 0)),
+            "date_sources": dict(_top(counts.get("articles.date_source", {}), 100)),
             "topic_sources": dict(_top(counts.get("articles.topic_source", {}), 100)),
             # how many of each topic_source's articles fell to "other" (classifier unsure,
             # unsupported language, no signal), and the opinion genre (transforms/topics.py)
@@ -341,7 +344,9 @@ def render_html(report: Dict[str, Any]) -> str:
         '<section><h2>Freshness (fetched − published)</h2>'
         + (_table(["percentile", "lag"], fresh_rows)
            + f'<p class="empty">{_e(fresh.get("articles_with_dates", 0))} articles with a publication time.</p>'
-           if fresh_rows else '<p class="empty">No article with a publication time.</p>') + "</section>",
+           if fresh_rows else '<p class="empty">No article with a publication time.</p>')
+        + f'<p class="empty">{_e(fig.get("articles_without_publish_date", 0))} articles without a publish date '
+          '(filed under the fetch day).</p>' + "</section>",
         '<section><h2>Duplicates by kind</h2>'
         + (_table(["kind", "copies"], sorted(fig.get("duplicates_by_kind", {}).items()))
            if fig.get("duplicates_by_kind") else '<p class="empty">No duplicates in this run.</p>') + "</section>",

@@ -94,6 +94,10 @@ def render(report: Dict[str, Any]) -> str:
         lines.append("Freshness (fetched - published): " + ", ".join(
             f"p{p} {human_duration(fresh[f'p{p}'])}" for p in PERCENTILES if f"p{p}" in fresh)
             + f" over {fresh.get('articles_with_dates', 0)} dated articles")
+    undated = fig.get("articles_without_publish_date")
+    if undated is not None and articles:
+        lines.append(f"Articles without a publish date: {undated} of {articles} "
+                     "(published_at null, filed under the fetch day)")
     if elapsed is not None:
         rate = f", {articles / elapsed:.1f} articles/s" if elapsed and articles else ""
         lines.append(f"Elapsed: {elapsed:.1f} s{rate}")

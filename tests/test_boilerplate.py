@@ -45,7 +45,7 @@ def test_remove_residue_counts_and_never_empties():
 
 # --------------------------------------------------------------------------- more residue, both ways
 
-from transforms.boilerplate import (Block, is_paywall_prompt, is_standfirst, select_blocks,  # noqa: E402
+from transforms.boilerplate import (Block, is_paywall_prompt, select_blocks,  # noqa: E402
                                     trim_edges)
 
 MORE_RESIDUE = [
@@ -121,10 +121,11 @@ def test_link_dense_blocks_go_prose_with_links_stays():
     assert kept(blocks) == [P1, P2, P3]
 
 
-def test_lead_in_bylines_datelines_and_standfirst_go():
+def test_lead_in_bylines_and_datelines_go_the_standfirst_stays():
+    """The standfirst is the article's first paragraph (real-page truth includes it)."""
     blocks = [p("By Jane Doe and Omar Haddad"), p("Updated 2 hours ago"), p("May 14, 2025 1:05 PM UTC"),
               p("4 min read"), p("Three things happened at once."), p(P1), p(P2)]
-    assert kept(blocks, description="Three things happened at once.") == [P1, P2]
+    assert kept(blocks, description="Three things happened at once.") == ["Three things happened at once.", P1, P2]
     # The same kinds of line after the lede are left alone (they may be the story).
     late = [p(P1), p("By midnight the vote was over."), p(P2)]
     assert kept(late) == [P1, "By midnight the vote was over.", P2]
@@ -142,19 +143,17 @@ def test_closing_bios_contacts_and_credits_go():
     assert kept([p(P1), p(P2), p(ending)]) == [P1, P2, ending]
 
 
-def test_orphan_headings_go_with_their_section_and_nothing_is_ever_emptied():
-    blocks = [p(P1), p("Get the Morning Brief", kind="head"),
+def test_subheadings_go_and_nothing_is_ever_emptied():
+    """Section headings are navigation, not running text (as in real-page truth); a long
+    "heading" (a lede set in an <h2>) is text."""
+    lede = ("The city will close the old bridge for two years from June while engineers replace its "
+            "deck, officials said on Monday.")
+    blocks = [p(lede, kind="head"), p(P1), p("Get the Morning Brief", kind="head"),
               p("The day's top stories, free in your inbox every weekday at 6 a.m."), p("Sign up now"),
               p("A wall built in 1962", kind="head"), p(P2)]
-    assert kept(blocks) == [P1, "A wall built in 1962", P2]
+    assert kept(blocks) == [lede, P1, P2]
     only_chrome = [p("Share this article"), p("Related:"), p("Menu")]
     assert select_blocks(only_chrome) == [True, True, True]
-
-
-def test_standfirst_matches_the_description_only():
-    assert is_standfirst(p("Three things happened at once."), "Three things happened at once")
-    assert not is_standfirst(p(P1), "Three things happened at once.")
-    assert not is_standfirst(p("Three things"), None)
 
 
 def test_trim_edges_removes_navigation_and_closing_links_but_keeps_lists():

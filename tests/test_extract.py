@@ -125,7 +125,14 @@ def test_helpers():
     assert clean_authors(["By Staff", "jane@example.com", "Updated May 15, 2025 10:32"]) == ()
     assert clean_authors(["Theresa May"]) == ("Theresa May",)
     assert clean_title("Putin skips summit | EconoTimes", "EconoTimes") == "Putin skips summit"
-    assert clean_title("Putin skips summit - World - Daily Ledger", None) == "Putin skips summit - World"
+    assert clean_title("Putin skips summit - World - Daily Ledger", None, "www.dailyledger.com") == \
+        "Putin skips summit - World"
+    # A dash part that does not name the site is the headline's own (real titles do this).
+    assert clean_title("Brand in Lichterfelde – Starke Rauchentwicklung", "Berliner Morgenpost",
+                       "www.morgenpost.de") == "Brand in Lichterfelde – Starke Rauchentwicklung"
+    assert clean_title("Samsung soll Smartphones zerst&ouml;ren - Golem.de", "Golem.de") == \
+        "Samsung soll Smartphones zerstören"
+    assert clean_title("Kohberger&amp;#8217;s lawyers talk again | Sport", None) == "Kohberger’s lawyers talk again"
     assert clean_title("Short", None) == "Short"
     assert parse_datetime("2025-05-15T09:30:00+03:00") == dt.datetime(2025, 5, 15, 6, 30, tzinfo=dt.timezone.utc)
     assert parse_datetime("Thu, 15 May 2025 09:30:00 GMT").hour == 9
@@ -257,3 +264,19 @@ def test_a_fast_pass_that_stops_early_gets_the_full_pass(monkeypatch):
     long_paras = PARAS + [p.replace("Kremlin", "Ankara") for p in PARAS]
     text = extract_text(page_html(paras=long_paras), "https://econotimes.example/politics/talks.html")
     assert passes == [False, True] and text.count("\n") == len(long_paras) - 1
+
+
+def test_bylines_in_any_script_and_agency_or_publisher_credits():
+    assert clean_authors(["牛镛", "구현모"]) == ("牛镛", "구현모")
+    assert clean_authors(["jane doe"]) == ()  # cased but not capitalised: not a name
+    agency = '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Hopes Dim for Peace Talks", ' \
+             '"author": [{"@type": "Person", "name": "Jane Doe"}, {"@type": "Organization", "name": "AFP"}]}</script>'
+    assert extract_article(make_page(page_html(head=agency))).authors == ("Jane Doe", "AFP")
+    own = '<meta property="og:site_name" content="EconoTimes"><meta name="author" content="EconoTimes">'
+    unsigned = page_html(head=own).replace('<div class="byline">By Jane Doe</div>', "")
+    assert extract_article(make_page(unsigned)).authors == ("EconoTimes",)  # the only byline anywhere
+    both = own + \
+        '<script type="application/ld+json">{"@type": "NewsArticle", "author": {"@type": "Organization", ' \
+        '"name": "EconoTimes"}}</script><meta name="dc.creator" content="Omar Haddad">'
+    unsigned = page_html(head=both).replace('<div class="byline">By Jane Doe</div>', "")
+    assert extract_article(make_page(unsigned)).authors == ("Omar Haddad",)

@@ -21,6 +21,8 @@ import dataclasses
 import re
 from typing import List, Optional, Sequence, Tuple
 
+from transforms.words import count_split_words
+
 MAX_RESIDUE_WORDS = 25  # lines longer than this are prose, whatever they contain
 MAX_STRONG_RESIDUE_WORDS = 50  # for patterns that never describe events (disclosures, paywalls)
 
@@ -85,7 +87,7 @@ _PAYWALL_PROMPT = re.compile(
 
 def is_paywall_prompt(line: str) -> bool:
     """"Subscribe to continue reading", "This article is for subscribers only"...: short."""
-    return len(line.split()) <= MAX_STRONG_RESIDUE_WORDS and bool(_PAYWALL_PROMPT.search(line.strip()))
+    return count_split_words(line) <= MAX_STRONG_RESIDUE_WORDS and bool(_PAYWALL_PROMPT.search(line.strip()))
 
 
 def _compile_start(patterns: List[str]) -> "re.Pattern[str]":
@@ -110,7 +112,7 @@ def is_residue(line: str) -> bool:
     stripped = " ".join(line.split())
     if not stripped:
         return False
-    words = stripped.count(" ") + 1
+    words = count_split_words(stripped)
     if words > MAX_STRONG_RESIDUE_WORDS:
         return False
     lowered = stripped.lower()
@@ -148,7 +150,7 @@ class Block:
 
     @property
     def words(self) -> int:
-        return len(self.text.split())
+        return count_split_words(self.text)
 
     @property
     def link_share(self) -> float:
@@ -160,6 +162,7 @@ PROSE_WORDS = 20          # a block with this many words (and few links) is arti
 MAX_LINK_BLOCK_WORDS = 40  # link-dense blocks longer than this are kept (e.g. a list of sources)
 LINK_DENSE = 0.6           # share of a block's characters inside links
 EDGE_BLOCKS = 3            # closing rules look at the last blocks only
+MAX_SUBHEADING_WORDS = 20  # a heading block longer than this is a lede set in a heading
 
 _MONTHS = (r"jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|jun(e)?|jul(y)?|aug(ust)?|sep(t(ember)?)?|"
            r"oct(ober)?|nov(ember)?|dec(ember)?|januar|februar|märz|mai|juni|juli|oktober|dezember")
@@ -197,7 +200,7 @@ def is_dateline(text: str) -> bool:
 
 def is_byline(text: str) -> bool:
     """"By Jane Doe", "By Jane Doe and Omar Haddad, Reuters" — short, starts with a byline word."""
-    return len(text.split()) <= 12 and bool(_BYLINE.match(text)) and not text.rstrip().endswith((".", "?", "!", '"'))
+    return count_split_words(text) <= 12 and bool(_BYLINE.match(text)) and not text.rstrip().endswith((".", "?", "!", '"'))
 
 
 def is_lead_noise(block: Block) -> bool:
@@ -228,52 +231,32 @@ def _tokens(text: Optional[str]) -> List[str]:
     return re.findall(r"\w+", (text or "").lower())
 
 
-def is_standfirst(block: Block, description: Optional[str]) -> bool:
-    """The page's description (meta/og/JSON-LD) repeated as a lead-in line: the standfirst."""
-    mine, theirs = _tokens(block.text), _tokens(description)
-    if not mine or not theirs:
-        return False
-    if mine == theirs:
-        return True
-    shorter, longer = sorted((mine, theirs), key=len)
-    return len(shorter) >= 8 and longer[:len(shorter)] == shorter
-
-
 def select_blocks(blocks: Sequence[Block], description: Optional[str] = None) -> List[bool]:
-    """Keep flags for ``blocks``: drop residue, link-dense blocks, lead-in bylines, datelines
-    and standfirsts, and trailing bios/credits. Never drops every block."""
+    """Keep flags for ``blocks``: drop residue, link-dense blocks, subheadings, lead-in bylines
+    and datelines, and trailing bios/credits. The standfirst (the page's description repeated
+    as a lead-in) is kept: it is the article's first paragraph. Never drops every block."""
     count = len(blocks)
     keep = [True] * count
     first = first_prose(blocks)
     first = count if first is None else first
     for i, block in enumerate(blocks):
-        if is_residue(block.text) or is_link_block(block):
+        if is_residue(block.text) or is_link_block(block) or is_subheading(block):
             keep[i] = False
-        elif i < first and (is_lead_noise(block) or is_standfirst(block, description)):
+        elif i < first and is_lead_noise(block):
             keep[i] = False
         elif first < i and i >= count - EDGE_BLOCKS and is_tail_noise(block):
             keep[i] = False
-    _drop_orphan_headings(blocks, keep)
     if not any(keep[i] for i, b in enumerate(blocks) if b.text.strip()):
         return [True] * len(blocks)
     return keep
 
 
-def _drop_orphan_headings(blocks: Sequence[Block], keep: List[bool]) -> None:
-    """A heading whose whole section was removed ("Get the Morning Brief" over a sign-up
-    prompt, "Related" over a link list) goes too."""
-    for i, block in enumerate(blocks):
-        if block.kind != "head" or not keep[i] or block.words > 12:
-            continue
-        section = []
-        for j in range(i + 1, len(blocks)):
-            if blocks[j].kind == "head":
-                break
-            section.append(j)
-        if section and not any(keep[j] for j in section):
-            keep[i] = False
-        elif not section and i == len(blocks) - 1:
-            keep[i] = False  # a heading that ends the body introduces nothing
+def is_subheading(block: Block) -> bool:
+    """A section heading inside the body ("What is Nato?", "Dicke Ausrüstung und schweres
+    Gerät"): the body is the running text, as publishers' own article bodies and the
+    real-page truth give it; headings are navigation. Long "headings" (a lede set in an
+    <h2>) are text and stay."""
+    return block.kind == "head" and block.words <= MAX_SUBHEADING_WORDS
 
 
 def link_block_share(blocks: Sequence[Block]) -> float:
@@ -295,7 +278,8 @@ _SENTENCE_END = re.compile(r"[.!?:;\"”’')\]]$")
 
 
 def _is_prose_line(line: str) -> bool:
-    return len(line.split()) >= PROSE_WORDS or (len(line.split()) >= 12 and bool(_SENTENCE_END.search(line)))
+    words = count_split_words(line)
+    return words >= PROSE_WORDS or (words >= 12 and bool(_SENTENCE_END.search(line)))
 
 
 def _same_text(line: str, other: Optional[str]) -> bool:
@@ -311,9 +295,9 @@ def _edge_chrome(line: str, titles: Sequence[Optional[str]], description: Option
         return False  # list items belong to the article
     if is_residue(text) or is_byline(text) or is_dateline(text) or _READ_TIME.match(text):
         return True
-    if any(_same_text(text, t) for t in titles) or is_standfirst(Block("p", text), description):
+    if any(_same_text(text, t) for t in titles):
         return True
-    return len(text.split()) <= SHORT_LINE_WORDS and not _SENTENCE_END.search(text)
+    return count_split_words(text) <= SHORT_LINE_WORDS and not _SENTENCE_END.search(text)
 
 
 def trim_edges(text: str, titles: Sequence[Optional[str]] = (),

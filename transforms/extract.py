@@ -19,6 +19,7 @@ import dataclasses
 import datetime as dt
 import email.utils
 import hashlib
+import html
 import json
 import logging
 import re
@@ -33,14 +34,15 @@ from apache_beam.metrics import Metrics
 from schemas import reasons
 from schemas.records import Article, DeadLetter, FetchedPage
 from schemas.taxonomy import DEFAULT_TOPIC
-from transforms import boilerplate, urls
+from transforms import boilerplate, urls, verdict
 from transforms import usage as usage_rights
+from transforms.words import count_split_words, count_words
 
 LOG = logging.getLogger(__name__)
 DEAD_LETTER = "dead_letter"
 
 LANGID_CHARS = 1500  # py3langid's cost grows with the text; 1.5k characters decide it
-MIN_ARTICLE_WORDS = 60  # fewer words after cleaning: a teaser, index or error page
+MIN_ARTICLE_WORDS = verdict.MIN_ARTICLE_WORDS  # fewer words after cleaning: never an article
 MIN_YEAR = 1990
 # Per-document budget and pre-parse guard: hostile pages (5 MB of link soup, a tag
 # with 200,000 attributes) can keep lxml/trafilatura busy for minutes.
@@ -49,10 +51,8 @@ MAX_EXTRACT_BYTES = 10 * 1024 * 1024
 MAX_TAGS = 200_000  # '<' characters; real pages have a few thousand
 MAX_TITLE_CHARS = 1000
 LINEAGE = "lineage"  # (request URL, article URL) pairs, for the run's accounting
-# Pages that declare themselves as not-an-article need much more text to be kept.
-NON_ARTICLE_OG_TYPES = {"website", "profile", "video.other", "video.movie", "music.song", "book"}
-MIN_WORDS_NON_ARTICLE_TYPE = 300
 FUTURE_TOLERANCE = dt.timedelta(days=1)
+NO_DATE = "none"  # date_source of an article without a trustworthy publication day
 _ARTICLE_TYPES = {"newsarticle", "article", "reportagenewsarticle", "analysisnewsarticle",
                   "blogposting", "opinionnewsarticle", "backgroundnewsarticle", "report",
                   "liveblogposting", "scholarlyarticle", "techarticle", "socialmediaposting"}
@@ -86,8 +86,8 @@ def _codec(name: Optional[str]) -> Optional[str]:
 
 
 def decode_html(content: bytes, header_charset: Optional[str] = None) -> Tuple[str, str]:
-    """Bytes -> text using, in order: BOM, HTTP charset, ``<meta charset>``,
-    strict UTF-8, statistical detection. Raises ``ValueError`` if nothing fits."""
+    """Bytes -> text using, in order: BOM, HTTP charset, strict UTF-8,
+    ``<meta charset>``, statistical detection. Raises ``ValueError`` if nothing fits."""
     for bom, name in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"),
                       (codecs.BOM_UTF16_BE, "utf-16")):
         if content.startswith(bom):
@@ -96,12 +96,15 @@ def decode_html(content: bytes, header_charset: Optional[str] = None) -> Tuple[s
     for name in (_codec(header_charset),):
         if name:
             candidates.append(name)
+    # Valid UTF-8 before <meta charset> (as the fetch stage resolves it): pages re-saved
+    # as UTF-8 keep their old "iso-8859-1" declaration, while Latin-1 text with accents
+    # is almost never valid UTF-8.
+    candidates.append("utf-8")
     match = _META_CHARSET.search(content[:4096])
     if match:
         name = _codec(match.group(1).decode("ascii", "ignore"))
         if name:
             candidates.append(name)
-    candidates.append("utf-8")
     for name in candidates:
         try:
             return content.decode(name), name
@@ -178,6 +181,8 @@ def _iter_jsonld(tree) -> Iterator[Dict[str, Any]]:
             elif isinstance(item, dict):
                 if "@graph" in item:
                     stack.append(item["@graph"])
+                if isinstance(item.get("mainEntity"), (dict, list)):
+                    stack.append(item["mainEntity"])  # WebPage {mainEntity: NewsArticle}
                 yield item
 
 
@@ -191,15 +196,11 @@ def _jsonld_article(tree) -> Dict[str, Any]:
 
 
 def _names(value: Any) -> List[str]:
-    """Person names from a JSON-LD author value (organisations are not bylines)."""
+    """Byline names from a JSON-LD author value: people, and agencies or desks credited as
+    authors ("dpa", "The Associated Press"); the publisher itself is dropped later."""
     if isinstance(value, str):
         return [value]
     if isinstance(value, dict):
-        kind = value.get("@type")
-        kinds = kind if isinstance(kind, list) else [kind]
-        if any(isinstance(k, str) and k.lower() in ("organization", "newsmediaorganization",
-                                                      "corporation") for k in kinds):
-            return []
         return _names(value.get("name"))
     if isinstance(value, list):
         return [n for v in value for n in _names(v)]
@@ -265,7 +266,8 @@ def clean_authors(raw: Iterable[str], site_name: Optional[str] = None) -> Tuple[
             if any(ch.isdigit() for ch in name):  # "May 5, 2025", "10:32"
                 continue
             words = name.split()
-            if len(words) > 5 or not any(w[:1].isupper() for w in words):
+            cased = any(ch.isupper() or ch.islower() for ch in name)  # CJK, Thai, Arabic have no case
+            if len(words) > 5 or (cased and not any(w[:1].isupper() for w in words)):
                 continue
             if name.lower().split()[-1] in {"writer", "reporter", "correspondent", "editor", "staff"}:
                 continue
@@ -276,18 +278,51 @@ def clean_authors(raw: Iterable[str], site_name: Optional[str] = None) -> Tuple[
     return tuple(out)
 
 
-def clean_title(title: Optional[str], site_name: Optional[str]) -> Optional[str]:
-    """Drop a trailing " | Site Name" (or " - Site") suffix."""
+def _authors(sources: Sequence[Any], site_name: Optional[str]) -> Tuple[str, ...]:
+    """Names from the first source that has any, other than the site itself; when the only
+    byline anywhere is the publisher ("Salzburger Nachrichten", "BBC News"), that byline."""
+    for exclude_site in (True, False):
+        for source in sources:
+            names = clean_authors(source(), site_name=site_name if exclude_site else None)
+            if names:
+                return names
+    return ()
+
+
+def clean_title(title: Optional[str], site_name: Optional[str], host: Optional[str] = None) -> Optional[str]:
+    """Unescape entities left in by the publisher and drop a trailing site label: " - Site
+    Name" / " | Golem.de" when it names the site (its og:site_name or host), and any short
+    " | Section" suffix. A dash or colon part that does not name the site is part of the
+    headline ("Brand in Lichterfelde – Starke Rauchentwicklung") and stays."""
     if not title:
         return None
-    title = " ".join(title.split())
-    parts = _TITLE_SEP.split(title)
-    if len(parts) > 1:
-        suffix = parts[-1].strip()
-        if (site_name and suffix.lower() == site_name.strip().lower()) or \
-                (len(suffix.split()) <= 4 and len(" ".join(parts[:-1]).split()) >= 3):
-            title = title[: title.rfind(suffix)].rstrip(" |-–—·•:")
+    title = " ".join(html.unescape(html.unescape(title)).split())
+    separators = list(_TITLE_SEP.finditer(title))
+    if separators:
+        last = separators[-1]
+        head, suffix = title[:last.start()].rstrip(), title[last.end():].strip()
+        piped = last.group().strip() in "|·•"
+        if _names_site(suffix, site_name, host) or \
+                (piped and len(suffix.split()) <= 4 and len(head.split()) >= 3):
+            title = head.rstrip(" |-–—·•:")
     return title or None
+
+
+def _key(text: Optional[str]) -> str:
+    return re.sub(r"\W+", "", html.unescape(text or "").lower())
+
+
+def _names_site(label: str, site_name: Optional[str], host: Optional[str]) -> bool:
+    """True when ``label`` is the site's name ("Golem.de", "The Namibian", "毎日新聞")."""
+    key = _key(label)
+    if not key:
+        return False
+    site = _key(site_name)
+    if site and (key == site or (len(key) >= 3 and (key in site or site in key))):
+        return True
+    labels = [part for part in (host or "").lower().split(".") if part and part != "www"]
+    name = _key(labels[0]) if labels else ""
+    return len(name) >= 3 and (key.startswith(name) or name in key)
 
 
 def _breadcrumb(tree) -> Optional[str]:
@@ -335,23 +370,25 @@ def content_hash(body: str) -> str:
 
 
 def word_count(body: str) -> int:
-    return len(_WORD.findall(body))
+    """Words of any script (``transforms/words.py``: CJK and Thai estimated from characters)."""
+    return count_words(body)
 
 
 # --------------------------------------------------------------------------- the body
 
-# trafilatura settings, chosen by measurement (``python -m benchmarks.extraction --variants``):
-# its precision/fast/default/recall settings score within noise of each other under our
-# filters, and fast+precision is the quickest. include_links lets the block filter see
+# trafilatura settings, chosen by measurement on real pages (``python -m benchmarks.extraction
+# --real``, docs/quality.md): under our filters, fast without favor_precision keeps ~1 point
+# more of the true text than fast+precision at the same precision (our filters do the
+# precision work), and is faster than the full default pass. include_links lets the block filter see
 # link-dense paragraphs. Metadata is read by us; trafilatura's own metadata pass (htmldate
 # included) only runs when ours finds nothing (see ``_LazyMetadata``).
-TRAFILATURA_OPTIONS: Dict[str, Any] = dict(fast=True, favor_precision=True, include_links=True,
+TRAFILATURA_OPTIONS: Dict[str, Any] = dict(fast=True, favor_precision=False, include_links=True,
                                            include_comments=False, include_tables=False,
                                            with_metadata=False, deduplicate=False)
 # When the fast pass finds (almost) nothing, trafilatura's full default pass (with its
 # readability/jusText comparison) gets a second chance: we never return less than it would.
 FALLBACK_OPTIONS: Dict[str, Any] = dict(TRAFILATURA_OPTIONS, fast=False, favor_precision=False)
-FALLBACK_BELOW_WORDS = MIN_ARTICLE_WORDS
+FALLBACK_BELOW_WORDS = 60
 FALLBACK_BELOW_SHARE = 0.5   # ...or when it has less than half the words of the page's prose <p>s
 PROSE_P_WORDS = 15           # a <p> with this many words counts as prose
 PUBLISHER_MIN_WORDS = 50       # a JSON-LD articleBody shorter than this is a summary, not a body
@@ -361,7 +398,6 @@ PUBLISHER_FOREIGN_MAX_WORDS = 60  # ...unless it is long: then it may be text ar
 PUBLISHER_RECOVER_BELOW = 0.6  # our coverage of articleBody under which we rebuild from the DOM
 _COMPLETE_END = re.compile(r"[.!?\"”’')\]]\s*$")  # an articleBody that is not cut off
 TRUNCATED_SHARE = 0.6          # body shorter than this share of articleBody/wordCount: truncated
-INDEX_LINK_SHARE = 0.5         # pages whose body is mostly link lists are index pages
 _TEASER_END = re.compile(r"(\.\.\.|…|\[\s*(…|\.\.\.)\s*\]|\(more\)|continue reading\W*|read (the full|more)\W*"
                          r"( (story|article))?\W*)$", re.I)
 # Paywall containers, by class/id (scripts and links mention "paywall" too, so only attributes
@@ -488,9 +524,8 @@ def reconcile_with_publisher(blocks: List[boilerplate.Block], keep: List[bool],
     for i, share in judged:
         if share is None or blocks[i].kind not in ("p", "other"):
             continue  # publishers' articleBody often leaves out lists, quotes and subheadings
-        if (share < PUBLISHER_FOREIGN and blocks[i].words <= PUBLISHER_FOREIGN_MAX_WORDS) or \
-                (i < agreeing[0] and share < 0.5 and blocks[i].words <= 40):
-            out[i] = False  # chrome inside the body, or a standfirst before it
+        if share < PUBLISHER_FOREIGN and blocks[i].words <= PUBLISHER_FOREIGN_MAX_WORDS:
+            out[i] = False  # chrome inside the body (a lede before it is text: articleBody often omits it)
     return out if any(out) else keep
 
 
@@ -567,7 +602,7 @@ def _prose_words(tree) -> int:
     """Words in the page's prose-sized <p> elements (a cheap upper view of the text)."""
     total = 0
     for para in tree.iter("p"):
-        words = len(para.text_content().split())
+        words = count_split_words(para.text_content())
         if words >= PROSE_P_WORDS:
             total += words
     return total
@@ -707,10 +742,6 @@ def extract_article(page: FetchedPage, *, min_words: int = MIN_ARTICLE_WORDS,
                           at=dt.datetime.now(dt.timezone.utc))
 
 
-_ERROR_TITLE = re.compile(r"^(404|410)\b|\b(error 404|404 error|page not found|page cannot be found|"
-                          r"page (is )?no longer available|page unavailable)\b", re.I)
-
-
 def _extract(page: FetchedPage, *, min_words: int, inc) -> Article:
     tree = parse_page(page.content, page.encoding)
 
@@ -741,18 +772,15 @@ def _extract(page: FetchedPage, *, min_words: int, inc) -> Article:
         raise ExtractionError(reasons.EMPTY_EXTRACTION, "no article text found")
     body = extracted.text
     words = word_count(body)
-    if words < min_words:
-        raise ExtractionError(reasons.NOT_AN_ARTICLE,
-                              f"{words} words after cleaning (< {min_words}): index, teaser or error page")
     page_type = (meta.get("og:type") or "").lower()
-    if not jsonld and page_type in NON_ARTICLE_OG_TYPES and words < MIN_WORDS_NON_ARTICLE_TYPE:
-        raise ExtractionError(reasons.NOT_AN_ARTICLE,
-                              f"og:type {page_type!r} with {words} words: a section or index page")
-    if not jsonld and extracted.link_share >= INDEX_LINK_SHARE and words < MIN_WORDS_NON_ARTICLE_TYPE:
-        raise ExtractionError(reasons.NOT_AN_ARTICLE,
-                              f"{extracted.link_share:.0%} of the text is link lists: an index page")
-    if not jsonld and _ERROR_TITLE.search(html_title or "") and words < MIN_WORDS_NON_ARTICLE_TYPE:
-        raise ExtractionError(reasons.NOT_AN_ARTICLE, f"error page titled {html_title[:80]!r}")
+    headings = tree.xpath("//h1")
+    only_h1 = " ".join(headings[0].text_content().split()) if len(headings) == 1 else None
+    why_not = verdict.non_article_reason(
+        tree, body, words, is_declared_article=bool(jsonld) or page_type == "article", og_type=page_type,
+        jsonld_types=verdict.declared_types(_iter_jsonld(tree)), titles=(html_title, only_h1, og_title),
+        min_words=min_words)
+    if why_not:
+        raise ExtractionError(reasons.NOT_AN_ARTICLE, why_not)
     inc("boilerplate_chars_removed", extracted.removed_chars)
 
     fetched_at = page.fetched_at
@@ -770,25 +798,29 @@ def _extract(page: FetchedPage, *, min_words: int, inc) -> Article:
     if published is None and request.entry_published is not None:
         published = plausible(request.entry_published, fetched_at)
         date_source = "feed" if published is not None else None
-    if published is None and fallback.get("date"):
-        published = plausible(parse_datetime(fallback.get("date")), fetched_at)
-        date_source = "htmldate" if published is not None else None
+    url, canonical_url = _page_url(page, canonical)
     if published is None:
-        match = _URL_DATE.search(urllib.parse.urlsplit(page.final_url).path)
+        match = _URL_DATE.search(urllib.parse.urlsplit(page.final_url).path) or \
+            _URL_DATE.search(urllib.parse.urlsplit(canonical_url).path)
         if match:
             published = plausible(parse_datetime("-".join(match.groups())), fetched_at)
             date_source = "url" if published is not None else None
+    if published is None:
+        published = plausible(parse_datetime(page_date(tree, page.final_url, page.content)), fetched_at)
+        date_source = "htmldate" if published is not None else None
+    if published is None:
+        date_source = NO_DATE  # never a guess: the partition uses the fetch day
     modified = plausible(parse_datetime(_text(jsonld.get("dateModified"))
                                         or next((meta[k] for k in _META_MODIFIED if meta.get(k)), None)),
                          fetched_at)
 
-    url, canonical_url = _page_url(page, canonical)
+    host = urllib.parse.urlsplit(canonical_url).hostname
     title = clean_title(jsonld_title or og_title or html_title or fallback.get("title") or request.entry_title,
-                        site_name)
+                        site_name, host)
     title = title[:MAX_TITLE_CHARS] if title else title  # hostile pages: a 900 KB <h1>
-    authors = clean_authors(jsonld_authors or ([meta_author] if meta_author else [])
-                            or ([fallback.get("author")] if fallback.get("author") else [])
-                            or list(request.entry_authors), site_name=site_name)
+    authors = _authors((lambda: jsonld_authors, lambda: [meta_author] if meta_author else [],
+                        lambda: [fallback.get("author")] if fallback.get("author") else [],
+                        lambda: list(request.entry_authors)), site_name)
     categories = tuple(c for c in (list(request.entry_categories) + _categories(tree)) if c)
     domain = urls.domain_of(canonical_url) or "local"
     return Article(
@@ -820,6 +852,34 @@ def _extract(page: FetchedPage, *, min_words: int, inc) -> Article:
         aliases=request.aliases,
         usage=usage_rights.from_page(tree, page.final_url, _iter_jsonld(tree), jsonld, page.usage),
     )
+
+
+def page_date(tree, url: Optional[str], raw: Optional[bytes] = None) -> Optional[str]:
+    """A publication day from the page's markup, URL or full-date patterns (htmldate without
+    its extensive search, which turns a "© 2025" footer or a year in the text into
+    2025-01-01). A year or a month alone is never a publication day."""
+    from htmldate import find_date
+    try:
+        found = find_date(tree, url=url, extensive_search=False, original_date=True, outputformat="%Y-%m-%d")
+    except Exception:  # best effort, like every fallback
+        return None
+    return found if found and _day_on_page(found, raw, url) else None
+
+
+def _day_on_page(iso_day: str, raw: Optional[bytes], url: Optional[str]) -> bool:
+    """True when the page (or URL) writes that day next to its year. htmldate completes
+    partial dates ("2025-05" in a meta tag) with today's day; such a day is nowhere on the page."""
+    try:
+        year, day = iso_day[:4], int(iso_day[8:10])
+    except ValueError:
+        return False
+    text = (raw or b"").decode("latin-1") + " " + (url or "")
+    day_re = re.compile(rf"(?<!\d)0?{day}(?!\d)")
+    for match in re.finditer(rf"(?<!\d){year}(?!\d)", text):
+        window = text[max(0, match.start() - 25):match.start()] + " " + text[match.end():match.end() + 25]
+        if day_re.search(window):
+            return True
+    return False
 
 
 class _LazyMetadata:

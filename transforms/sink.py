@@ -255,6 +255,7 @@ def _counts(table: str, rows: List[Dict[str, Any]], partition: str = "") -> Dict
             if row.get("is_opinion"):
                 bump("genre", "opinion")
             bump("feed_url", row["feed_url"] or "(no feed)")
+            bump("date_source", row["date_source"] if row["published_at"] is not None else "none")
             if row["published_at"] is not None and row["fetched_at"] is not None:
                 lag = (row["fetched_at"] - row["published_at"]).total_seconds()
                 bump("freshness_s", str(freshness_bucket(lag)))  # histogram for percentiles

@@ -288,3 +288,25 @@ def test_spark_reads_the_lake_as_it_is(demo_run):
     reference = ds.dataset(str(out), partitioning="hive").to_table()
     expected = _triples(*(reference.column(c).to_pylist() for c in ("article_id", "topic", "date")))
     assert _triples(*zip(*spark["rows"])) == expected
+
+
+def test_a_page_without_date_markup_gets_no_invented_date(demo_site, tmp_path):
+    """Fetched with --url (no feed date), the naps page has no date markup, only a
+    "© 2025" footer: published_at stays null, date_source is "none", the partition is
+    the fetch day, and the summary and report count it (it used to be 2025-01-01)."""
+    page = "ledger/health/short-naps-memory-older-adults.html"
+    out = tmp_path / "out"
+    before = dt.datetime.now(dt.timezone.utc).date()
+    result = run_cli("--output", str(out), "--allow-private-hosts", "--host-delay", "0",
+                     "--url", f"{demo_site}/{page}")
+    after = dt.datetime.now(dt.timezone.utc).date()
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = _articles(out)
+    assert len(rows) == 1 and rows[0]["url"].endswith(page)
+    row = rows[0]
+    assert row["published_at"] is None and row["date_source"] == "none"
+    assert row["date"] in (before.isoformat(), after.isoformat())
+    assert row["date"] == row["fetched_at"].date().isoformat()
+    assert "Articles without a publish date: 1 of 1" in result.stdout
+    report = json.loads(next(pathlib.Path(out, "_reports").glob("run-*.json")).read_text())
+    assert report["figures"]["articles_without_publish_date"] == 1
