@@ -3,6 +3,7 @@
     python -m benchmarks.dedup                       # quality (default config + sweep)
     python -m benchmarks.dedup --stories 400 --seed 3
     python -m benchmarks.dedup --scale 1000000 --workers 2   # signatures for 1 M documents
+    python -m benchmarks.dedup --real [--data DIR]   # real syndicated pages end to end (dedup_real.py)
 
 Quality: base stories are the demo site's article bodies (extracted by our own
 extraction stage) plus synthetic stories from a word-bigram model of them.
@@ -572,6 +573,10 @@ def beam_stage(stories: int, seed: int, repeats: int = 2) -> Dict:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--real" in argv:  # end to end on real syndicated pages: benchmarks/dedup_real.py
+        from benchmarks import dedup_real
+        return dedup_real.main([a for a in argv if a != "--real"])
     parser = argparse.ArgumentParser(prog="python -m benchmarks.dedup", description=__doc__.split("\n")[0])
     parser.add_argument("--stories", type=int, default=400)
     parser.add_argument("--seed", type=int, default=5)
