@@ -13,11 +13,12 @@ separate wire stories on one shooting) that were put in one cluster. Missed pair
 by cause, from the bodies the project's own extraction gives (``extract_article``):
 
 - ``extraction failure``: one page was not written (dead letter) or kept < 30 words;
-- ``LSH candidate missed``: the shingle sets verify (``minhash.verify``) but the pages ended
-  in different clusters (never proposed, or the star clustering chose another representative);
+- ``LSH candidate missed``: the two bodies verify (``minhash.verify``) but the pages ended in
+  different clusters (never proposed as candidates, or each verified against a different
+  representative and the two clusters were not merged);
 - ``body residue``: they verify once each body keeps only lines that also occur in another
   page of its gold cluster (what differs is text around the story);
-- ``length ratio/excerpt``: containment >= 0.4 and one body < half the other;
+- ``length ratio/excerpt``: 5-gram containment >= 0.4 and one body < half the other;
 - ``below threshold``: the rest (edited rewrites).
 """
 from __future__ import annotations
@@ -199,24 +200,26 @@ def miss_causes(missed: Sequence[Tuple[str, str]], gold: Dict[str, str], body: D
     for p, c in gold.items():
         by_cluster[c].append(p)
     causes = collections.Counter()
+    core: Dict[str, object] = {}
     shingles = {p: minhash.shingles(b, config.shingle) for p, b in body.items()}
+    spans = {p: minhash.shingles(b, config.containment_shingle) for p, b in body.items()}
     for a, b in missed:
         if len(minhash.words(body[a])) < MIN_WORDS or len(minhash.words(body[b])) < MIN_WORDS:
             causes["extraction failure"] += 1
             continue
         sa, sb = shingles[a], shingles[b]
-        if minhash.verify(sa, sb, config)[0]:
+        if minhash.verify(sa, sb, config, spans[a], spans[b])[0]:
             causes["LSH candidate missed"] += 1
             continue
-        core = {}
         for x in (a, b):
-            others = [body[o] for o in by_cluster[gold[x]] if o not in (a, b)][:40]
-            core[x] = minhash.shingles(_core(body[x], others), config.shingle)
+            if x not in core:
+                others = [body[o] for o in by_cluster[gold[x]] if o != x][:40]
+                core[x] = minhash.shingles(_core(body[x], others), config.shingle)
         if minhash.verify(core[a], core[b], config)[0]:
             causes["body residue"] += 1
             continue
         ratio = min(len(sa), len(sb)) / max(len(sa), len(sb))
-        if minhash.containment(sa, sb) >= 0.4 and ratio < 0.5:
+        if minhash.containment(spans[a], spans[b]) >= 0.4 and ratio < 0.5:
             causes["length ratio/excerpt"] += 1
         else:
             causes["below threshold"] += 1

@@ -258,13 +258,15 @@ def _sig(raw: bytes) -> np.ndarray:
     return np.frombuffer(raw, dtype=minhash.SIG_DTYPE)
 
 
-def bucket_links(members: Iterable[Tuple[str, int]]) -> List[Tuple[str, str]]:
+def bucket_links(members: Iterable[Tuple[str, int]], max_members: Optional[int] = None
+                 ) -> List[Tuple[str, str]]:
     """Links that make one LSH bucket connected: a star around its smallest
     new article (O(n), not O(n^2)); buckets of earlier runs' stories only link
-    nothing."""
+    nothing, nor do buckets of more than ``max_members`` articles (anchors of
+    template text)."""
     unique = sorted(set(members))
     new = [doc_id for doc_id, is_new in unique if is_new]
-    if not new or len(unique) < 2:
+    if not new or len(unique) < 2 or (max_members is not None and len(unique) > max_members):
         return []
     anchor = new[0]
     return [(anchor, doc_id) for doc_id in sorted({d for d, _ in unique}) if doc_id != anchor]
@@ -300,7 +302,9 @@ def cluster_component(new: Sequence[Sketched], previous: Sequence[SignatureEntry
     new = sorted(new, key=lambda s: s.article.article_id)
     previous = sorted({p.article_id: p for p in previous}.values(), key=lambda p: p.article_id)
     docs = [minhash.Doc(s.article.article_id, representative_order(s.article), _sig(s.signature),
-                        s.size, minhash.shingles(s.article.body, config.shingle)) for s in new]
+                        s.size, minhash.shingles(s.article.body, config.shingle),
+                        spans=minhash.shingles(s.article.body, config.containment_shingle),
+                        anchors=tuple(minhash.anchors(s.article.body, config))) for s in new]
     docs += [minhash.Doc(p.article_id, (), _sig(p.signature), p.shingles, None, previous=True)
              for p in previous]
     result = minhash.cluster(docs, minhash.candidate_pairs(docs, config), config)
@@ -362,6 +366,12 @@ class NearDuplicates(beam.PTransform):
                 return
             for key in minhash.band_keys(_sig(s.signature), config.bands, config.rows):
                 yield key, (s.article.article_id, 1)
+            for key in minhash.anchors(s.article.body, config):  # excerpts, longer versions
+                yield key, (s.article.article_id, 1)
+
+        def _links(kv):
+            key, members = kv
+            return bucket_links(members, config.max_anchor_bucket if key.startswith("a:") else None)
 
         def _bands_previous(p: SignatureEntry, wanted):
             # Only the buckets this run's articles fall in: earlier runs'
@@ -381,7 +391,7 @@ class NearDuplicates(beam.PTransform):
         links = ((band_new, band_prev)
                  | "AllBandKeys" >> beam.Flatten()
                  | "GroupByBand" >> beam.GroupByKey()
-                 | "BucketLinks" >> beam.FlatMap(lambda kv: bucket_links(kv[1])))
+                 | "BucketLinks" >> beam.FlatMap(_links))
         # Component ids need a global view of the links; links exist only for
         # articles sharing a band, a small fraction of a day's articles.
         assignment = (links
@@ -569,20 +579,69 @@ def decide(answers: Sequence[_Answer]) -> Tuple[Optional[Article], Optional[Tupl
     return article, (matches[0] if matches else None)
 
 
+def band_state_key(band: int, band_hash: str, shards: int) -> str:
+    """The stateful key holding a band bucket: ``"<band>/<band hash mod shards>"``."""
+    return f"{band:02d}/{int(band_hash, 16) % shards:04d}"
+
+
+def restored_entries(signatures: Sequence[SignatureEntry], config: NearDupConfig
+                     ) -> List[Tuple[List[str], BandEntry]]:
+    """Stories written before (``DIR/_state/signatures``, by batch or streaming runs)
+    as band entries, with their band keys: the first-seen side of any later copy
+    (order = written time, before everything fetched since)."""
+    usable = _compatible(config)
+    out = []
+    for sig in sorted(signatures, key=lambda e: e.article_id):
+        if not usable(sig) or sig.shingles <= 0:
+            continue
+        micros = int(sig.written_at.timestamp() * 1_000_000)
+        entry = BandEntry(sig.article_id, (micros, 0, "", sig.article_id), bytes(sig.signature),
+                          sig.shingles, micros, "")
+        out.append((minhash.band_keys(_sig(entry.signature), config.bands, config.rows), entry))
+    return out
+
+
+def restore_buckets(restored: Sequence[Tuple[List[str], BandEntry]], state_key: str, shards: int
+                    ) -> Dict[str, List[BandEntry]]:
+    """The buckets of one stateful key seeded with the restored stories that fall in it."""
+    band = int(state_key.split("/", 1)[0])
+    buckets: Dict[str, List[BandEntry]] = {}
+    for keys, entry in restored:
+        band_hash = keys[band].split(":", 1)[1]
+        if band_state_key(band, band_hash, shards) == state_key:
+            buckets.setdefault(band_hash, []).append(entry)
+    return buckets
+
+
 class _BandIndexFn(beam.DoFn):
     BUCKETS = beam.transforms.userstate.ReadModifyWriteStateSpec(
         "buckets", beam.coders.PickleCoder())
     NEWEST = beam.transforms.userstate.ReadModifyWriteStateSpec("newest", beam.coders.VarIntCoder())
 
-    def __init__(self, config: NearDupConfig, ttl_micros: int, max_per_bucket: int):
+    def __init__(self, config: NearDupConfig, ttl_micros: int, max_per_bucket: int, shards: int = 1,
+                 restore_from: Optional[str] = None):
         self._config = config
         self._ttl = ttl_micros
         self._cap = max_per_bucket
+        self._shards = shards
+        self._restore_from = restore_from
+        self._restored = None
+
+    def _initial(self, key: str) -> Dict[str, List[BandEntry]]:
+        """A key's state the first time it is used: what earlier runs wrote."""
+        if not self._restore_from:
+            return {}
+        if self._restored is None:  # read once per worker, then sliced per key
+            self._restored = restored_entries(read_signatures(self._restore_from), self._config)
+            Metrics.counter("dedup", "streaming_restored_stories").inc(len(self._restored))
+        return restore_buckets(self._restored, key, self._shards)
 
     def process(self, element, buckets=beam.DoFn.StateParam(BUCKETS),
                 newest=beam.DoFn.StateParam(NEWEST)):
-        _key, probe = element
-        state, latest, matches = band_step(buckets.read() or {}, newest.read() or 0, probe.band_hash,
+        key, probe = element
+        latest = newest.read()
+        current = buckets.read() if latest is not None else self._initial(key)
+        state, latest, matches = band_step(current or {}, latest or 0, probe.band_hash,
                                            probe.entry, self._config, self._ttl, self._cap)
         buckets.write(state)
         newest.write(latest)
@@ -645,15 +704,20 @@ class StreamingNearDedup(beam.PTransform):
     """Unbounded Articles (element timestamp = event time) -> {"articles": first
     seen copy of each story, "duplicates": later copies}. Re-windows into the
     global window (state must outlive any window); re-window the outputs as
-    needed. ``ttl``: how long a story stays matchable, in event time (default 7
+    needed. ``restore_from``: an output folder whose ``_state/signatures``
+    (stories written by earlier runs, batch or streaming) seed each bucket key
+    the first time it is used, so a copy fetched after a restart still finds
+    its story. ``ttl``: how long a story stays matchable, in event time (default 7
     days); ``shards``: keys per band — fewer keys cost less per bundle on the
     FnApiRunner (~1 ms per distinct key: 422 articles took 6.9 s with 16, 14.5 s
     with 64, 34 s with 256), more keys keep each key's state (read and written
     on every probe) smaller; ``max_per_bucket``: entries per bucket."""
 
     def __init__(self, config: NearDupConfig = NearDupConfig(), ttl: dt.timedelta = dt.timedelta(days=7),
-                 shards: int = 32, max_per_bucket: int = 64, label: Optional[str] = None):
+                 shards: int = 32, max_per_bucket: int = 64, label: Optional[str] = None,
+                 restore_from: Optional[str] = None):
         super().__init__(label)
+        self._restore_from = restore_from
         self._config = config.validate()
         self._ttl = int(ttl.total_seconds() * 1_000_000)
         self._shards = max(1, shards)
@@ -669,7 +733,7 @@ class StreamingNearDedup(beam.PTransform):
             keys = minhash.band_keys(_sig(s.signature), config.bands, config.rows)
             for band, key in enumerate(keys):
                 band_hash = key.split(":", 1)[1]
-                yield (f"{band:02d}/{int(band_hash, 16) % shards:04d}",
+                yield (band_state_key(band, band_hash, shards),
                        _Probe(band, band_hash, entry, s.article if band == 0 else None))
 
         return (articles
@@ -677,7 +741,8 @@ class StreamingNearDedup(beam.PTransform):
                 | "Sketch" >> beam.ParDo(_SketchFn(config)).with_output_types(Sketched)
                 | "EventOrderInBundle" >> beam.ParDo(_EventOrderInBundleFn()).with_output_types(Sketched)
                 | "Probes" >> beam.FlatMap(_probes).with_output_types(Tuple[str, _Probe])
-                | "BandIndex" >> beam.ParDo(_BandIndexFn(config, self._ttl, self._cap))
+                | "BandIndex" >> beam.ParDo(_BandIndexFn(config, self._ttl, self._cap, shards,
+                                                         self._restore_from))
                 .with_output_types(Tuple[str, _Answer])
                 | "Decide" >> beam.ParDo(_DecideFn(config.bands)).with_outputs(DUPLICATES, main="articles"))
 
