@@ -4,6 +4,7 @@
     python -m benchmarks.dedup --stories 400 --seed 3
     python -m benchmarks.dedup --scale 1000000 --workers 2   # signatures for 1 M documents
     python -m benchmarks.dedup --real [--data DIR]   # real syndicated pages end to end (dedup_real.py)
+    python -m benchmarks.dedup --streaming-state 100000   # streaming state bytes per article kept
 
 Quality: base stories are the demo site's article bodies (extracted by our own
 extraction stage) plus synthetic stories from a word-bigram model of them.
@@ -577,6 +578,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if "--real" in argv:  # end to end on real syndicated pages: benchmarks/dedup_real.py
         from benchmarks import dedup_real
         return dedup_real.main([a for a in argv if a != "--real"])
+    if "--streaming-state" in argv:  # bytes of streaming state per article: dedup_state.py
+        from benchmarks import dedup_state
+        n = int(argv[argv.index("--streaming-state") + 1])
+        print(json.dumps(dedup_state.measure(n)), flush=True)
+        return 0
     parser = argparse.ArgumentParser(prog="python -m benchmarks.dedup", description=__doc__.split("\n")[0])
     parser.add_argument("--stories", type=int, default=400)
     parser.add_argument("--seed", type=int, default=5)
