@@ -18,7 +18,7 @@ every member verified directly against its representative, so a chain of
 pairwise-similar copies never merges unrelated stories. Stories written by
 earlier runs take part through their signatures (``DIR/_state/signatures``):
 they stay representatives, and a new copy of one is only recorded in
-``_duplicates``. The streaming variant is ``StreamingNearDedup`` below.
+``_duplicates``. The streaming variant is ``StreamingNearDedup`` (``transforms/near_stream.py``).
 """
 from __future__ import annotations
 
@@ -482,201 +482,19 @@ class ReadPreviousSignatures(sink.ReadFromOutput):
 # cannot be un-written, so the representative is the *first seen* copy (the
 # earliest in (event time, representative order) among those still in state)
 # and a later copy is recorded in ``_duplicates`` against it. Cluster sizes of
-# written representatives are not updated afterwards.
-#
-# Design (no cycles in a Beam graph, no timers): every article probes its LSH
-# buckets in a stateful DoFn keyed by "<band>/<shard>" (band index and band hash
-# modulo ``shards``: a bounded key space, so every key is visited often and its
-# lazy eviction keeps it small). A bucket answers with the entries it holds
-# that the probe verifies against (signature estimate), then registers the
-# probe unless it matched there. A second stateful DoFn keyed by article id
-# collects one answer per band and decides. State is bounded by event-time TTL
-# applied on every access (entries older than the newest event time the key has
-# seen minus ``ttl``) plus a per-bucket cap: correctness never depends on a timer
-# firing (cf. apache/beam#35168), and a key's answers are complete when its
-# ``bands`` answers arrived, whatever the trigger or bundle boundaries.
-# Known limit: a copy registered as a bucket's first entry although another
-# band matched it to an earlier story can later be matched by a third copy that
-# shares only that bucket; that copy then points at a copy (one extra hop, each
-# hop verified). Batch mode has no such case. A copy only ever points at an
-# entry earlier in (event time, representative order): deterministic and free of
-# cycles (two copies can never point at each other and both vanish). Bundles are
-# replayed in event order first, so copies of one polling round resolve as in
-# batch; a copy with an *earlier* event time arriving in a *later* bundle than
-# an already written copy is written as well (the price of no cycles). Measured with
-# ``python -m benchmarks.dedup`` (simulation of both steps in event-time order):
-# ARI 0.983, 8 of 1,568 documents one hop away, no wrong-story target.
-# State cost: a story is held in each of its ``bands`` buckets with its
-# signature, ~7.4 KB pickled per article alive in the TTL (not the 300 B of the
-# batch signature index); storing the signature once in an id-sharded store and
-# only ids in the buckets would cut that to ~1 KB (not done).
-
-@dataclasses.dataclass(frozen=True)
-class BandEntry:
-    article_id: str
-    order: tuple
-    signature: bytes
-    size: int
-    event_micros: int
-    content_hash: str
-
-
-@dataclasses.dataclass(frozen=True)
-class _Probe:
-    band: int
-    band_hash: str
-    entry: BandEntry
-    article: Optional[Article]  # carried by band 0 only
-
-
-@dataclasses.dataclass(frozen=True)
-class _Answer:
-    band: int
-    matches: Tuple[Tuple[tuple, str, float, str], ...]  # (order, id, similarity, content_hash)
-    article: Optional[Article]
+# written representatives are not updated afterwards (``pipeline.inspect``'s
+# ``clusters`` view counts later copies). The transform is
+# ``transforms.near_stream.StreamingNearDedup`` (re-exported below): band
+# buckets hold 12-byte ids, each signature is stored once in an id-sharded
+# store that verifies, and the state is restored from ``DIR/_state/signatures``
+# on restart. The first design kept the whole signature in each of a story's
+# 42 buckets: 20.6 KB of state per story kept at 100,000 stories, against
+# ~0.9 KB now (``python -m benchmarks.dedup --streaming-state 100000``).
 
 
 def stream_order(article: Article, event_micros: int) -> tuple:
     """First seen = earliest event time, then the batch representative order."""
     return (event_micros, -len(article.body), article.url, article.article_id)
-
-
-def band_step(buckets: Dict[str, List[BandEntry]], newest: int, band_hash: str, probe: BandEntry,
-              config: NearDupConfig, ttl_micros: int, max_per_bucket: int
-              ) -> Tuple[Dict[str, List[BandEntry]], int, List[Tuple[BandEntry, float]]]:
-    """One probe against one key's buckets: evict what the TTL expired, find the
-    earlier entries of the probe's bucket it verifies against, register it if
-    it matched none there. Pure, for tests; returns the new state."""
-    newest = max(newest, probe.event_micros)
-    horizon = newest - ttl_micros
-    kept: Dict[str, List[BandEntry]] = {}
-    for key, entries in buckets.items():
-        alive = [e for e in entries if e.event_micros >= horizon]
-        if alive:
-            kept[key] = alive
-    bucket = kept.get(band_hash, [])
-    matches = []
-    sig = _sig(probe.signature)
-    for entry in bucket:
-        if entry.article_id == probe.article_id or entry.order >= probe.order:
-            continue
-        ok, similarity = minhash.verify_estimated(sig, probe.size, _sig(entry.signature), entry.size,
-                                                  config)
-        if ok:
-            matches.append((entry, similarity))
-    if (not matches and probe.event_micros >= horizon
-            and all(e.article_id != probe.article_id for e in bucket)):
-        bucket = sorted(bucket + [probe], key=lambda e: e.order)[-max_per_bucket:]
-        kept[band_hash] = bucket
-    return kept, newest, matches
-
-
-def decide(answers: Sequence[_Answer]) -> Tuple[Optional[Article], Optional[Tuple[tuple, str, float, str]]]:
-    """(the article, its best earlier match or None): earliest first-seen
-    entry it verified against, then the most similar, then the smallest id."""
-    article = next((a.article for a in answers if a.article is not None), None)
-    matches = sorted({m for a in answers for m in a.matches}, key=lambda m: (m[0], -m[2], m[1]))
-    return article, (matches[0] if matches else None)
-
-
-def band_state_key(band: int, band_hash: str, shards: int) -> str:
-    """The stateful key holding a band bucket: ``"<band>/<band hash mod shards>"``."""
-    return f"{band:02d}/{int(band_hash, 16) % shards:04d}"
-
-
-def restored_entries(signatures: Sequence[SignatureEntry], config: NearDupConfig
-                     ) -> List[Tuple[List[str], BandEntry]]:
-    """Stories written before (``DIR/_state/signatures``, by batch or streaming runs)
-    as band entries, with their band keys: the first-seen side of any later copy
-    (order = written time, before everything fetched since)."""
-    usable = _compatible(config)
-    out = []
-    for sig in sorted(signatures, key=lambda e: e.article_id):
-        if not usable(sig) or sig.shingles <= 0:
-            continue
-        micros = int(sig.written_at.timestamp() * 1_000_000)
-        entry = BandEntry(sig.article_id, (micros, 0, "", sig.article_id), bytes(sig.signature),
-                          sig.shingles, micros, "")
-        out.append((minhash.band_keys(_sig(entry.signature), config.bands, config.rows), entry))
-    return out
-
-
-def restore_buckets(restored: Sequence[Tuple[List[str], BandEntry]], state_key: str, shards: int
-                    ) -> Dict[str, List[BandEntry]]:
-    """The buckets of one stateful key seeded with the restored stories that fall in it."""
-    band = int(state_key.split("/", 1)[0])
-    buckets: Dict[str, List[BandEntry]] = {}
-    for keys, entry in restored:
-        band_hash = keys[band].split(":", 1)[1]
-        if band_state_key(band, band_hash, shards) == state_key:
-            buckets.setdefault(band_hash, []).append(entry)
-    return buckets
-
-
-class _BandIndexFn(beam.DoFn):
-    BUCKETS = beam.transforms.userstate.ReadModifyWriteStateSpec(
-        "buckets", beam.coders.PickleCoder())
-    NEWEST = beam.transforms.userstate.ReadModifyWriteStateSpec("newest", beam.coders.VarIntCoder())
-
-    def __init__(self, config: NearDupConfig, ttl_micros: int, max_per_bucket: int, shards: int = 1,
-                 restore_from: Optional[str] = None):
-        self._config = config
-        self._ttl = ttl_micros
-        self._cap = max_per_bucket
-        self._shards = shards
-        self._restore_from = restore_from
-        self._restored = None
-
-    def _initial(self, key: str) -> Dict[str, List[BandEntry]]:
-        """A key's state the first time it is used: what earlier runs wrote."""
-        if not self._restore_from:
-            return {}
-        if self._restored is None:  # read once per worker, then sliced per key
-            self._restored = restored_entries(read_signatures(self._restore_from), self._config)
-            Metrics.counter("dedup", "streaming_restored_stories").inc(len(self._restored))
-        return restore_buckets(self._restored, key, self._shards)
-
-    def process(self, element, buckets=beam.DoFn.StateParam(BUCKETS),
-                newest=beam.DoFn.StateParam(NEWEST)):
-        key, probe = element
-        latest = newest.read()
-        current = buckets.read() if latest is not None else self._initial(key)
-        state, latest, matches = band_step(current or {}, latest or 0, probe.band_hash,
-                                           probe.entry, self._config, self._ttl, self._cap)
-        buckets.write(state)
-        newest.write(latest)
-        yield probe.entry.article_id, _Answer(
-            band=probe.band, article=probe.article,
-            matches=tuple((e.order, e.article_id, round(sim, 4), e.content_hash) for e, sim in matches))
-
-
-class _DecideFn(beam.DoFn):
-    ANSWERS = beam.transforms.userstate.BagStateSpec("answers", beam.coders.PickleCoder())
-
-    def __init__(self, bands: int):
-        self._bands = bands
-
-    def process(self, element, answers=beam.DoFn.StateParam(ANSWERS)):
-        _id, answer = element
-        answers.add(answer)
-        collected = list(answers.read())
-        if len({a.band for a in collected}) < self._bands:
-            return
-        answers.clear()
-        article, match = decide(collected)
-        if article is None:
-            return
-        if match is None:
-            yield article
-            return
-        _order, target, similarity, target_hash = match
-        now = dt.datetime.now(dt.timezone.utc)
-        kind = "exact" if target_hash == article.content_hash else "near"
-        yield pvalue.TaggedOutput(DUPLICATES, Duplicate(
-            url=article.url, article_id=article.article_id, duplicate_of=target, kind=kind,
-            similarity=1.0 if kind == "exact" else similarity, detected_at=now))
-        for dup in duplicates_of(article, target, now):
-            yield pvalue.TaggedOutput(DUPLICATES, dup)
 
 
 class _EventOrderInBundleFn(beam.DoFn):
@@ -698,53 +516,6 @@ class _EventOrderInBundleFn(beam.DoFn):
         buffered, self._buffer = sorted(self._buffer, key=lambda b: b[0]), []
         for _order, s, timestamp, window in buffered:
             yield WindowedValue(s, timestamp, [window])
-
-
-class StreamingNearDedup(beam.PTransform):
-    """Unbounded Articles (element timestamp = event time) -> {"articles": first
-    seen copy of each story, "duplicates": later copies}. Re-windows into the
-    global window (state must outlive any window); re-window the outputs as
-    needed. ``restore_from``: an output folder whose ``_state/signatures``
-    (stories written by earlier runs, batch or streaming) seed each bucket key
-    the first time it is used, so a copy fetched after a restart still finds
-    its story. ``ttl``: how long a story stays matchable, in event time (default 7
-    days); ``shards``: keys per band — fewer keys cost less per bundle on the
-    FnApiRunner (~1 ms per distinct key: 422 articles took 6.9 s with 16, 14.5 s
-    with 64, 34 s with 256), more keys keep each key's state (read and written
-    on every probe) smaller; ``max_per_bucket``: entries per bucket."""
-
-    def __init__(self, config: NearDupConfig = NearDupConfig(), ttl: dt.timedelta = dt.timedelta(days=7),
-                 shards: int = 32, max_per_bucket: int = 64, label: Optional[str] = None,
-                 restore_from: Optional[str] = None):
-        super().__init__(label)
-        self._restore_from = restore_from
-        self._config = config.validate()
-        self._ttl = int(ttl.total_seconds() * 1_000_000)
-        self._shards = max(1, shards)
-        self._cap = max(1, max_per_bucket)
-
-    def expand(self, articles):
-        config, shards = self._config, self._shards
-
-        def _probes(s: Sketched, timestamp=beam.DoFn.TimestampParam):
-            micros = int(timestamp.micros)
-            entry = BandEntry(s.article.article_id, stream_order(s.article, micros), s.signature,
-                              s.size, micros, s.article.content_hash)
-            keys = minhash.band_keys(_sig(s.signature), config.bands, config.rows)
-            for band, key in enumerate(keys):
-                band_hash = key.split(":", 1)[1]
-                yield (band_state_key(band, band_hash, shards),
-                       _Probe(band, band_hash, entry, s.article if band == 0 else None))
-
-        return (articles
-                | "GlobalWindow" >> beam.WindowInto(beam.window.GlobalWindows())
-                | "Sketch" >> beam.ParDo(_SketchFn(config)).with_output_types(Sketched)
-                | "EventOrderInBundle" >> beam.ParDo(_EventOrderInBundleFn()).with_output_types(Sketched)
-                | "Probes" >> beam.FlatMap(_probes).with_output_types(Tuple[str, _Probe])
-                | "BandIndex" >> beam.ParDo(_BandIndexFn(config, self._ttl, self._cap, shards,
-                                                         self._restore_from))
-                .with_output_types(Tuple[str, _Answer])
-                | "Decide" >> beam.ParDo(_DecideFn(config.bands)).with_outputs(DUPLICATES, main="articles"))
 
 
 class _FirstByIdFn(beam.DoFn):
@@ -776,3 +547,6 @@ class StreamingDedupById(beam.PTransform):
                 | "GlobalWindow" >> beam.WindowInto(beam.window.GlobalWindows())
                 | "KeyById" >> beam.Map(lambda a: (a.article_id, a)).with_output_types(Tuple[str, Article])
                 | "FirstById" >> beam.ParDo(_FirstByIdFn()).with_outputs(DUPLICATES, main="articles"))
+
+
+from transforms.near_stream import StreamingNearDedup  # noqa: E402,F401 -- the streaming variant
