@@ -6,13 +6,17 @@ The first design (``dedup.band_step``) kept every story's whole signature in eac
 (16-bit band-hash fragment, 64-bit id, 16-bit hour) and the signature lives once, in an
 id-sharded *store* that verifies:
 
-    article -> probes, one per band      keyed "<band>/<shard>"   -> candidate ids (no signature)
-            -> collect answers           keyed by article id      -> "reg" to its own store shard,
-                                                                     "ask" per candidate to the
-                                                                     candidate's store shard,
-                                                                     "expect n" to its own shard
+    article -> probes, one per band      keyed "<band>/<shard>"   -> "ask" per candidate id (no
+                                                                     signature) to the candidate's
+                                                                     store shard; "expect n" per
+                                                                     band, and (band 0) "reg", to
+                                                                     its own store shard
             -> store                     keyed "s<shard>"         -> verified answers, per article
             -> decide                    keyed by article id      -> article, or duplicate rows
+
+Three stateful steps: each keyed step is a fused stage the in-process runner runs on every
+polling round, and a fourth one (collecting all bands before asking) made the e2e streaming
+job fall behind its 1 s polls on a loaded machine.
 
 No timers, no GroupByKey, no multi-input Flatten (cf. ``pipeline/streaming.py``): every step
 is a stateful DoFn on one input. State is bounded by event-time TTL applied on every access,
@@ -153,6 +157,7 @@ class Ask:
     candidate: int
     candidate_hour: int  # event hour the bucket registered it with
     probe: Record
+    band: int = 0  # the band that proposed it (a candidate may be asked once per shared band)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,6 +166,7 @@ class Answer:
     content prefix) when the probe verifies against it and comes after it, else None."""
     candidate: int
     match: Optional[Tuple[tuple, str, float, int]]
+    band: int = 0
 
 
 def _evict(store: Store, event_s: int, ttl_s: int) -> int:
@@ -174,14 +180,15 @@ def _evict(store: Store, event_s: int, ttl_s: int) -> int:
     return horizon
 
 
-def _answer(record: Record, probe: Record, config: NearDupConfig) -> Answer:
+def _answer(record: Record, ask: "Ask", config: NearDupConfig) -> Answer:
+    probe = ask.probe
     if record.order() >= probe.order():
-        return Answer(record.ident, None)
+        return Answer(record.ident, None, ask.band)
     ok, similarity = minhash.verify_estimated(
         np.frombuffer(probe.signature, dtype=minhash.SIG_DTYPE), probe.size,
         np.frombuffer(record.signature, dtype=minhash.SIG_DTYPE), record.size, config)
     return Answer(record.ident, (record.order(), record.article_id, round(similarity, 4),
-                                 record.content_prefix) if ok else None)
+                                 record.content_prefix) if ok else None, ask.band)
 
 
 def store_register(store: Store, record: Record, ttl_s: int, config: NearDupConfig
@@ -195,7 +202,7 @@ def store_register(store: Store, record: Record, ttl_s: int, config: NearDupConf
         store.records[record.ident] = record.pack()
         store.events[record.ident] = event_s
     for ask in store.pending.pop(record.ident, []):
-        out.append((ask.probe.article_id, _answer(record, ask.probe, config)))
+        out.append((ask.probe.article_id, _answer(record, ask, config)))
     return out
 
 
@@ -204,9 +211,9 @@ def store_ask(store: Store, ask: Ask, ttl_s: int, config: NearDupConfig) -> List
     horizon = _evict(store, ask.probe.event_micros // 1_000_000, ttl_s)
     raw = store.records.get(ask.candidate)
     if raw is not None:
-        return [(ask.probe.article_id, _answer(Record.unpack(ask.candidate, raw), ask.probe, config))]
+        return [(ask.probe.article_id, _answer(Record.unpack(ask.candidate, raw), ask, config))]
     if (ask.candidate_hour + 1) * HOUR <= horizon:  # expired here, or never kept: no record is coming
-        return [(ask.probe.article_id, Answer(ask.candidate, None))]
+        return [(ask.probe.article_id, Answer(ask.candidate, None, ask.band))]
     store.pending.setdefault(ask.candidate, []).append(ask)
     return []
 
@@ -286,14 +293,6 @@ class _Probe:
     article: Optional[Article]  # carried by band 0 only
 
 
-@dataclasses.dataclass(frozen=True)
-class _BandAnswer:
-    band: int
-    candidates: Tuple[Tuple[int, int], ...]  # (id, event hour)
-    record: Record
-    article: Optional[Article]
-
-
 class _BucketsFn(beam.DoFn):
     STATE = beam.transforms.userstate.ReadModifyWriteStateSpec("buckets", beam.coders.PickleCoder())
 
@@ -318,34 +317,16 @@ class _BucketsFn(beam.DoFn):
         current = state.read()
         if current is None:
             current = self._initial(key)
-        current, candidates = bucket_step(current, probe.band_hash, probe.record.ident,
-                                          probe.record.event_micros // 1_000_000, self._ttl, self._cap)
+        record = probe.record
+        current, candidates = bucket_step(current, probe.band_hash, record.ident,
+                                          record.event_micros // 1_000_000, self._ttl, self._cap)
         state.write(current)
-        yield probe.record.article_id, _BandAnswer(probe.band, tuple(candidates), probe.record, probe.article)
-
-
-class _CollectFn(beam.DoFn):
-    """All bands answered -> messages to the store shards."""
-    ANSWERS = beam.transforms.userstate.BagStateSpec("answers", beam.coders.PickleCoder())
-
-    def __init__(self, bands: int):
-        self._bands = bands
-
-    def process(self, element, answers=beam.DoFn.StateParam(ANSWERS)):
-        _id, answer = element
-        answers.add(answer)
-        collected = list(answers.read())
-        if len({a.band for a in collected}) < self._bands:
-            return
-        answers.clear()
-        record = collected[0].record
-        article = next((a.article for a in collected if a.article is not None), None)
-        candidates = sorted({c: h for a in collected for c, h in a.candidates if c != record.ident}.items())
         own = store_key(record.ident)
-        yield own, ("reg", record)
+        if probe.band == 0:
+            yield own, ("reg", record)
         for candidate, hour in candidates:
-            yield store_key(candidate), ("ask", Ask(candidate, hour, record))
-        yield own, ("expect", len(candidates), article)
+            yield store_key(candidate), ("ask", Ask(candidate, hour, record, probe.band))
+        yield own, ("expect", probe.band, len(candidates), record.article_id, probe.article)
 
 
 class _StoreFn(beam.DoFn):
@@ -373,28 +354,47 @@ class _StoreFn(beam.DoFn):
         elif kind == "ask":
             replies = store_ask(store, payload[0], self._ttl, self._config)
         else:  # "expect": passes through to the decision, keyed by the article
-            count, article = payload
-            replies = [(article.article_id, ("expect", count, article))] if article is not None else []
+            band, count, article_id, article = payload
+            replies = [(article_id, ("expect", band, count, article))]
         state.write(store)
         for article_id, reply in replies:
             yield article_id, reply
 
 
+def complete(messages: Sequence[object], bands: int) -> Optional[Tuple[Optional[Article], List[Answer]]]:
+    """(article, answers) once every band said how many candidates it asked about and
+    all those answers arrived; else None."""
+    expects = {m[1]: m for m in messages if isinstance(m, tuple)}
+    if len(expects) < bands:
+        return None
+    answers = {(a.band, a.candidate): a for a in messages if isinstance(a, Answer)}
+    per_band: Dict[int, int] = {}
+    for band, _candidate in answers:
+        per_band[band] = per_band.get(band, 0) + 1
+    if any(per_band.get(band, 0) < m[2] for band, m in expects.items()):
+        return None
+    article = next((m[3] for m in expects.values() if m[3] is not None), None)
+    return article, list(answers.values())
+
+
 class _DecideFn(beam.DoFn):
     MESSAGES = beam.transforms.userstate.BagStateSpec("messages", beam.coders.PickleCoder())
+
+    def __init__(self, bands: int):
+        self._bands = bands
 
     def process(self, element, messages=beam.DoFn.StateParam(MESSAGES)):
         from transforms.dedup import DUPLICATES, duplicates_of
         _id, message = element
         messages.add(message)
-        collected = list(messages.read())
-        expect = next((m for m in collected if isinstance(m, tuple)), None)
-        answers = {a.candidate: a for a in collected if isinstance(a, Answer)}
-        if expect is None or len(answers) < expect[1]:
+        done = complete(list(messages.read()), self._bands)
+        if done is None:
             return
         messages.clear()
-        article = expect[2]
-        match = choose(answers.values())
+        article, answers = done
+        if article is None:
+            return
+        match = choose(answers)
         if match is None:
             yield article
             return
@@ -447,8 +447,7 @@ class StreamingNearDedup(beam.PTransform):
                 | "EventOrderInBundle" >> beam.ParDo(_EventOrderInBundleFn()).with_output_types(Sketched)
                 | "Probes" >> beam.FlatMap(_probes).with_output_types(Tuple[str, _Probe])
                 | "Buckets" >> beam.ParDo(_BucketsFn(config, self._ttl, self._cap, shards, self._restore_from))
-                .with_output_types(Tuple[str, _BandAnswer])
-                | "Collect" >> beam.ParDo(_CollectFn(config.bands)).with_output_types(Tuple[str, tuple])
+                .with_output_types(Tuple[str, tuple])
                 | "Store" >> beam.ParDo(_StoreFn(config, self._ttl, self._restore_from))
                 .with_output_types(Tuple[str, object])
-                | "Decide" >> beam.ParDo(_DecideFn()).with_outputs(DUPLICATES, main="articles"))
+                | "Decide" >> beam.ParDo(_DecideFn(config.bands)).with_outputs(DUPLICATES, main="articles"))
