@@ -40,7 +40,6 @@ import dataclasses
 import datetime as dt
 import json
 import multiprocessing
-import pickle
 import pathlib
 import random
 import re
