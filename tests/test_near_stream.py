@@ -168,3 +168,19 @@ def test_copies_arriving_together_out_of_event_order():
                     label="articles")
         assert_that(out.duplicates | "Dups" >> beam.Map(lambda d: (d.url, d.duplicate_of)),
                     equal_to([(c.url, original.article_id) for c in copies]), label="dups")
+
+
+def test_an_ask_about_a_story_dropped_as_too_late_is_answered():
+    """A record older than the store's TTL horizon is not kept; an ask about it must
+    still be answered (else the asking article would wait forever: lost)."""
+    config = NearDupConfig()
+    hasher = minhash.MinHasher(config.num_perm, config.seed)
+    ttl = 7 * 86_400
+    store = near_stream.Store()
+    fresh = _record("fresh", "fresh story " * 30, 10 * 86_400 + 1_800, config, hasher)  # horizon mid-hour
+    near_stream.store_register(store, fresh, ttl, config)
+    stale = _record("stale", "stale story " * 30, 10 * 86_400 + 1_800 - ttl - 60, config, hasher)
+    assert near_stream.store_register(store, stale, ttl, config) == []
+    assert stale.ident not in store.records
+    ask = near_stream.Ask(stale.ident, stale.event_micros // 1_000_000 // 3600, fresh)
+    assert near_stream.store_ask(store, ask, ttl, config) == [("fresh", near_stream.Answer(stale.ident, None))]

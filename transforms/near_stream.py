@@ -212,7 +212,9 @@ def store_ask(store: Store, ask: Ask, ttl_s: int, config: NearDupConfig) -> List
     raw = store.records.get(ask.candidate)
     if raw is not None:
         return [(ask.probe.article_id, _answer(Record.unpack(ask.candidate, raw), ask, config))]
-    if (ask.candidate_hour + 1) * HOUR <= horizon:  # expired here, or never kept: no record is coming
+    # Unknown and (its hour) older than the horizon: expired here, or dropped on arrival as too
+    # late; no record is coming, and waiting would hold the probe's decision forever.
+    if ask.candidate_hour * HOUR < horizon:
         return [(ask.probe.article_id, Answer(ask.candidate, None, ask.band))]
     store.pending.setdefault(ask.candidate, []).append(ask)
     return []
