@@ -3,6 +3,8 @@
     python -m benchmarks.dedup                       # quality (default config + sweep)
     python -m benchmarks.dedup --stories 400 --seed 3
     python -m benchmarks.dedup --scale 1000000 --workers 2   # signatures for 1 M documents
+    python -m benchmarks.dedup --real [--data DIR]   # real syndicated pages end to end (dedup_real.py)
+    python -m benchmarks.dedup --streaming-state 100000   # streaming state bytes per article kept
 
 Quality: base stories are the demo site's article bodies (extracted by our own
 extraction stage) plus synthetic stories from a word-bigram model of them.
@@ -38,7 +40,6 @@ import dataclasses
 import datetime as dt
 import json
 import multiprocessing
-import pickle
 import pathlib
 import random
 import re
@@ -272,7 +273,9 @@ def run_config(items: Sequence[Item], config: NearDupConfig, verification: bool 
     docs = []
     for item in items:
         sh = minhash.shingles(item.text, config.shingle)
-        docs.append(Doc(item.doc_id, item.order, hasher.signature(sh), len(sh), sh))
+        docs.append(Doc(item.doc_id, item.order, hasher.signature(sh), len(sh), sh,
+                        spans=minhash.shingles(item.text, config.containment_shingle),
+                        anchors=tuple(minhash.anchors(item.text, config))))
     pairs = minhash.candidate_pairs(docs, config)
     if verification:
         result = minhash.cluster(docs, pairs, config)
@@ -314,13 +317,16 @@ def run_config(items: Sequence[Item], config: NearDupConfig, verification: bool 
 
 
 def run_streaming(items: Sequence[Item], config: NearDupConfig, shards: int = 256) -> Dict:
-    """The streaming transform's two stateful steps (``dedup.band_step`` per
-    band key, ``dedup.decide`` per article) simulated in arrival order =
-    event time: ARI of the resulting clusters (following duplicate_of to the
-    written article) and how many copies point at a copy instead (one hop)."""
-    from transforms import dedup as dd
+    """The streaming transform's stateful steps (``near_stream.bucket_step`` per band
+    key, ``store_register``/``store_ask`` per store key, ``choose`` per article)
+    simulated in arrival order = event time: ARI of the resulting clusters (following
+    duplicate_of to the written article) and how many copies point at a copy instead
+    (one hop)."""
+    from transforms import near_stream as ns
     hasher = minhash.MinHasher(config.num_perm, config.seed)
-    state: Dict[str, Tuple[Dict, int]] = {}
+    ttl = 7 * 86_400
+    buckets: Dict[str, "ns.Buckets"] = {}
+    stores: Dict[str, "ns.Store"] = {}
     target: Dict[str, Optional[str]] = {}
     arrival = sorted(items, key=lambda it: it.order)
     start = time.perf_counter()
@@ -328,19 +334,19 @@ def run_streaming(items: Sequence[Item], config: NearDupConfig, shards: int = 25
         sh = minhash.shingles(item.text, config.shingle)
         sig = hasher.signature(sh)
         micros = int(item.order[0].timestamp() * 1e6)
-        entry = dd.BandEntry(item.doc_id, (micros, item.order[1], item.doc_id), sig.tobytes(), len(sh),
-                             micros, item.doc_id)
-        answers = []
+        record = ns.Record(ns.id64(item.doc_id), item.doc_id, micros, item.order[1], len(sh),
+                           ns.content_prefix(item.doc_id), sig.tobytes())
+        candidates = {}
         for band, key in enumerate(minhash.band_keys(sig, config.bands, config.rows)):
-            band_hash = key.split(":", 1)[1]
-            shard = f"{band:02d}/{int(band_hash, 16) % shards:04d}"
-            buckets, newest = state.get(shard, ({}, 0))
-            buckets, newest, matches = dd.band_step(buckets, newest, band_hash, entry, config,
-                                                    7 * 86_400 * 1_000_000, 64)
-            state[shard] = (buckets, newest)
-            answers.append(dd._Answer(band, tuple((e.order, e.article_id, sim, e.content_hash)
-                                                  for e, sim in matches), None))
-        _, match = dd.decide(answers)
+            band_hash = int(key.split(":", 1)[1], 16)
+            name = ns.bucket_key(band, band_hash, shards)
+            buckets[name], found = ns.bucket_step(buckets.get(name) or ns.Buckets(), band_hash, record.ident,
+                                                  micros // 1_000_000, ttl, 64)
+            candidates.update(found)
+        ns.store_register(stores.setdefault(ns.store_key(record.ident), ns.Store()), record, ttl, config)
+        answers = [a for c, h in sorted(candidates.items()) for _, a in ns.store_ask(
+            stores.setdefault(ns.store_key(c), ns.Store()), ns.Ask(c, h, record), ttl, config)]
+        match = ns.choose(answers)
         target[item.doc_id] = match[1] if match else None
     elapsed = time.perf_counter() - start
 
@@ -365,15 +371,15 @@ def run_streaming(items: Sequence[Item], config: NearDupConfig, shards: int = 25
             "copies_pointing_at_a_copy": sum(1 for r, hops in roots.values() if hops > 1),
             "wrong_story_targets": sum(1 for d, t in target.items()
                                        if t is not None and by_id[t].story != by_id[d].story),
-            "state_entries": sum(len(v) for b, _ in state.values() for v in b.values()),
-            "state_pickled_bytes_per_article": round(sum(len(pickle.dumps(b, protocol=5))
-                                                         for b, _ in state.values()) / len(items)),
+            "state_entries": sum(len(b.ids) for b in buckets.values()),
+            "state_pickled_bytes_per_article": round(ns.state_bytes(buckets.values(), stores.values())
+                                                     / len(items)),
             "seconds": round(elapsed, 3)}
 
 
 SWEEP = [
-    dict(shingle=2, bands=42, rows=3, jaccard=0.45, containment=0.6),   # default
-    dict(shingle=2, bands=42, rows=3, jaccard=0.45, containment=0.5),
+    dict(shingle=2, bands=42, rows=3, jaccard=0.45, containment=0.5),   # default (5-gram containment)
+    dict(shingle=2, bands=42, rows=3, jaccard=0.45, containment=0.6, containment_shingle=2),  # before
     dict(shingle=2, bands=32, rows=4, jaccard=0.45, containment=0.7),
     dict(shingle=2, bands=32, rows=4, jaccard=0.45, containment=1.01),  # Jaccard only
     dict(shingle=2, bands=32, rows=4, jaccard=0.35, containment=0.6),
@@ -572,6 +578,15 @@ def beam_stage(stories: int, seed: int, repeats: int = 2) -> Dict:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--real" in argv:  # end to end on real syndicated pages: benchmarks/dedup_real.py
+        from benchmarks import dedup_real
+        return dedup_real.main([a for a in argv if a != "--real"])
+    if "--streaming-state" in argv:  # bytes of streaming state per article: dedup_state.py
+        from benchmarks import dedup_state
+        n = int(argv[argv.index("--streaming-state") + 1])
+        print(json.dumps(dedup_state.measure_compact(n)), flush=True)
+        return 0
     parser = argparse.ArgumentParser(prog="python -m benchmarks.dedup", description=__doc__.split("\n")[0])
     parser.add_argument("--stories", type=int, default=400)
     parser.add_argument("--seed", type=int, default=5)

@@ -1,16 +1,26 @@
 """``python -m pipeline.inspect DIR``: look at an output folder with DuckDB.
 
 Registers views ``articles``, ``duplicates`` and ``dead_letters`` over the Hive
-partitions (``topic``/``date`` come from the folder names), then prints counts
-by topic and date (default), the articles mentioning an entity (``--entity``),
-or the result of any SQL (``--sql``). A table with no files yet is an empty
-view with the right columns, so queries still bind.
+partitions (``topic``/``date`` come from the folder names), and ``clusters``
+(below), then prints counts by topic and date (default), the articles
+mentioning an entity (``--entity``), the largest stories (``--clusters``), or
+the result of any SQL (``--sql``). A table with no files yet is an empty view
+with the right columns, so queries still bind.
+
+``clusters``: one row per written story with its *current* ``cluster_size`` and
+``cluster_sources``, across every run into the folder. An article's own
+``cluster_size`` is fixed when it is written; copies found by later runs (or
+later streaming windows) only add ``_duplicates`` rows pointing at it, which
+this view counts: 1 + the distinct copy URLs whose ``duplicate_of`` is the
+story (or a copy of it, one hop, as streaming may record), and the sorted
+domains of the story and those copies.
 
 Examples::
 
     python -m pipeline.inspect out/
     python -m pipeline.inspect out/ --entity Zelenskiy
     python -m pipeline.inspect out/ --usage          # articles per usage-rights kind, per source
+    python -m pipeline.inspect out/ --clusters
     python -m pipeline.inspect out/ --sql "SELECT reason, count(*) FROM dead_letters GROUP BY 1"
     python -m pipeline.inspect out/ --sql "SELECT * FROM articles LIMIT 5" --format json
 """
@@ -64,7 +74,38 @@ def connect(output: str):
                         f"hive_partitioning=true, union_by_name=true)")
         else:
             _empty_view(con, name, table)
+    con.create_function("domain_of", _domain_of, ["VARCHAR"], "VARCHAR")
+    con.execute(CLUSTERS_VIEW)
     return con
+
+
+def _domain_of(url: str) -> str:
+    from transforms.urls import domain_of
+    return domain_of(url or "")
+
+
+# Copies resolve to a written story directly, or through one copy (streaming's
+# known one-hop case); the story's own URL is not a copy of itself.
+CLUSTERS_VIEW = """
+CREATE VIEW clusters AS
+WITH copies AS (SELECT DISTINCT url, article_id, duplicate_of FROM duplicates),
+resolved AS (
+    SELECT c.url, coalesce(direct.article_id, hop.article_id) AS story
+    FROM copies c
+    LEFT JOIN articles direct ON direct.article_id = c.duplicate_of
+    LEFT JOIN (SELECT DISTINCT p.article_id AS copy_id, a.article_id FROM copies p
+               JOIN articles a ON a.article_id = p.duplicate_of) hop
+           ON direct.article_id IS NULL AND hop.copy_id = c.duplicate_of
+)
+SELECT a.article_id, any_value(a.title) AS title, any_value(a.url) AS url,
+       any_value(a.date) AS date, any_value(a.topic) AS topic,
+       1 + count(DISTINCT r.url) FILTER (WHERE r.url <> a.url) AS cluster_size,
+       list_sort(list_distinct(flatten(list(DISTINCT [domain_of(r.url)]) FILTER (WHERE r.url IS NOT NULL))
+                               || flatten(list(a.cluster_sources)) || list(a.source_domain))) AS cluster_sources,
+       any_value(a.cluster_size) AS cluster_size_when_written
+FROM articles a LEFT JOIN resolved r ON r.story = a.article_id
+GROUP BY a.article_id
+"""
 
 
 def _fmt(value: Any, width: int = 80) -> str:
@@ -125,6 +166,8 @@ def show(result, fmt: str = "table", out=None) -> int:
 
 COUNTS_SQL = ("SELECT topic, date, count(*) AS articles FROM articles "
               "GROUP BY ALL ORDER BY topic, date")
+CLUSTERS_SQL = ("SELECT cluster_size, article_id, title, cluster_sources FROM clusters "
+                "WHERE cluster_size > 1 ORDER BY cluster_size DESC, article_id")
 ENTITY_SQL = ("SELECT date, topic, title, e.text AS entity, e.label, e.count AS mentions, url "
               "FROM articles, UNNEST(entities) AS t(e) "
               "WHERE lower(e.text) LIKE '%' || lower(?) || '%' ORDER BY date, title, entity")
@@ -155,7 +198,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     query.add_argument("--usage", action="store_true",
                        help="articles per usage-rights kind (TDM reservation, AI agents disallowed in "
                             "robots.txt, noai/noimageai/noarchive/nosnippet, licence, not free), per source")
-    query.add_argument("--sql", help="run this SQL; views: articles, duplicates, dead_letters")
+    query.add_argument("--clusters", action="store_true",
+                       help="stories with copies, largest first, counted across all runs")
+    query.add_argument("--sql", help="run this SQL; views: articles, duplicates, dead_letters, clusters")
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table",
                         help="table (default), csv, or json (one object per line)")
     args = parser.parse_args(argv)
@@ -172,6 +217,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                       file=sys.stderr)
                 return 2
             show(con.execute(USAGE_SQL), args.format)
+        elif args.clusters:
+            show(con.execute(CLUSTERS_SQL), args.format)
         elif args.entity is not None:
             show(con.execute(ENTITY_SQL, [args.entity]), args.format)
         else:

@@ -130,9 +130,9 @@ class NewsbeamOptions(PipelineOptions):
         _flag(near, "near-dup-threshold", type=_bounded(float, 0.01, 1.0), default=0.45, metavar="J",
               help="Jaccard of shingle sets at or above which two bodies are one story "
                    "(default 0.45; 1 disables Jaccard matching)")
-        _flag(near, "near-dup-containment", type=_bounded(float, 0.01, 1.0), default=0.6, metavar="C",
-              help="share of the shorter body's shingles found in the other at or above which "
-                   "it is a (cut-short) copy (default 0.6; 1 = whole text contained)")
+        _flag(near, "near-dup-containment", type=_bounded(float, 0.01, 1.0), default=0.5, metavar="C",
+              help="share of the shorter body's word 5-grams found in the other at or above which "
+                   "it is an excerpt or cut-short copy (default 0.5; 1 = whole text contained)")
         _flag(near, "lsh-bands", type=_bounded(int, 1, 128), default=42, metavar="N",
               help="LSH bands (default 42); more bands find lower similarities, at more cost")
         _flag(near, "lsh-rows", type=_bounded(int, 1, 8), default=3, metavar="N",

@@ -2,7 +2,8 @@
 
     ticks -> poll feeds (conditional GET, back-off, seen-set) -> fetch -> extract
           -> site templates -> dedup(canonical URL) -> near-dup -> entities -> topics
-          -> windowed Parquet (articles, _duplicates, _dead_letters, _state/index)
+          -> windowed Parquet (articles, _duplicates, _dead_letters, _state/index,
+             _state/signatures: the near-duplicate state a restart restores)
           -> one line + _reports/windows/<start>.json per window
 
 No GroupByKey anywhere on the path (the local FnApiRunner holds a GroupByKey's
@@ -69,7 +70,8 @@ def build_streaming_pipeline(p: beam.Pipeline, options, inputs: sources.Sources,
     unique = by_id.articles
     near = near_config(options)
     if near is not None:
-        folded = unique | "NearDuplicates" >> dedup.StreamingNearDedup(near, ttl=poll.DEFAULT_TTL)
+        folded = unique | "NearDuplicates" >> dedup.StreamingNearDedup(near, ttl=poll.DEFAULT_TTL,
+                                                                         restore_from=output)
         duplicates.append(folded.duplicates)
         unique = folded.articles
     tagged = unique | "TagEntities" >> entities.TagEntities(options.max_entities)
@@ -84,6 +86,8 @@ def build_streaming_pipeline(p: beam.Pipeline, options, inputs: sources.Sources,
         to_write = articles | "OmitReservedBodies" >> beam.Map(usage.omit_body)
     tables = {"articles": [to_write], "duplicates": duplicates, "dead_letters": dead_letters,
               "index": index_sets}
+    if near is not None:  # what a restart restores its near-duplicate state from
+        tables["signatures"] = [articles | "Signatures" >> dedup.SignaturesOf(near)]
     if in_process:
         # No multi-input Flatten (the local runner would hold it until the end):
         # every branch feeds one in-process buffer, flushed by the ticks.

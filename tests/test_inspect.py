@@ -78,3 +78,24 @@ def test_usage_view_needs_schema_3_files(tmp_path, capsys):
     assert inspect.main([str(tmp_path / "new"), "--usage", "--format", "json"]) == 0
     row = json.loads(capsys.readouterr().out.splitlines()[0])
     assert (row["source"], row["tdm_reserved"], row["noai"], row["not_free"]) == ("example.com", 1, 1, 1)
+
+
+def test_clusters_view_counts_copies_of_every_run_and_one_hop(output):
+    """Copies recorded later (one pointing at a copy, as streaming may) count for the story;
+    a row for the story's own URL does not."""
+    from schemas.records import Duplicate
+    story = article(1, "politics", [])
+    copy_url, hop_url = "https://b.example/copy.html", "https://www.c.example/hop.html"
+    copy_id = urls.article_id(copy_url)
+    rows = [Duplicate(copy_url, copy_id, story.article_id, "near", 0.8, T0),
+            Duplicate(hop_url, urls.article_id(hop_url), copy_id, "near", 0.7, T0 + dt.timedelta(days=1)),
+            Duplicate(story.url, story.article_id, story.article_id, "url", 1.0, T0)]
+    for row in rows:
+        sink.write_partition(output, "duplicates", sink.date_partition(row.detected_at),
+                             [arrow_schemas.duplicate_to_row(row)])
+    con = inspect.connect(output)
+    got = con.execute("SELECT article_id, cluster_size, cluster_sources, cluster_size_when_written "
+                      "FROM clusters ORDER BY article_id").fetchall()
+    sizes = {a: (n, sources, before) for a, n, sources, before in got}
+    assert sizes[story.article_id] == (3, ["a.example", "b.example", "c.example"], 1)
+    assert sorted(n for n, _, _ in sizes.values()) == [1, 1, 3]

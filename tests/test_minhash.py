@@ -120,3 +120,76 @@ def test_config_validation():
     with pytest.raises(ValueError):
         NearDupConfig(jaccard=0).validate()
     assert NearDupConfig().params_id == "w2-p126-s1-b16"
+
+
+def _doc(doc_id, order, text, config=CONFIG):
+    hasher = minhash.MinHasher(config.num_perm, config.seed)
+    s = sh(text)
+    return Doc(doc_id, order, hasher.signature(s), len(s), s,
+               spans=minhash.shingles(text, config.containment_shingle),
+               anchors=tuple(minhash.anchors(text, config)))
+
+
+def test_an_excerpt_of_a_story_is_proposed_by_anchors_and_verified_by_containment(bodies):
+    """A contiguous 40 % part of a longer version: 2-gram Jaccard far below the threshold
+    (MinHash banding rarely proposes it) but it shares a passage, so an anchor, and its
+    5-gram containment in the long version is ~1."""
+    rng = random.Random(7)
+    vocab = [f"v{i}" for i in range(3000)]
+    long_version = " ".join([bodies[ORIGINAL]] + [rng.choice(vocab) for _ in range(400)])
+    words = minhash.words(long_version)
+    excerpt = " ".join(words[100:100 + int(0.4 * len(words))])
+    long_doc, short_doc = _doc("long", (0,), long_version), _doc("short", (1,), excerpt)
+    assert minhash.jaccard(long_doc.shingles, short_doc.shingles) < 0.45
+    assert set(long_doc.anchors) & set(short_doc.anchors)
+    no_anchors = NearDupConfig(anchor_window=0)
+    docs = [long_doc, short_doc]
+    assert (0, 1) in minhash.candidate_pairs(docs, CONFIG)
+    ok, similarity = minhash.verify(long_doc.shingles, short_doc.shingles, CONFIG,
+                                    long_doc.spans, short_doc.spans)
+    assert ok and similarity > 0.95
+    result = minhash.cluster(docs, minhash.candidate_pairs(docs, CONFIG), CONFIG)
+    assert [rep for _, rep, _ in result] == [None, 0]
+    # Anchors shared by more documents than max_anchor_bucket (template text) link nothing.
+    crowd = NearDupConfig(max_anchor_bucket=1)
+    assert not set(minhash.candidate_pairs(docs, crowd)) - set(minhash.candidate_pairs(docs, no_anchors))
+
+
+def test_scattered_shared_quotes_are_not_containment():
+    """Two write-ups of one event quoting the same sentences: 2-gram containment of the
+    shorter is high, 5-gram containment (contiguous passages) is not."""
+    rng = random.Random(11)
+    vocab = [f"q{i}" for i in range(400)]  # a small vocabulary: many shared 2-grams by chance
+    quotes = [" ".join(rng.choice(vocab) for _ in range(6)) for _ in range(8)]
+    a = " ".join(" ".join(rng.choice(vocab) for _ in range(12)) + " " + q for q in quotes)
+    b = " ".join(q + " " + " ".join(rng.choice(vocab) for _ in range(10)) for q in quotes)
+    sa, sb = sh(a), sh(b)
+    assert minhash.containment(sa, sb) > 0.3
+    assert not minhash.verify(sa, sb, CONFIG, minhash.shingles(a, 5), minhash.shingles(b, 5))[0]
+
+
+def test_a_copy_that_verifies_against_members_but_not_the_representative_joins_by_merge():
+    """R (earliest) carries a long block of page residue; M1, M2 are clean copies that
+    verify against R; D is a cut-down copy with its own residue that verifies against
+    M1 and M2 but not against R. Star clustering leaves D alone; the merge joins it, and
+    the result does not depend on the input order."""
+    rng = random.Random(5)
+    vocab = [f"s{i}" for i in range(5000)]
+    story = [rng.choice(vocab) for _ in range(400)]
+    junk = lambda n: [rng.choice(vocab) for _ in range(n)]  # noqa: E731
+    texts = {"r": story + junk(300), "m1": story + junk(10), "m2": story + junk(10),
+             "d": story[100:] + junk(350)}
+    docs = [_doc(k, (i,), " ".join(t)) for i, (k, t) in enumerate(texts.items())]
+    r, m1, m2, d = docs
+    check = lambda x, y: minhash.verify(x.shingles, y.shingles, CONFIG, x.spans, y.spans)[0]  # noqa: E731
+    assert check(r, m1) and check(r, m2) and check(d, m1) and check(d, m2) and not check(d, r)
+    pairs = [(i, j) for i in range(4) for j in range(i + 1, 4)]
+    star_only = NearDupConfig(merge_share=0)
+    assert [rep for _, rep, _ in minhash.cluster(docs, pairs, star_only)] == [None, 0, 0, None]
+    assert [rep for _, rep, _ in minhash.cluster(docs, pairs, CONFIG)] == [None, 0, 0, 0]
+    for perm in ([3, 2, 1, 0], [2, 0, 3, 1]):
+        shuffled = [docs[i] for i in perm]
+        index = {i: perm.index(i) for i in range(4)}
+        out = minhash.cluster(shuffled, [(index[x], index[y]) for x, y in pairs], CONFIG)
+        assert {shuffled[i].doc_id: (shuffled[p].doc_id if p is not None else None) for i, p, _ in out} == \
+            {"r": None, "m1": "r", "m2": "r", "d": "r"}

@@ -18,7 +18,7 @@ every member verified directly against its representative, so a chain of
 pairwise-similar copies never merges unrelated stories. Stories written by
 earlier runs take part through their signatures (``DIR/_state/signatures``):
 they stay representatives, and a new copy of one is only recorded in
-``_duplicates``. The streaming variant is ``StreamingNearDedup`` below.
+``_duplicates``. The streaming variant is ``StreamingNearDedup`` (``transforms/near_stream.py``).
 """
 from __future__ import annotations
 
@@ -258,13 +258,15 @@ def _sig(raw: bytes) -> np.ndarray:
     return np.frombuffer(raw, dtype=minhash.SIG_DTYPE)
 
 
-def bucket_links(members: Iterable[Tuple[str, int]]) -> List[Tuple[str, str]]:
+def bucket_links(members: Iterable[Tuple[str, int]], max_members: Optional[int] = None
+                 ) -> List[Tuple[str, str]]:
     """Links that make one LSH bucket connected: a star around its smallest
     new article (O(n), not O(n^2)); buckets of earlier runs' stories only link
-    nothing."""
+    nothing, nor do buckets of more than ``max_members`` articles (anchors of
+    template text)."""
     unique = sorted(set(members))
     new = [doc_id for doc_id, is_new in unique if is_new]
-    if not new or len(unique) < 2:
+    if not new or len(unique) < 2 or (max_members is not None and len(unique) > max_members):
         return []
     anchor = new[0]
     return [(anchor, doc_id) for doc_id in sorted({d for d, _ in unique}) if doc_id != anchor]
@@ -300,7 +302,9 @@ def cluster_component(new: Sequence[Sketched], previous: Sequence[SignatureEntry
     new = sorted(new, key=lambda s: s.article.article_id)
     previous = sorted({p.article_id: p for p in previous}.values(), key=lambda p: p.article_id)
     docs = [minhash.Doc(s.article.article_id, representative_order(s.article), _sig(s.signature),
-                        s.size, minhash.shingles(s.article.body, config.shingle)) for s in new]
+                        s.size, minhash.shingles(s.article.body, config.shingle),
+                        spans=minhash.shingles(s.article.body, config.containment_shingle),
+                        anchors=tuple(minhash.anchors(s.article.body, config))) for s in new]
     docs += [minhash.Doc(p.article_id, (), _sig(p.signature), p.shingles, None, previous=True)
              for p in previous]
     result = minhash.cluster(docs, minhash.candidate_pairs(docs, config), config)
@@ -362,6 +366,12 @@ class NearDuplicates(beam.PTransform):
                 return
             for key in minhash.band_keys(_sig(s.signature), config.bands, config.rows):
                 yield key, (s.article.article_id, 1)
+            for key in minhash.anchors(s.article.body, config):  # excerpts, longer versions
+                yield key, (s.article.article_id, 1)
+
+        def _links(kv):
+            key, members = kv
+            return bucket_links(members, config.max_anchor_bucket if key.startswith("a:") else None)
 
         def _bands_previous(p: SignatureEntry, wanted):
             # Only the buckets this run's articles fall in: earlier runs'
@@ -381,7 +391,7 @@ class NearDuplicates(beam.PTransform):
         links = ((band_new, band_prev)
                  | "AllBandKeys" >> beam.Flatten()
                  | "GroupByBand" >> beam.GroupByKey()
-                 | "BucketLinks" >> beam.FlatMap(lambda kv: bucket_links(kv[1])))
+                 | "BucketLinks" >> beam.FlatMap(_links))
         # Component ids need a global view of the links; links exist only for
         # articles sharing a band, a small fraction of a day's articles.
         assignment = (links
@@ -472,152 +482,19 @@ class ReadPreviousSignatures(sink.ReadFromOutput):
 # cannot be un-written, so the representative is the *first seen* copy (the
 # earliest in (event time, representative order) among those still in state)
 # and a later copy is recorded in ``_duplicates`` against it. Cluster sizes of
-# written representatives are not updated afterwards.
-#
-# Design (no cycles in a Beam graph, no timers): every article probes its LSH
-# buckets in a stateful DoFn keyed by "<band>/<shard>" (band index and band hash
-# modulo ``shards``: a bounded key space, so every key is visited often and its
-# lazy eviction keeps it small). A bucket answers with the entries it holds
-# that the probe verifies against (signature estimate), then registers the
-# probe unless it matched there. A second stateful DoFn keyed by article id
-# collects one answer per band and decides. State is bounded by event-time TTL
-# applied on every access (entries older than the newest event time the key has
-# seen minus ``ttl``) plus a per-bucket cap: correctness never depends on a timer
-# firing (cf. apache/beam#35168), and a key's answers are complete when its
-# ``bands`` answers arrived, whatever the trigger or bundle boundaries.
-# Known limit: a copy registered as a bucket's first entry although another
-# band matched it to an earlier story can later be matched by a third copy that
-# shares only that bucket; that copy then points at a copy (one extra hop, each
-# hop verified). Batch mode has no such case. A copy only ever points at an
-# entry earlier in (event time, representative order): deterministic and free of
-# cycles (two copies can never point at each other and both vanish). Bundles are
-# replayed in event order first, so copies of one polling round resolve as in
-# batch; a copy with an *earlier* event time arriving in a *later* bundle than
-# an already written copy is written as well (the price of no cycles). Measured with
-# ``python -m benchmarks.dedup`` (simulation of both steps in event-time order):
-# ARI 0.983, 8 of 1,568 documents one hop away, no wrong-story target.
-# State cost: a story is held in each of its ``bands`` buckets with its
-# signature, ~7.4 KB pickled per article alive in the TTL (not the 300 B of the
-# batch signature index); storing the signature once in an id-sharded store and
-# only ids in the buckets would cut that to ~1 KB (not done).
-
-@dataclasses.dataclass(frozen=True)
-class BandEntry:
-    article_id: str
-    order: tuple
-    signature: bytes
-    size: int
-    event_micros: int
-    content_hash: str
-
-
-@dataclasses.dataclass(frozen=True)
-class _Probe:
-    band: int
-    band_hash: str
-    entry: BandEntry
-    article: Optional[Article]  # carried by band 0 only
-
-
-@dataclasses.dataclass(frozen=True)
-class _Answer:
-    band: int
-    matches: Tuple[Tuple[tuple, str, float, str], ...]  # (order, id, similarity, content_hash)
-    article: Optional[Article]
+# written representatives are not updated afterwards (``pipeline.inspect``'s
+# ``clusters`` view counts later copies). The transform is
+# ``transforms.near_stream.StreamingNearDedup`` (re-exported below): band
+# buckets hold 12-byte ids, each signature is stored once in an id-sharded
+# store that verifies, and the state is restored from ``DIR/_state/signatures``
+# on restart. The first design kept the whole signature in each of a story's
+# 42 buckets: 20.6 KB of state per story kept at 100,000 stories, against
+# ~0.9 KB now (``python -m benchmarks.dedup --streaming-state 100000``).
 
 
 def stream_order(article: Article, event_micros: int) -> tuple:
     """First seen = earliest event time, then the batch representative order."""
     return (event_micros, -len(article.body), article.url, article.article_id)
-
-
-def band_step(buckets: Dict[str, List[BandEntry]], newest: int, band_hash: str, probe: BandEntry,
-              config: NearDupConfig, ttl_micros: int, max_per_bucket: int
-              ) -> Tuple[Dict[str, List[BandEntry]], int, List[Tuple[BandEntry, float]]]:
-    """One probe against one key's buckets: evict what the TTL expired, find the
-    earlier entries of the probe's bucket it verifies against, register it if
-    it matched none there. Pure, for tests; returns the new state."""
-    newest = max(newest, probe.event_micros)
-    horizon = newest - ttl_micros
-    kept: Dict[str, List[BandEntry]] = {}
-    for key, entries in buckets.items():
-        alive = [e for e in entries if e.event_micros >= horizon]
-        if alive:
-            kept[key] = alive
-    bucket = kept.get(band_hash, [])
-    matches = []
-    sig = _sig(probe.signature)
-    for entry in bucket:
-        if entry.article_id == probe.article_id or entry.order >= probe.order:
-            continue
-        ok, similarity = minhash.verify_estimated(sig, probe.size, _sig(entry.signature), entry.size,
-                                                  config)
-        if ok:
-            matches.append((entry, similarity))
-    if (not matches and probe.event_micros >= horizon
-            and all(e.article_id != probe.article_id for e in bucket)):
-        bucket = sorted(bucket + [probe], key=lambda e: e.order)[-max_per_bucket:]
-        kept[band_hash] = bucket
-    return kept, newest, matches
-
-
-def decide(answers: Sequence[_Answer]) -> Tuple[Optional[Article], Optional[Tuple[tuple, str, float, str]]]:
-    """(the article, its best earlier match or None): earliest first-seen
-    entry it verified against, then the most similar, then the smallest id."""
-    article = next((a.article for a in answers if a.article is not None), None)
-    matches = sorted({m for a in answers for m in a.matches}, key=lambda m: (m[0], -m[2], m[1]))
-    return article, (matches[0] if matches else None)
-
-
-class _BandIndexFn(beam.DoFn):
-    BUCKETS = beam.transforms.userstate.ReadModifyWriteStateSpec(
-        "buckets", beam.coders.PickleCoder())
-    NEWEST = beam.transforms.userstate.ReadModifyWriteStateSpec("newest", beam.coders.VarIntCoder())
-
-    def __init__(self, config: NearDupConfig, ttl_micros: int, max_per_bucket: int):
-        self._config = config
-        self._ttl = ttl_micros
-        self._cap = max_per_bucket
-
-    def process(self, element, buckets=beam.DoFn.StateParam(BUCKETS),
-                newest=beam.DoFn.StateParam(NEWEST)):
-        _key, probe = element
-        state, latest, matches = band_step(buckets.read() or {}, newest.read() or 0, probe.band_hash,
-                                           probe.entry, self._config, self._ttl, self._cap)
-        buckets.write(state)
-        newest.write(latest)
-        yield probe.entry.article_id, _Answer(
-            band=probe.band, article=probe.article,
-            matches=tuple((e.order, e.article_id, round(sim, 4), e.content_hash) for e, sim in matches))
-
-
-class _DecideFn(beam.DoFn):
-    ANSWERS = beam.transforms.userstate.BagStateSpec("answers", beam.coders.PickleCoder())
-
-    def __init__(self, bands: int):
-        self._bands = bands
-
-    def process(self, element, answers=beam.DoFn.StateParam(ANSWERS)):
-        _id, answer = element
-        answers.add(answer)
-        collected = list(answers.read())
-        if len({a.band for a in collected}) < self._bands:
-            return
-        answers.clear()
-        article, match = decide(collected)
-        if article is None:
-            return
-        if match is None:
-            yield article
-            return
-        _order, target, similarity, target_hash = match
-        now = dt.datetime.now(dt.timezone.utc)
-        kind = "exact" if target_hash == article.content_hash else "near"
-        yield pvalue.TaggedOutput(DUPLICATES, Duplicate(
-            url=article.url, article_id=article.article_id, duplicate_of=target, kind=kind,
-            similarity=1.0 if kind == "exact" else similarity, detected_at=now))
-        for dup in duplicates_of(article, target, now):
-            yield pvalue.TaggedOutput(DUPLICATES, dup)
 
 
 class _EventOrderInBundleFn(beam.DoFn):
@@ -639,47 +516,6 @@ class _EventOrderInBundleFn(beam.DoFn):
         buffered, self._buffer = sorted(self._buffer, key=lambda b: b[0]), []
         for _order, s, timestamp, window in buffered:
             yield WindowedValue(s, timestamp, [window])
-
-
-class StreamingNearDedup(beam.PTransform):
-    """Unbounded Articles (element timestamp = event time) -> {"articles": first
-    seen copy of each story, "duplicates": later copies}. Re-windows into the
-    global window (state must outlive any window); re-window the outputs as
-    needed. ``ttl``: how long a story stays matchable, in event time (default 7
-    days); ``shards``: keys per band — fewer keys cost less per bundle on the
-    FnApiRunner (~1 ms per distinct key: 422 articles took 6.9 s with 16, 14.5 s
-    with 64, 34 s with 256), more keys keep each key's state (read and written
-    on every probe) smaller; ``max_per_bucket``: entries per bucket."""
-
-    def __init__(self, config: NearDupConfig = NearDupConfig(), ttl: dt.timedelta = dt.timedelta(days=7),
-                 shards: int = 32, max_per_bucket: int = 64, label: Optional[str] = None):
-        super().__init__(label)
-        self._config = config.validate()
-        self._ttl = int(ttl.total_seconds() * 1_000_000)
-        self._shards = max(1, shards)
-        self._cap = max(1, max_per_bucket)
-
-    def expand(self, articles):
-        config, shards = self._config, self._shards
-
-        def _probes(s: Sketched, timestamp=beam.DoFn.TimestampParam):
-            micros = int(timestamp.micros)
-            entry = BandEntry(s.article.article_id, stream_order(s.article, micros), s.signature,
-                              s.size, micros, s.article.content_hash)
-            keys = minhash.band_keys(_sig(s.signature), config.bands, config.rows)
-            for band, key in enumerate(keys):
-                band_hash = key.split(":", 1)[1]
-                yield (f"{band:02d}/{int(band_hash, 16) % shards:04d}",
-                       _Probe(band, band_hash, entry, s.article if band == 0 else None))
-
-        return (articles
-                | "GlobalWindow" >> beam.WindowInto(beam.window.GlobalWindows())
-                | "Sketch" >> beam.ParDo(_SketchFn(config)).with_output_types(Sketched)
-                | "EventOrderInBundle" >> beam.ParDo(_EventOrderInBundleFn()).with_output_types(Sketched)
-                | "Probes" >> beam.FlatMap(_probes).with_output_types(Tuple[str, _Probe])
-                | "BandIndex" >> beam.ParDo(_BandIndexFn(config, self._ttl, self._cap))
-                .with_output_types(Tuple[str, _Answer])
-                | "Decide" >> beam.ParDo(_DecideFn(config.bands)).with_outputs(DUPLICATES, main="articles"))
 
 
 class _FirstByIdFn(beam.DoFn):
@@ -711,3 +547,6 @@ class StreamingDedupById(beam.PTransform):
                 | "GlobalWindow" >> beam.WindowInto(beam.window.GlobalWindows())
                 | "KeyById" >> beam.Map(lambda a: (a.article_id, a)).with_output_types(Tuple[str, Article])
                 | "FirstById" >> beam.ParDo(_FirstByIdFn()).with_outputs(DUPLICATES, main="articles"))
+
+
+from transforms.near_stream import StreamingNearDedup  # noqa: E402,F401 -- the streaming variant

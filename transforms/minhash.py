@@ -16,17 +16,25 @@ runs' signatures (``DIR/_state/signatures``) be compared with each other.
 - ``band_keys``: the signature cut into ``bands`` bands of ``rows`` values,
   each hashed to a 64-bit key tagged with its band index; two documents are
   candidates when they share a key. P(candidate) = 1 - (1 - J**rows)**bands.
-- ``verify``: candidates are confirmed on the actual shingle sets (Jaccard, or
-  containment of the smaller in the larger so that a truncated copy still
-  matches its full original); only estimates from signatures are available
-  for stories written by earlier runs or held in streaming state.
+- ``anchors``: winnowed word 5-gram hashes (the smallest hash of every window
+  of ``anchor_window`` 5-grams). A passage of at least ``anchor_window + 4``
+  words shared by two texts gives them a common anchor, whatever else the
+  texts hold: the candidate keys that find an excerpt or a much longer version
+  of a story, pairs Jaccard banding never proposes (measured on real
+  syndication, ``python -m benchmarks.dedup --real``).
+- ``verify``: candidates are confirmed on the actual shingle sets (Jaccard on
+  word 2-grams, or containment of the smaller in the larger on word 5-grams,
+  so that an excerpt or a cut-short copy still matches its full original while
+  scattered shared quotes of two different write-ups do not); only estimates
+  from signatures are available for stories written by earlier runs or held in
+  streaming state.
 """
 from __future__ import annotations
 
 import dataclasses
 import re
 import zlib
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -46,16 +54,34 @@ class NearDupConfig:
     16-bit values, 252 bytes); a pair is a near-duplicate when Jaccard >=
     ``jaccard`` or containment of the shorter text in the longer >=
     ``containment``. 4 rows missed a third of cut-short copies (LSH recall at
-    Jaccard 0.4 is 0.56 with 32x4, 0.94 with 42x3)."""
+    Jaccard 0.4 is 0.56 with 32x4, 0.94 with 42x3).
+
+    Containment is measured on word ``containment_shingle``-grams (5): an
+    excerpt shares long runs of its story, two write-ups of one event only
+    scattered quotes (on the real dev set, 2-gram containment >= 0.6 joined 122
+    pairs of different stories, 5-gram containment >= 0.5 joined 3). When only
+    signatures are known (earlier runs, streaming) containment is estimated from
+    the 2-gram Jaccard estimate and compared with ``estimated_containment``.
+    ``merge_share``: two clusters of one component merge when that share of the
+    smaller one's members (and half that share of the larger one's) verify
+    against a member of the other: syndicated copies that each verify against
+    some copies but not against the representative (page residue, excerpts)."""
     shingle: int = 2
     bands: int = 42
     rows: int = 3
     jaccard: float = 0.45
-    containment: float = 0.6
+    containment: float = 0.5
     seed: int = 1
     # Band buckets larger than this are not expanded pair by pair (only a star
     # around their smallest id is kept): protects against quadratic blow-up.
     max_bucket: int = 500
+    containment_shingle: int = 5
+    estimated_containment: float = 0.6
+    anchor_window: int = 40  # 0: no anchor candidates
+    # An anchor shared by more documents than this is template or boilerplate
+    # ("All rights reserved ..."), not a story: it links nothing.
+    max_anchor_bucket: int = 100
+    merge_share: float = 0.3  # 0: no cluster merging (star clusters only)
 
     @property
     def num_perm(self) -> int:
@@ -73,6 +99,8 @@ class NearDupConfig:
             raise ValueError("bands and rows must be >= 1, bands*rows <= 1024")
         if not (0.0 < self.jaccard <= 1.0) or not (0.0 < self.containment <= 1.0):
             raise ValueError("thresholds must be in (0, 1]")
+        if not (1 <= self.containment_shingle <= 16) or self.anchor_window < 0:
+            raise ValueError("containment shingle must be 1..16 words, anchor window >= 0")
         return self
 
 
@@ -90,9 +118,9 @@ def words(text: str) -> List[str]:
     return _WORD.findall((text or "").lower())
 
 
-def shingles(text: str, k: int = 2) -> np.ndarray:
-    """Sorted unique uint64 hashes of the word k-grams (a text shorter than k
-    words gives one shingle of all its words; an empty text gives none)."""
+def gram_hashes(text: str, k: int = 2) -> np.ndarray:
+    """uint64 hashes of the word k-grams in text order (a text shorter than k
+    words gives one of all its words; an empty text gives none)."""
     tokens = words(text)
     if not tokens:
         return np.empty(0, dtype=np.uint64)
@@ -103,7 +131,27 @@ def shingles(text: str, k: int = 2) -> np.ndarray:
         out = _mix(hashes[:n] + _GOLDEN)
         for j in range(1, min(k, len(tokens))):
             out = _mix(out * _GOLDEN + hashes[j:j + n])
-    return np.unique(out)
+    return out
+
+
+def shingles(text: str, k: int = 2) -> np.ndarray:
+    """Sorted unique uint64 hashes of the word k-grams."""
+    return np.unique(gram_hashes(text, k))
+
+
+def anchors(text: str, config: "NearDupConfig") -> List[str]:
+    """Winnowing (Schleimer et al. 2003) over word ``containment_shingle``-grams:
+    the minimum hash of every window of ``anchor_window`` grams, as keys
+    ``"a:<16 hex digits>"``. Two texts sharing a run of ``anchor_window +
+    containment_shingle - 1`` words share an anchor. Empty when disabled."""
+    w = config.anchor_window
+    grams = gram_hashes(text, config.containment_shingle)
+    if w <= 0 or len(grams) == 0:
+        return []
+    if len(grams) <= w:
+        return [f"a:{int(grams.min()):016x}"]
+    windows = np.lib.stride_tricks.sliding_window_view(grams, w)
+    return sorted({f"a:{int(v):016x}" for v in windows.min(axis=1)})
 
 
 class MinHasher:
@@ -193,17 +241,26 @@ def is_match(j: float, c: float, config: NearDupConfig) -> bool:
     return j >= config.jaccard or c >= config.containment
 
 
-def verify(a: np.ndarray, b: np.ndarray, config: NearDupConfig) -> Tuple[bool, float]:
-    """Exact check on shingle sets: (match?, similarity). ``similarity`` is the
-    measure that decides: containment when it is the one above its threshold,
-    else Jaccard."""
+def verify(a: np.ndarray, b: np.ndarray, config: NearDupConfig,
+           spans_a: Optional[np.ndarray] = None, spans_b: Optional[np.ndarray] = None
+           ) -> Tuple[bool, float]:
+    """Exact check on shingle sets: (match?, similarity). Jaccard on the word
+    ``shingle``-grams ``a``/``b``; containment on the ``containment_shingle``-gram
+    sets ``spans_a``/``spans_b`` (on ``a``/``b`` when not given). ``similarity``
+    is the measure that decides: containment when it is the one above its
+    threshold, else Jaccard."""
     if len(a) == 0 or len(b) == 0:
         return False, 0.0
     inter = len(np.intersect1d(a, b, assume_unique=True))
     j = inter / (len(a) + len(b) - inter)
-    c = inter / min(len(a), len(b))
     if j >= config.jaccard:
         return True, j
+    if spans_a is not None and spans_b is not None:
+        a, b = spans_a, spans_b
+        if len(a) == 0 or len(b) == 0:
+            return False, j
+        inter = len(np.intersect1d(a, b, assume_unique=True))
+    c = inter / min(len(a), len(b))
     if c >= config.containment:
         return True, c
     return False, j
@@ -218,7 +275,7 @@ def verify_estimated(sig_a: np.ndarray, size_a: int, sig_b: np.ndarray, size_b: 
     c = containment_from_jaccard(j, size_a, size_b)
     if j >= config.jaccard:
         return True, j
-    if c >= config.containment:
+    if c >= config.estimated_containment:
         return True, c
     return False, j
 
@@ -236,20 +293,28 @@ class Doc:
     size: int
     shingles: Optional[np.ndarray] = None
     previous: bool = False  # already written: always a representative, never moved
+    spans: Optional[np.ndarray] = None  # containment_shingle-gram set, when known
+    anchors: Tuple[str, ...] = ()
 
 
 def _similar(a: Doc, b: Doc, config: NearDupConfig) -> Tuple[bool, float]:
     if a.shingles is not None and b.shingles is not None:
-        return verify(a.shingles, b.shingles, config)
+        return verify(a.shingles, b.shingles, config, a.spans, b.spans)
     return verify_estimated(a.signature, a.size, b.signature, b.size, config)
 
 
 def candidate_pairs(docs: Sequence[Doc], config: NearDupConfig) -> List[Tuple[int, int]]:
-    """Index pairs sharing at least one band (at most ``max_bucket`` x bucket per key)."""
+    """Index pairs sharing at least one band (at most ``max_bucket`` x bucket per
+    key) or one anchor (anchors shared by more than ``max_anchor_bucket``
+    documents are ignored)."""
     buckets = {}
+    anchor_buckets = {}
     for i, doc in enumerate(docs):
         for key in band_keys(doc.signature, config.bands, config.rows):
             buckets.setdefault(key, []).append(i)
+        for key in doc.anchors:
+            anchor_buckets.setdefault(key, []).append(i)
+    buckets.update((k, v) for k, v in anchor_buckets.items() if len(set(v)) <= config.max_anchor_bucket)
     pairs = set()
     for members in buckets.values():
         if len(members) < 2:
@@ -266,12 +331,21 @@ def candidate_pairs(docs: Sequence[Doc], config: NearDupConfig) -> List[Tuple[in
 
 def cluster(docs: Sequence[Doc], pairs: Iterable[Tuple[int, int]], config: NearDupConfig
             ) -> List[Tuple[int, Optional[int], float]]:
-    """Greedy star clustering in representative order: each document, smallest
-    ``order`` first (earlier runs' documents before all), joins the most similar
-    existing *representative* it is verified against — directly, never through
-    another member, so chains of pairwise matches cannot merge unrelated
-    stories — or becomes a representative itself. Candidate representatives are
-    the LSH neighbours and the representatives of the LSH neighbours.
+    """Greedy star clustering in representative order, then merging of stars.
+
+    Star: each document, smallest ``order`` first (earlier runs' documents
+    before all), joins the most similar existing *representative* it is verified
+    against — directly, never through another member — or becomes a
+    representative itself. Candidate representatives are the candidate
+    neighbours and their representatives.
+
+    Merge (``merge_share`` > 0): on real syndication many copies verify against
+    other copies but not against the representative (each outlet's residue, an
+    excerpt of a long version). Two stars of new documents merge when at least
+    ``merge_share`` of the smaller one's members, and half that share of the
+    larger one's, verify against some member of the other: a group-level
+    agreement that one chain of pairwise matches (two write-ups sharing a few
+    quotes) does not give. Stars of earlier runs' stories never merge.
 
     Returns ``(index, representative index or None, similarity)`` per document,
     independent of the input order."""
@@ -279,27 +353,72 @@ def cluster(docs: Sequence[Doc], pairs: Iterable[Tuple[int, int]], config: NearD
     for a, b in pairs:
         neighbours[a].add(b)
         neighbours[b].add(a)
-    order = sorted(range(len(docs)), key=lambda i: (not docs[i].previous, docs[i].order,
-                                                    docs[i].doc_id))
-    rep_of = {}
-    result = {}
-    for i in order:
-        doc = docs[i]
-        if doc.previous:
+    rank = {i: (not docs[i].previous, docs[i].order, docs[i].doc_id) for i in range(len(docs))}
+    cache: Dict[Tuple[int, int], Tuple[bool, float]] = {}
+
+    def similar(x: int, y: int) -> Tuple[bool, float]:
+        key = (min(x, y), max(x, y))
+        if key not in cache:
+            cache[key] = _similar(docs[key[0]], docs[key[1]], config)
+        return cache[key]
+
+    rep_of: Dict[int, int] = {}
+    result: Dict[int, Tuple[int, Optional[int], float]] = {}
+    for i in sorted(range(len(docs)), key=rank.__getitem__):
+        if docs[i].previous:
             rep_of[i] = i
             result[i] = (i, None, 1.0)
             continue
-        reps = sorted({rep_of[n] for n in neighbours[i] if n in rep_of},
-                      key=lambda r: (not docs[r].previous, docs[r].order, docs[r].doc_id))
         best = None
-        for r in reps:
-            ok, sim = _similar(doc, docs[r], config)
+        for r in sorted({rep_of[n] for n in neighbours[i] if n in rep_of}, key=rank.__getitem__):
+            ok, sim = similar(i, r)
             if ok and (best is None or sim > best[1] + 1e-12):
                 best = (r, sim)
-        if best is None:
-            rep_of[i] = i
-            result[i] = (i, None, 1.0)
-        else:
-            rep_of[i] = best[0]
-            result[i] = (i, best[0], best[1])
+        rep_of[i] = i if best is None else best[0]
+        result[i] = (i, None, 1.0) if best is None else (i, best[0], best[1])
+    if config.merge_share > 0:
+        _merge_stars(docs, neighbours, rep_of, result, rank, similar, config.merge_share)
     return [result[i] for i in range(len(docs))]
+
+
+def _merge_stars(docs: Sequence[Doc], neighbours: Dict[int, set], rep_of: Dict[int, int],
+                 result: Dict[int, Tuple[int, Optional[int], float]], rank: Dict[int, tuple],
+                 similar, share: float) -> None:
+    """The merge step of ``cluster`` (updates ``result`` in place)."""
+    stars: Dict[int, List[int]] = {}
+    for i, r in rep_of.items():
+        if not docs[r].previous:
+            stars.setdefault(r, []).append(i)
+    # member -> the other stars it verifies against (candidate pairs only)
+    reaches: Dict[int, set] = {i: set() for members in stars.values() for i in members}
+    for i in reaches:
+        for n in neighbours[i]:
+            other = rep_of.get(n)
+            if other is not None and other != rep_of[i] and other in stars and similar(i, n)[0]:
+                reaches[i].add(other)
+    parent = {r: r for r in stars}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    linked = sorted({tuple(sorted((rep_of[i], o), key=rank.__getitem__))
+                     for i, others in reaches.items() for o in others}, key=lambda p: (rank[p[0]], rank[p[1]]))
+    for a, b in linked:
+        small, large = sorted((a, b), key=lambda r: (len(stars[r]), rank[r]))
+        share_small = sum(1 for i in stars[small] if large in reaches[i]) / len(stars[small])
+        support = sum(1 for i in stars[large] if small in reaches[i])
+        if share_small >= share and support >= 2 and support / len(stars[large]) >= share / 2:
+            ra, rb = sorted((find(a), find(b)), key=rank.__getitem__)
+            if ra != rb:
+                parent[rb] = ra
+    for r, members in stars.items():
+        root = find(r)
+        if root == r:
+            continue
+        group = [i for s, ms in stars.items() if find(s) == root for i in ms]
+        for i in members:
+            sims = [similar(i, j)[1] for j in group if j != i and j in neighbours[i] | {root}
+                    and similar(i, j)[0]]
+            result[i] = (i, root, max(sims) if sims else result[i][2])

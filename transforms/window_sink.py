@@ -44,12 +44,13 @@ from transforms import sink
 
 LOG = logging.getLogger("newsbeam.windows")
 INFINITY = float("inf")
-TABLES = ("articles", "duplicates", "dead_letters", "index")
+TABLES = ("articles", "duplicates", "dead_letters", "index", "signatures")
 _KEY_COLUMNS = sink._KEY_COLUMNS  # noqa: SLF001 -- the sink's row identity, shared on purpose
 _CONVERT = {"articles": arrow_schemas.article_to_row, "duplicates": arrow_schemas.duplicate_to_row,
-            "dead_letters": arrow_schemas.dead_letter_to_row, "index": arrow_schemas.index_to_row}
+            "dead_letters": arrow_schemas.dead_letter_to_row, "index": arrow_schemas.index_to_row,
+            "signatures": arrow_schemas.signature_to_row}
 _TIME_FIELD = {"articles": "fetched_at", "duplicates": "detected_at", "dead_letters": "at",
-               "index": "written_at"}
+               "index": "written_at", "signatures": "written_at"}
 
 
 # --------------------------------------------------------------------------- pure part

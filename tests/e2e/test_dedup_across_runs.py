@@ -42,3 +42,26 @@ def test_out_of_range_near_duplicate_flags_are_usage_errors(tmp_path):
     for flag, value in (("--lsh-bands", "0"), ("--near-dup-threshold", "1.5"), ("--shingle-size", "0")):
         result = run_cli("--output", str(tmp_path / "o"), "--url", "https://example.com/a", flag, value)
         assert result.returncode == 2 and flag in result.stderr, (flag, result.stderr[-500:])
+
+
+def test_clusters_view_counts_copies_found_by_later_runs(demo_site, tmp_path):
+    """Three batch runs: the story, then one copy, then the other. The article row keeps the
+    size it was written with; ``clusters`` (pipeline.inspect) gives the current size and sources."""
+    from pipeline import inspect
+    out = tmp_path / "out"
+    common = ["--output", str(out), "--allow-private-hosts", "--host-delay", "0", "--quiet"]
+    for page in (ORIGINAL, *COPIES):
+        result = run_cli(*common, "--url", f"{demo_site}/{page}")
+        assert result.returncode == 0, result.stderr[-2000:]
+    [original] = _rows(out)
+    assert original["cluster_size"] == 1
+    con = inspect.connect(str(out))
+    rows = con.execute("SELECT article_id, cluster_size, cluster_sources, cluster_size_when_written "
+                       "FROM clusters").fetchall()
+    domains = sorted({urls_domain(f"{demo_site}/{p}") for p in (ORIGINAL, *COPIES)})
+    assert rows == [(original["article_id"], 3, domains, 1)]
+
+
+def urls_domain(url):
+    from transforms.urls import domain_of
+    return domain_of(url)

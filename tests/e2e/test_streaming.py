@@ -196,3 +196,41 @@ def test_streaming_cli_writes_windows_during_the_run_and_restarts_without_duplic
         assert [d["url"] for d in dups2] == [copy] and dead2 == [gone]
     finally:
         server.stop()
+
+
+def _static_feed(server, paths):
+    published = email.utils.formatdate(int(time.time()) - 60, usegmt=True)
+    items = "".join(f"<item><title>{p}</title><link>{server.url(p)}</link><guid>{server.url(p)}</guid>"
+                    f"<pubDate>{published}</pubDate></item>" for p in paths)
+    server.add_body("/feed.xml", ("<?xml version='1.0'?><rss version='2.0'><channel><title>Wire</title>"
+                                  f"<link>{server.base}</link>{items}</channel></rss>").encode("utf-8"),
+                    "application/rss+xml")
+
+
+def test_a_copy_after_a_restart_finds_the_story_written_before_it(tmp_path):
+    """Run 1 writes a story (and its signature under ``_state/signatures``) and stops;
+    run 2 starts with an empty Beam state, the feed now lists an edited copy of the story
+    under a new URL: the copy is a ``_duplicates`` row pointing at the story, not an article."""
+    server = MisbehavingServer().start()
+    try:
+        server.add_body("/robots.txt", b"User-agent: *\nAllow: /\n", "text/plain")
+        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        server.add_body("/wire/story.html", page("Harbour story", story(501), now))
+        server.add_body("/other/story.html", page("Unrelated story", story(502), now))
+        server.add_body("/mirror/copy.html", page("Harbour story, updated",
+                                                  story(501) + " Officials confirmed it on Friday.", now))
+        out = str(tmp_path / "lake")
+        _static_feed(server, ["/wire/story.html", "/other/story.html"])
+        _run(out, server.url("/feed.xml"), 4)
+        first = {r["url"]: r["article_id"] for r in _rows(out, "", ["url", "article_id"])}
+        assert sorted(first) == [server.url("/other/story.html"), server.url("/wire/story.html")]
+        assert len(_rows(out, "_state/signatures", ["article_id"])) == 2
+
+        _static_feed(server, ["/wire/story.html", "/other/story.html", "/mirror/copy.html"])
+        _run(out, server.url("/feed.xml"), 4)
+        assert {r["url"] for r in _rows(out, "", ["url"])} == set(first)
+        dups = _rows(out, "_duplicates", ["url", "duplicate_of", "kind"])
+        assert dups == [{"url": server.url("/mirror/copy.html"),
+                         "duplicate_of": first[server.url("/wire/story.html")], "kind": "near"}]
+    finally:
+        server.stop()
