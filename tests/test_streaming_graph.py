@@ -16,14 +16,16 @@ from transforms import sources
 STATEFUL_STEPS = [
     "DedupById/FirstById/ParDo(_FirstByIdFn)",
     "LearnSiteTemplates/LearnPerSite",
-    "NearDuplicates/BandIndex",
+    "NearDuplicates/Buckets",
     "NearDuplicates/Decide/ParDo(_DecideFn)",
+    "NearDuplicates/Store",
     "PollFeeds/PollFeed/ParDo(_PollFeedFn)",
     "ReportWindows/PerWindow",
     "WriteArticles/WriteWindows",
     "WriteDeadLetters/WriteWindows",
     "WriteDuplicates/WriteWindows",
     "WriteIndex/WriteWindows",
+    "WriteSignatures/WriteWindows",
 ]
 FEEDS = ["https://a.example/rss.xml", "https://b.example/atom.xml"]
 
