@@ -126,21 +126,23 @@ def measured(entities: Sequence[Tuple[str, str]]) -> Set[Tuple[str, str]]:
     return {(text, MEASURED[label]) for text, label in entities if label in MEASURED}
 
 
+def micro_prf(predicted: Sequence[Set[Tuple[str, str]]], gold: Sequence[Set[Tuple[str, str]]]) -> dict:
+    """Micro precision/recall/F1 over per-document sets of (text, label)."""
+    tp = fp = fn = 0
+    for pred, ref in zip(predicted, gold):
+        tp += len(pred & ref)
+        fp += len(pred - ref)
+        fn += len(ref - pred)
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"p": round(p, 4), "r": round(r, 4), "f1": round(f, 4), "tp": tp, "fp": fp, "fn": fn}
+
+
 def score(predicted: Sequence[Set[Tuple[str, str]]], gold: Sequence[Set[Tuple[str, str]]]) -> dict:
     """Micro precision/recall/F1 over per-document sets, overall and per label."""
-    out = {}
-    for label in (None,) + LABELS:
-        tp = fp = fn = 0
-        for pred, ref in zip(predicted, gold):
-            if label is not None:
-                pred = {x for x in pred if x[1] == label}
-                ref = {x for x in ref if x[1] == label}
-            tp += len(pred & ref)
-            fp += len(pred - ref)
-            fn += len(ref - pred)
-        p = tp / (tp + fp) if tp + fp else 0.0
-        r = tp / (tp + fn) if tp + fn else 0.0
-        f = 2 * p * r / (p + r) if p + r else 0.0
-        out[label or "all"] = {"p": round(p, 4), "r": round(r, 4), "f1": round(f, 4),
-                               "tp": tp, "fp": fp, "fn": fn}
+    out = {"all": micro_prf(predicted, gold)}
+    for label in LABELS:
+        out[label] = micro_prf([{x for x in pred if x[1] == label} for pred in predicted],
+                               [{x for x in ref if x[1] == label} for ref in gold])
     return out

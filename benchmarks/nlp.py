@@ -61,18 +61,12 @@ def load_gold(path: pathlib.Path = GOLD_PATH) -> Gold:
 def prf(predicted: Sequence[Set[Tuple[str, str]]], gold: Sequence[Set[Tuple[str, str]]],
         with_label: bool = True) -> Dict[str, float]:
     """Micro precision/recall/F1 over distinct (text, label) per paragraph."""
-    tp = fp = fn = 0
-    for pred, ref in zip(predicted, gold):
-        if not with_label:
-            pred, ref = {(t, "") for t, _ in pred}, {(t, "") for t, _ in ref}
-        tp += len(pred & ref)
-        fp += len(pred - ref)
-        fn += len(ref - pred)
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
-    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4),
-            "tp": tp, "fp": fp, "fn": fn}
+    from benchmarks.conll import micro_prf
+    if not with_label:
+        predicted = [{(t, "") for t, _ in pred} for pred in predicted]
+        gold = [{(t, "") for t, _ in ref} for ref in gold]
+    m = micro_prf(predicted, gold)
+    return {"precision": m["p"], "recall": m["r"], "f1": m["f1"], "tp": m["tp"], "fp": m["fp"], "fn": m["fn"]}
 
 
 def raw_entities(nlp, texts: Sequence[str]) -> List[Set[Tuple[str, str]]]:
