@@ -70,7 +70,7 @@ ARTICLE_SCHEMA = pa.schema([
     pa.field("paywall_suspected", pa.bool_(), nullable=False),
     pa.field("entities_model", pa.string()),  # null: the article's language has no model, no entities
     pa.field("topic_confidence", pa.float32()),
-    pa.field("is_opinion", pa.bool_(), nullable=False),
+    pa.field("is_opinion", pa.bool_()),  # null in files written before schema 3 (not recorded)
     pa.field("usage", USAGE_TYPE),
     pa.field("schema_version", pa.int32(), nullable=False),
 ], metadata={"newsbeam.schema_version": str(SCHEMA_VERSION), "newsbeam.table": "articles"})

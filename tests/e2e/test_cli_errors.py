@@ -92,7 +92,7 @@ def test_help_lists_groups():
     for flag in ("--quiet", "--log-level", "--log-format", "--progress-interval"):
         assert flag in display and flag not in _group(text, "output:")
     assert "--streaming " in _group(text, "streaming") and "--streaming" not in _group(text, "beam (common):")
-    assert "(default 60)" in " ".join(_group(text, "processing:").split())
+    assert "(default 25)" in " ".join(_group(text, "processing:").split())
     assert "FnApiRunner" in _group(text, "beam (common):")
 
 
