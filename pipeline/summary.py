@@ -71,14 +71,14 @@ def render(report: Dict[str, Any]) -> str:
     if fig.get("top_entities"):
         lines.append("Top entities: " + ", ".join(
             f"{e['text']} ({e['label']}) {e['mentions']}" for e in fig["top_entities"]))
-    if fig.get("entities_languages", {}).get("not_tagged"):
-        lines.append(entity_languages_line(fig))
     else:
         entities = counts.get("articles.entities", {})
         top = sorted(entities.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
         if top:
             lines.append("Top entities: " + ", ".join(
                 f"{k.split(chr(9))[0]} ({k.split(chr(9))[-1]}) {v}" for k, v in top))
+    if fig.get("entities_languages", {}).get("not_tagged"):
+        lines.append(entity_languages_line(fig))
     sources = [s for s in fig.get("top_sources", []) if s["articles"]]
     if sources:
         lines.append("Top sources: " + ", ".join(f"{s['source']} {s['articles']}" for s in sources))

@@ -145,6 +145,7 @@ def test_summary_text():
                  "Freshness (fetched - published): p50 20 min, p90 23.9 h, p99 23.9 h over 4 dated articles",
                  "Elapsed: 8.0 s, 0.5 articles/s", "Report: /data/out/_reports/r.html"):
         assert line in text, line
+    assert text.count("Top entities:") == 1
 
 
 def test_summary_of_a_bare_manifest_still_renders():
