@@ -90,6 +90,27 @@ def test_real_short_briefs_are_articles():
     assert isinstance(declared, Article)
 
 
+STORY = [
+    "It appears that now that they have split, the two actors are no longer on speaking terms, people close to "
+    "both of them told reporters on Tuesday after a party in Los Angeles.",
+    "Sources said the argument began late in the evening and continued outside the venue, where photographers "
+    "had gathered to wait for guests leaving the event.",
+    "Representatives for both declined to comment. The couple had been together for four years before "
+    "announcing their separation last month in a joint statement.",
+]
+
+
+def test_one_promo_headline_above_the_body_does_not_make_a_listing():
+    """An old CMS template (a real one, of a wire story's republication) puts a linked promo
+    headline right before the container of the story: one teaser heading is not a listing."""
+    html = f"""<!DOCTYPE html><html><head><title>Report: actors argue</title></head><body>
+<h1><a href="/entertainment">Entertainment</a></h1><h1>Report: actors argue after party</h1>
+<div><h3><a href="/slideshows/1">Slideshow: Golden Globe hair do's and don'ts</a></h3>
+<div><p>{" ".join(STORY)}</p></div></div><footer><a href="/about">About</a></footer></body></html>"""
+    article = extract(html)
+    assert isinstance(article, Article), article
+
+
 def test_a_stub_below_the_floor_is_not_an_article():
     result = extract(plain_page("Update", ["The page will be updated shortly. Check back later."]))
     assert isinstance(result, DeadLetter) and result.reason in (reasons.NOT_AN_ARTICLE, reasons.EMPTY_EXTRACTION)

@@ -41,6 +41,10 @@ ERROR_TEXT = re.compile(
     r"página no encontrada|ya no está disponible|pagina non trovata|non è più disponibile)\b", re.I)
 
 
+TEASER_HEADLINE_WORDS = 4  # teaser headlines are sentences; section labels are one or two words
+MIN_TEASERS = 2  # a listing shows several teasers; one linked headline above a body is a promo
+
+
 def _norm(text: str) -> str:
     return " ".join(_NORM.findall(text.lower()))
 
@@ -50,7 +54,10 @@ def _linked_heading(element) -> bool:
     heads = [element] if element.tag in _HEADINGS else list(element.iter(*_HEADINGS))
     if not heads:
         return False
-    text = len(_norm(heads[-1].text_content()))
+    words = _norm(heads[-1].text_content())
+    if words.count(" ") < TEASER_HEADLINE_WORDS - 1:
+        return False  # a linked section label ("Entertainment") above an article is not a teaser's headline
+    text = len(words)
     linked = sum(len(_norm(a.text_content())) for a in heads[-1].iter("a"))
     return text > 0 and linked >= 0.8 * text
 
@@ -64,12 +71,14 @@ def _previous_element(element):
 
 def teaser_share(tree, body: str) -> float:
     """Share of the body's words in paragraphs that follow a linked heading (up to three
-    levels up: ``<article><h2><a/></h2><div><p>teaser</p></div></article>``)."""
+    levels up: ``<article><h2><a/></h2><div><p>teaser</p></div></article>``). A listing has
+    several teasers: text after fewer than ``MIN_TEASERS`` distinct linked headings (one
+    promo headline above an article body) counts for nothing."""
     text = _norm(body)
     total = len(text.split())
     if not total:
         return 0.0
-    teaser, seen = 0, set()
+    teaser, seen, headings = 0, set(), set()
     for para in tree.iter("p"):
         key = _norm(para.text_content())
         if len(key) < 20 or key in seen or key not in text:
@@ -80,11 +89,14 @@ def teaser_share(tree, body: str) -> float:
             if previous is not None:
                 if _linked_heading(previous):
                     seen.add(key)
+                    headings.add(id(previous))
                     teaser += len(key.split())
                 break
             element = element.getparent()
             if element is None:
                 break
+    if len(headings) < MIN_TEASERS:
+        return 0.0
     return min(1.0, teaser / total)
 
 
