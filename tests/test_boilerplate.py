@@ -107,8 +107,8 @@ def p(text, link_chars=0, kind="p"):
     return Block(kind=kind, text=text, link_chars=link_chars)
 
 
-def kept(blocks, description=None):
-    return [b.text for b, k in zip(blocks, select_blocks(blocks, description)) if k]
+def kept(blocks):
+    return [b.text for b, k in zip(blocks, select_blocks(blocks)) if k]
 
 
 def test_link_dense_blocks_go_prose_with_links_stays():
@@ -125,7 +125,7 @@ def test_lead_in_bylines_and_datelines_go_the_standfirst_stays():
     """The standfirst is the article's first paragraph (real-page truth includes it)."""
     blocks = [p("By Jane Doe and Omar Haddad"), p("Updated 2 hours ago"), p("May 14, 2025 1:05 PM UTC"),
               p("4 min read"), p("Three things happened at once."), p(P1), p(P2)]
-    assert kept(blocks, description="Three things happened at once.") == ["Three things happened at once.", P1, P2]
+    assert kept(blocks) == ["Three things happened at once.", P1, P2]
     # The same kinds of line after the lede are left alone (they may be the story).
     late = [p(P1), p("By midnight the vote was over."), p(P2)]
     assert kept(late) == [P1, "By midnight the vote was over.", P2]

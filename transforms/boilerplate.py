@@ -231,7 +231,7 @@ def _tokens(text: Optional[str]) -> List[str]:
     return re.findall(r"\w+", (text or "").lower())
 
 
-def select_blocks(blocks: Sequence[Block], description: Optional[str] = None) -> List[bool]:
+def select_blocks(blocks: Sequence[Block]) -> List[bool]:
     """Keep flags for ``blocks``: drop residue, link-dense blocks, subheadings, lead-in bylines
     and datelines, and trailing bios/credits. The standfirst (the page's description repeated
     as a lead-in) is kept: it is the article's first paragraph. Never drops every block."""
@@ -287,7 +287,7 @@ def _same_text(line: str, other: Optional[str]) -> bool:
     return bool(mine) and bool(theirs) and (mine == theirs or (len(mine) >= 4 and theirs[:len(mine)] == mine))
 
 
-def _edge_chrome(line: str, titles: Sequence[Optional[str]], description: Optional[str]) -> bool:
+def _edge_chrome(line: str, titles: Sequence[Optional[str]]) -> bool:
     text = line.strip()
     if not re.search(r"\w", text):
         return True  # "|", "•", "—"
@@ -300,8 +300,7 @@ def _edge_chrome(line: str, titles: Sequence[Optional[str]], description: Option
     return count_split_words(text) <= SHORT_LINE_WORDS and not _SENTENCE_END.search(text)
 
 
-def trim_edges(text: str, titles: Sequence[Optional[str]] = (),
-               description: Optional[str] = None) -> Tuple[str, int]:
+def trim_edges(text: str, titles: Sequence[Optional[str]] = ()) -> Tuple[str, int]:
     """Drop navigation, title, byline and date lines before the first line of prose, and
     "Printer-friendly version"-style lines after the last one (list items are kept).
     Returns (text, characters removed); never empties the text."""
@@ -310,8 +309,8 @@ def trim_edges(text: str, titles: Sequence[Optional[str]] = (),
     if not prose:
         return text, 0
     start, end = prose[0], prose[-1]
-    head = [line for line in lines[:start] if not _edge_chrome(line, titles, description)]
-    tail = [line for line in lines[end + 1:] if not _edge_chrome(line, titles, description)]
+    head = [line for line in lines[:start] if not _edge_chrome(line, titles)]
+    tail = [line for line in lines[end + 1:] if not _edge_chrome(line, titles)]
     # Closing chrome only counts from the end: keep everything up to the last kept line.
     if tail:
         last_kept = max(i for i, line in enumerate(lines[end + 1:]) if line in tail)

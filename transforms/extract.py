@@ -635,9 +635,7 @@ def extract_body(tree, url: Optional[str] = None, *, jsonld: Optional[Dict[str, 
             body_el, elements, blocks = second, list(second), _with_page_links(tree, list(second), second_blocks)
     raw_chars = sum(len(b.text) for b in blocks)
     link_share = boilerplate.link_block_share(blocks)
-    description = (meta.get("og:description") or meta.get("description")
-                   or (_text(jsonld.get("description")) if jsonld else None))
-    keep = boilerplate.select_blocks(blocks, description)
+    keep = boilerplate.select_blocks(blocks)
     article_body = publisher_body(jsonld)
     paywalled = paywall_signals(jsonld, meta, raw) or any(boilerplate.is_paywall_prompt(b.text) for b in blocks)
     if article_body:
@@ -660,7 +658,7 @@ def extract_body(tree, url: Optional[str] = None, *, jsonld: Optional[Dict[str, 
     raw_last = blocks[-1].text if blocks else ""
     text, _removed_lines = boilerplate.remove_residue(text)
     text = _drop_leading_title(text, titles)
-    text, _trimmed = boilerplate.trim_edges(text, titles, description)
+    text, _trimmed = boilerplate.trim_edges(text, titles)
     removed = max(0, raw_chars - len(text)) if source == "trafilatura" else 0
     words = word_count(text)
     reference_words = max(word_count(article_body) if article_body else 0,
