@@ -16,7 +16,7 @@ import json
 import math
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from transforms import usage
+from transforms import sink, usage
 
 TOP_N = 10
 FAILED_URLS_SHOWN = 100  # the report's table of failed URLs (all of them are in _dead_letters)
@@ -56,7 +56,7 @@ def percentiles(histogram: Dict[str, int], points: Sequence[int] = PERCENTILES) 
 def topic_date_rows(partitions: Dict[str, int]) -> List[Dict[str, Any]]:
     rows = []
     for part, n in partitions.items():
-        fields = dict(p.split("=", 1) for p in part.split("/") if "=" in p)
+        fields = sink.partition_fields(part)
         rows.append({"topic": fields.get("topic", "?"), "date": fields.get("date", "?"), "articles": n})
     return sorted(rows, key=lambda r: (r["date"], r["topic"]))
 
@@ -411,7 +411,6 @@ def paths(output: str, run_id: str) -> Dict[str, str]:
 
 
 def _write_atomically(path: str, data: bytes) -> None:
-    from transforms import sink
     sink.publish_bytes(path, data)
 
 

@@ -70,6 +70,11 @@ def date_partition(stamp: dt.datetime) -> str:
     return f"date={_date_value(stamp.astimezone(dt.timezone.utc).date())}"
 
 
+def partition_fields(partition: str) -> Dict[str, str]:
+    """``topic=politics/date=2025-05-14`` -> ``{"topic": "politics", "date": "2025-05-14"}``."""
+    return dict(part.split("=", 1) for part in partition.split("/") if "=" in part)
+
+
 def partition_of(table: str, record: Any) -> str:
     if table == "articles":
         return article_partition(record)
@@ -238,7 +243,7 @@ def clear_staging(output: str) -> int:
 def _counts(table: str, rows: List[Dict[str, Any]], partition: str = "") -> Dict[str, Dict[str, int]]:
     counts: Dict[str, Dict[str, int]] = {}
     # Since schema v3 the topic is only in the partition path, not in the rows.
-    topic = dict(part.split("=", 1) for part in partition.split("/") if "=" in part).get("topic")
+    topic = partition_fields(partition).get("topic")
 
     def bump(group: str, key: Optional[str], n: int = 1):
         if key is None:
