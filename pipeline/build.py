@@ -84,9 +84,9 @@ def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: s
         page_sets.append(check_hosts(archived.pages, "CheckArchiveHosts"))
     pages = page_sets | "AllPages" >> beam.Flatten()
 
+    tdm = getattr(options, "tdm", "record")
     extracted = pages | "ExtractArticles" >> extract.ExtractArticles(
-        options.min_words, timeout=getattr(options, "extract_timeout", extract.EXTRACT_TIMEOUT_S),
-        tdm=getattr(options, "tdm", "record"))
+        options.min_words, timeout=getattr(options, "extract_timeout", extract.EXTRACT_TIMEOUT_S), tdm=tdm)
     dead_letters.append(extracted.dead_letter)
     # Per-site template paragraphs out before dedup, so copies compare on clean text.
     learned = extracted.articles | "LearnSiteTemplates" >> site_learning.LearnSiteTemplates(
@@ -106,7 +106,7 @@ def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: s
     # stopped before (Ctrl-C, a crash) shows readers nothing of itself.
     staging = sink.staging_root(output, run_id)
     to_write = articles
-    if getattr(options, "tdm", "record") == "omit-body":  # bodies dropped only from what is written
+    if tdm == "omit-body":  # bodies dropped only from what is written
         to_write = articles | "OmitReservedBodies" >> beam.Map(usage.omit_body)
     written = [
         to_write | "WriteArticles" >> sink.WritePartitioned(output, "articles", max_rows, staging=staging),
