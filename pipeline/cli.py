@@ -60,8 +60,9 @@ def _help_text() -> str:
                            help="poll the feeds and write windows until stopped (Beam's streaming mode)")
     beam_group = parser.add_argument_group("beam (common)")
     beam_group.add_argument("--runner", metavar="NAME",
-                            help="default: Beam's in-process FnApiRunner (DirectRunner means the same "
-                                 "here); PortableRunner, DataflowRunner, FlinkRunner, ...")
+                            help="default: Beam's FnApiRunner (DirectRunner means the same here) with "
+                                 "one worker process per core for big inputs (see --workers); "
+                                 "PortableRunner, DataflowRunner, FlinkRunner, ...")
     beam_group.add_argument("--direct_running_mode", help="in_memory | multi_threading | multi_processing")
     beam_group.add_argument("--direct_num_workers", help="workers for the local runner")
     return parser.format_help()
@@ -183,12 +184,13 @@ def run(argv: Sequence[str]) -> dict:
     if not dry_run:  # Dataflow --dry_run builds the job without touching the cloud: no probe write.
         nb.output = _check_output(nb.output)
     options.view_as(SetupOptions).save_main_session = False
+    plan = _worker_plan(options, nb, inputs)
     run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     if dry_run:  # build the graph for the runner, submit nothing
         if options.view_as(StandardOptions).streaming:
             from pipeline import streaming
             return streaming.dry_run_streaming(options, nb, inputs, choose_runner(options), run_id)
-        return _run_batch(options, nb, inputs, choose_runner(options), run_id)
+        return _run_batch(options, nb, inputs, choose_runner(options), run_id, plan=plan)
     from pipeline.lock import OutputLock, describe
     lock = OutputLock(nb.output, run_id, wait=nb.wait, on_wait=lambda holder: LOG.warning(
         "waiting for the run holding %s (%s)", nb.output, describe(holder)))
@@ -201,17 +203,35 @@ def run(argv: Sequence[str]) -> dict:
         if sink.clear_staging(nb.output):  # a stopped run's files: never published, safe to drop
             LOG.info("removed the unpublished files of an earlier, stopped run")
         try:
-            return _run_batch(options, nb, inputs, runner, run_id, lock=lock)
+            return _run_batch(options, nb, inputs, runner, run_id, lock=lock, plan=plan)
         finally:  # published files were moved out; what is left was never published
             sink.clear_staging(nb.output)
 
 
-def _run_batch(options, nb, inputs, runner, run_id: str, lock=None) -> dict:
+def _worker_plan(options, nb, inputs):
+    """All cores by default (pipeline/runner.py decides); sets Beam's direct-runner options."""
+    from apache_beam.options.pipeline_options import StandardOptions
+    from pipeline import runner as runners
+    from transforms import sources
+    streaming = bool(options.view_as(StandardOptions).streaming)
+    if streaming and (nb.workers or 0) > 1:
+        raise UsageError("--workers: a streaming run keeps every step in one process (--workers 1 or none)")
+    html_files = len(sources.list_html_files(nb.html_dir)) if nb.html_dir and "://" not in nb.html_dir else 0
+    pages = runners.estimate_pages(pages=len(inputs.pages), feeds=len(inputs.feeds), html_files=html_files,
+                                   warc_paths=getattr(nb, "warc", None) or ())
+    plan = runners.plan_workers(options, nb.workers or None, pages, streaming=streaming)
+    runners.apply_plan(options, plan)
+    if plan is not None:
+        LOG.info("runner: %s", plan.label())
+    return plan
+
+
+def _run_batch(options, nb, inputs, runner, run_id: str, lock=None, plan=None) -> dict:
     import apache_beam as beam
     from pipeline.build import build_pipeline
     from pipeline import progress
     from pipeline import report as run_report
-    from pipeline.runner import runner_label
+    from pipeline.runner import describe_runner, runner_label
     started = time.monotonic()
     started_at = dt.datetime.now(dt.timezone.utc)
     pipeline = beam.Pipeline(runner=runner, options=options)
@@ -240,7 +260,8 @@ def _run_batch(options, nb, inputs, runner, run_id: str, lock=None) -> dict:
     elapsed = time.monotonic() - started
     manifest = run_report.read_manifest(nb.output, run_id)
     report = run_report.build(manifest, run_id=run_id, output=nb.output, elapsed=elapsed,
-                              runner=runner_label(runner), started_at=started_at, feeds=inputs.feeds,
+                              runner=describe_runner(runner, options, plan), started_at=started_at,
+                              feeds=inputs.feeds,
                               inputs={"feeds": len(inputs.feeds), "pages": len(inputs.pages),
                                       "html_dir": nb.html_dir, "warc": nb.warc, "sources": nb.sources,
                                       "allow_hosts": list(inputs.allow_hosts),

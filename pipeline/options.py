@@ -149,6 +149,13 @@ class NewsbeamOptions(PipelineOptions):
               help="if another run is writing to --output, wait for it to end (default: refuse, "
                    "naming the holder's host, pid and start time)")
 
+        performance = parser.add_argument_group("performance")
+        _flag(performance, "workers", type=_at_least(int, 0), default=0, metavar="N",
+              help="worker processes for a local batch run (default 0: automatic, one per core when "
+                   "the input is big enough to pay their start-up and memory allows, in-process for "
+                   "small inputs; 1: in-process). Beam's --direct_running_mode/--direct_num_workers "
+                   "or --runner override it. Streaming always runs in one process")
+
         display = parser.add_argument_group("progress and logging")
         _flag(display, "quiet", action="store_true", default=False,
               help="print only the final summary (no progress, warnings and errors only)")
@@ -161,7 +168,7 @@ class NewsbeamOptions(PipelineOptions):
               help="progress every N seconds (default: 2 on a terminal, redrawn in place; "
                    "10 as log lines otherwise; 0 = off)")
 
-        streaming = parser.add_argument_group("streaming (with --streaming; see docs/streaming.md)")
+        streaming = parser.add_argument_group("streaming (with --streaming; see docs/streaming.md; runs in one process: no --workers, no multi_processing)")
         _flag(streaming, "poll-interval", type=_positive(float), default=60.0, metavar="SECONDS",
               help="poll each feed every N seconds (default 60; a sources file's poll_interval "
                    "overrides it per feed; feeds that rarely change or fail are polled less often)")
