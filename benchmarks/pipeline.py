@@ -12,8 +12,10 @@ Variants, each a fresh process on the same corpus and a fresh output folder:
   URL, content hash and MinHash/LSH -> ``tag_texts`` (batches of 32) -> ``assign_topic`` ->
   ``write_partition`` for articles, duplicates, dead letters, index and signatures), no Beam;
   per-stage times come from here.
-- ``b`` ``python -m pipeline`` in-process (FnApiRunner, one worker);
-- ``c`` the same with ``--direct_running_mode=multi_processing --direct_num_workers=2``.
+- ``b`` ``python -m pipeline --workers 1``: in-process (FnApiRunner, one worker);
+- ``c`` ``python -m pipeline --workers 2``: two SDK worker processes (multi_processing);
+- ``d`` ``python -m pipeline`` with no runner flag: what the automatic choice picks
+  (``pipeline/runner.py``; one worker per core for inputs big enough).
 
 Modes: ``files`` (``--html-dir``) and ``http``: the corpus served by a separate process on one
 loopback address per site (``benchmarks.corpus --serve``), read through its RSS feeds with
@@ -47,7 +49,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 VARIANTS = {"a": "baseline (plain loop)", "b": "pipeline, in-process",
-            "c": "pipeline, multi_processing x2"}
+            "c": "pipeline, multi_processing x2", "d": "pipeline, default (auto)"}
 POLITENESS_OFF = ["--host-delay", "0", "--ignore-robots", "--allow-private-hosts"]
 STAGES = ("read", "extract", "site_learning", "dedup", "entities", "topics", "write")
 
@@ -356,9 +358,16 @@ def command(variant: str, mode: str, source: Dict[str, object], output: str) -> 
     if variant == "a":
         return [sys.executable, "-m", "benchmarks.pipeline", "--child-baseline", "--output", output] + inputs
     cmd = [sys.executable, "-m", "pipeline", "--output", output, "--quiet", "--progress-interval", "0"] + inputs
-    if variant == "c":
-        cmd += ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
-    return cmd
+    return cmd + {"b": ["--workers", "1"], "c": ["--workers", "2"], "d": []}[variant]
+
+
+def combine_page_dirs(folders: Sequence[pathlib.Path], target: pathlib.Path) -> pathlib.Path:
+    """Several folders of saved pages as one (``target/<i>-<name>/...``), for one ``--html-dir``."""
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for i, folder in enumerate(folders):
+        shutil.copytree(folder.resolve(), target / f"{i}-{folder.resolve().parent.name}-{folder.name}")
+    return target.resolve()
 
 
 def loadavg() -> List[float]:
@@ -393,7 +402,7 @@ def summarise(runs: List[dict], modes: Sequence[str], variants: Sequence[str]) -
                                                          for s, v in stages.items() if s != "setup"}
         if "a" in entry:
             base = entry["a"]["articles_per_s"]
-            for variant in ("b", "c"):
+            for variant in ("b", "c", "d"):
                 if variant in entry and base:
                     entry[f"ratio_{variant}_a"] = round(entry[variant]["articles_per_s"] / base, 3)
                     # paired per round: robust to load that drifts between rounds
@@ -437,8 +446,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=2000, help="generated pages (default 2000)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--pages", type=pathlib.Path, default=None,
-                        help="use this folder of HTML files instead of a generated corpus")
+    parser.add_argument("--pages", type=pathlib.Path, action="append", default=None,
+                        help="use this folder of HTML files instead of a generated corpus; repeatable "
+                             "(the folders are copied side by side into the work folder)")
     parser.add_argument("--rounds", type=int, default=1, help="interleaved repetitions (default 1)")
     parser.add_argument("--modes", default="files",
                         help="files and/or http, comma-separated (default files: the 2,000-page default "
@@ -466,19 +476,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     modes = [m for m in args.modes.split(",") if m]
     variants = [v for v in args.variants.split(",") if v]
     if set(modes) - {"files", "http"} or set(variants) - set(VARIANTS):
-        parser.error("--modes takes files,http; --variants takes a,b,c")
+        parser.error("--modes takes files,http; --variants takes a,b,c,d")
     workdir = args.workdir or pathlib.Path(tempfile.mkdtemp(prefix="newsbeam-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     result: Dict[str, object] = {"machine": machine(), "load_before": loadavg(),
                                  "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                                  "args": {"size": args.size, "seed": args.seed, "rounds": args.rounds,
-                                          "pages": str(args.pages) if args.pages else None,
+                                          "pages": [str(p) for p in args.pages] if args.pages else None,
                                           "modes": modes, "variants": variants}}
     server = None
     try:
-        if args.pages:
-            corpus_dir, html_dir = args.pages.resolve(), args.pages.resolve()
+        if args.pages and len(args.pages) == 1:
+            corpus_dir, html_dir = args.pages[0].resolve(), args.pages[0].resolve()
+        elif args.pages:
+            corpus_dir = html_dir = combine_page_dirs(args.pages, workdir / "pages")
         else:
             from benchmarks import corpus
             corpus_dir = workdir / "corpus"

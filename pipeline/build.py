@@ -82,14 +82,18 @@ def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: s
         input_urls += [archived.pages | "ArchivedPageUrls" >> beam.Map(lambda page: page.request.url),
                        archived.dead_letter | "ArchiveFailureUrls" >> beam.Map(lambda d: d.url)]
         page_sets.append(check_hosts(archived.pages, "CheckArchiveHosts"))
-    pages = page_sets | "AllPages" >> beam.Flatten()
-
     tdm = getattr(options, "tdm", "record")
-    extracted = pages | "ExtractArticles" >> extract.ExtractArticles(
+    # Extraction where each source's pages are read, no Flatten of raw pages: Beam's local
+    # runner materialises a multi-input Flatten, which held every page's HTML in memory until
+    # extraction (memory in proportion to the input; docs/performance.md).
+    extractions = [pages | f"ExtractArticles{i or ''}" >> extract.ExtractArticles(
         options.min_words, timeout=getattr(options, "extract_timeout", extract.EXTRACT_TIMEOUT_S), tdm=tdm)
-    dead_letters.append(extracted.dead_letter)
+        for i, pages in enumerate(page_sets)]
+    dead_letters.extend(extracted.dead_letter for extracted in extractions)
+    extracted_articles = ([e.articles for e in extractions] | "AllExtracted" >> beam.Flatten()
+                          if len(extractions) > 1 else extractions[0].articles)
     # Per-site template paragraphs out before dedup, so copies compare on clean text.
-    learned = extracted.articles | "LearnSiteTemplates" >> site_learning.LearnSiteTemplates(
+    learned = extracted_articles | "LearnSiteTemplates" >> site_learning.LearnSiteTemplates(
         options.boilerplate_min_articles)
     near = near_config(options)
     previous_signatures = (p | "ReadPreviousSignatures" >> dedup.ReadPreviousSignatures(output)
@@ -122,7 +126,7 @@ def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: s
     if progress_dir:
         from pipeline import progress
         progress.attach(progress_dir, entries=feed_entries.entries, fetched=fetched.pages, read=page_sets[1:],
-                        extracted=extracted.articles, errors=all_dead, written=written)
+                        extracted=extracted_articles, errors=all_dead, written=written)
     # Crash safety: the index and signatures tell later runs what to skip, so they are
     # written only once the data files exist (a side input forces the order); a job
     # killed in between leaves data without index, and the rerun rewrites the same files.
@@ -144,8 +148,9 @@ def build_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, run_id: s
     skipped = (skipped_urls
                | "CountSkipped" >> beam.combiners.Count.Globally()
                | "SkippedRecord" >> beam.Map(lambda n: {"table": "_skipped", "rows": n}))
-    lineage = ((extracted[extract.LINEAGE],
-                pages | "PageLineage" >> beam.Map(lambda page: (page.request.url, page.final_url)))
+    lineage = ([e[extract.LINEAGE] for e in extractions]
+               + [pages | f"PageLineage{i or ''}" >> beam.Map(lambda page: (page.request.url, page.final_url))
+                  for i, pages in enumerate(page_sets)]
                | "AllLineage" >> beam.Flatten())
     accounted = ({"inputs": input_urls | "AllInputUrls" >> beam.Flatten(), "lineage": lineage,
                   "articles": articles, "duplicates": unique["duplicates"], "dead_letters": all_dead,
