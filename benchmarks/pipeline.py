@@ -242,9 +242,22 @@ def _label(pid: int) -> str:
     return os.path.basename(args[0]) if args and args[0] else "?"
 
 
-def tree_rss(root: int, parts: Optional[Dict[str, int]] = None) -> int:
+def _cpu_seconds(pid: int) -> Optional[float]:
+    """User + system CPU seconds of one process so far (None once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_rss(root: int, parts: Optional[Dict[str, int]] = None,
+             cpu: Optional[Dict[int, Tuple[str, float]]] = None) -> int:
     """Resident bytes of ``root`` and all its descendants (0 once it is gone); with
-    ``parts``, also bytes per kind of process (see :func:`_label`)."""
+    ``parts``, also bytes per kind of process (see :func:`_label`); with ``cpu``, the
+    latest (kind, CPU seconds) of every process seen, by pid."""
     children = _children_map()
     total, stack = 0, [root]
     page = os.sysconf("SC_PAGE_SIZE")
@@ -257,9 +270,13 @@ def tree_rss(root: int, parts: Optional[Dict[str, int]] = None) -> int:
         except (OSError, IndexError, ValueError):
             continue
         total += rss
-        if parts is not None:
+        if parts is not None or cpu is not None:
             label = _label(pid)
-            parts[label] = parts.get(label, 0) + rss
+            if parts is not None:
+                parts[label] = parts.get(label, 0) + rss
+            seconds = _cpu_seconds(pid) if cpu is not None else None
+            if seconds is not None:
+                cpu[pid] = (label, seconds)
     return total
 
 
@@ -271,11 +288,12 @@ def run_measured(cmd: List[str], env: Optional[dict] = None, log: Optional[pathl
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     peak, peak_parts, done = [0], [{}], threading.Event()
+    cpu_by_pid: Dict[int, Tuple[str, float]] = {}
 
     def poll():
         while not done.is_set():
             parts: Dict[str, int] = {}
-            total = tree_rss(proc.pid, parts)
+            total = tree_rss(proc.pid, parts, cpu_by_pid)
             if total > peak[0]:
                 peak[0], peak_parts[0] = total, parts
             done.wait(interval)
@@ -292,8 +310,13 @@ def run_measured(cmd: List[str], env: Optional[dict] = None, log: Optional[pathl
     if proc.returncode != 0:
         tail = log.read_text(errors="replace")[-2000:] if log else ""
         raise RuntimeError(f"{' '.join(cmd[:4])}... exited {proc.returncode}\n{tail}")
+    cpu_parts: Dict[str, float] = {}
+    for label, seconds in cpu_by_pid.values():  # sampled: a process's last 0.1 s may be missed
+        cpu_parts[label] = cpu_parts.get(label, 0.0) + seconds
     return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mib": peak[0] / 2**20,
-            "peak_rss_by_process_mib": {k: round(v / 2**20) for k, v in sorted(peak_parts[0].items())}}
+            "peak_rss_by_process_mib": {k: round(v / 2**20) for k, v in sorted(peak_parts[0].items())},
+            "cpu_by_process_s": {k: round(v, 1) for k, v in sorted(cpu_parts.items())},
+            "processes": len(cpu_by_pid)}
 
 
 def count_rows(output: str) -> Dict[str, int]:
