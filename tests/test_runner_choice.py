@@ -67,3 +67,19 @@ def test_page_estimate_counts_pages_feeds_and_archive_bytes(tmp_path):
     estimate = runners.estimate_pages(pages=3, feeds=2, html_files=5, warc_paths=[str(archive)])
     assert estimate == 3 + 2 * runners.PAGES_PER_FEED + 5 + 10
     assert runners.estimate_pages(warc_paths=[str(tmp_path)]) == 10
+
+
+def test_streaming_refuses_more_than_one_worker(tmp_path, capsys):
+    from pipeline import cli
+    code = cli.main(["--streaming", "--workers", "2", "--output", str(tmp_path / "out"),
+                     "--feed", "https://example.com/feed.xml"])
+    assert code == cli.EXIT_USAGE
+    assert "one process" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "_state").exists()
+
+
+def test_help_names_the_workers_flag(capsys):
+    from pipeline import cli
+    assert cli.main(["--help"]) == cli.EXIT_OK
+    text = capsys.readouterr().out
+    assert "--workers N" in text and "no --workers, no multi_processing" in text
