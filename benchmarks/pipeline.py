@@ -149,12 +149,15 @@ def write_table(output: str, table: str, records: Iterable) -> int:
 
 
 def run_baseline(output: str, html_dir: Optional[str] = None, feeds: Sequence[str] = (),
-                 min_words: int = 60, boilerplate_min_articles: int = 3,
+                 min_words: Optional[int] = None, boilerplate_min_articles: int = 3,
                  max_entities: int = 50) -> Dict[str, object]:
     """The whole job as a plain loop; returns per-stage seconds and row counts."""
     from schemas.records import DeadLetter
     from transforms import dedup, entities, extract, sink, site_learning, topics
     from transforms.minhash import NearDupConfig
+    if min_words is None:  # the CLI's default (--min-words), so both write the same rows
+        from pipeline.options import NewsbeamOptions
+        min_words = NewsbeamOptions([]).min_words
     times: Dict[str, float] = {}
     clock = time.perf_counter()
 
