@@ -278,8 +278,8 @@ def tree_rss(root: int, parts: Optional[Dict[str, int]] = None,
             if parts is not None:
                 parts[label] = parts.get(label, 0) + rss
             seconds = _cpu_seconds(pid) if cpu is not None else None
-            if seconds is not None:
-                cpu[pid] = (label, seconds)
+            if seconds is not None:  # a zombie has lost its command line: keep the first name seen
+                cpu[pid] = (cpu[pid][0] if pid in cpu and label == "?" else label, seconds)
     return total
 
 

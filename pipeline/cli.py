@@ -222,7 +222,7 @@ def _worker_plan(options, nb, inputs):
     plan = runners.plan_workers(options, nb.workers or None, pages, streaming=streaming)
     runners.apply_plan(options, plan)
     if plan is not None:
-        LOG.info("runner: %s", plan.label())
+        LOG.debug("runner: %s", plan.label())  # the summary says it; a refused run prints one line
     return plan
 
 
