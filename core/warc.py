@@ -14,7 +14,7 @@ import datetime as dt
 import os
 import urllib.parse
 import zlib
-from typing import BinaryIO, Callable, Iterator, Optional, Union
+from typing import BinaryIO, Callable, Iterator, Optional, Tuple, Union
 
 from core import usage
 from core.charset import header_charset
@@ -62,6 +62,47 @@ def _is_html(content_type: str, content: bytes) -> bool:
     return ctype in ("", "text/plain", "application/octet-stream", "unk") and looks_like_html(content)
 
 
+def _status_and_type(record) -> Tuple[int, str]:
+    """The archived HTTP status and Content-Type (a resource record: 200, the WARC header's type)."""
+    if record.http_headers is not None and record.rec_type == "response":
+        try:
+            status = int(record.http_headers.get_statuscode() or 0)
+        except ValueError:
+            status = 0
+        return status, record.http_headers.get_header("Content-Type") or ""
+    return 200, record.rec_headers.get_header("Content-Type") or ""
+
+
+def _status_problem(record, status: int) -> Optional[Tuple[str, str]]:
+    if 300 <= status < 400:
+        location = record.http_headers.get_header("Location") or "?"
+        return reasons.ARCHIVED_REDIRECT, f"HTTP {status} to {location}"
+    if status >= 500:
+        return reasons.HTTP_5XX, f"HTTP {status}"
+    if not 200 <= status < 300:
+        return reasons.HTTP_4XX, f"HTTP {status}"
+    return None
+
+
+def _read_body(record, max_bytes: int) -> Union[bytes, Tuple[str, str, str]]:
+    """The de-chunked, decoded body, or (reason, detail, stage) when it cannot be had whole."""
+    try:
+        content = record.content_stream().read(max_bytes + 1)
+    except Exception as exc:  # zlib/brotli errors, truncated gzip members ...
+        return reasons.FILE_ERROR, f"unreadable record body: {type(exc).__name__}: {exc}", reasons.STAGE_SOURCES
+    if len(content) > max_bytes:
+        return reasons.TOO_LARGE, f"record body exceeds {max_bytes} bytes", reasons.STAGE_FETCH
+    try:
+        record.raw_stream.read()  # whatever the decoder left; then nothing may be missing
+    except Exception:
+        pass
+    missing = getattr(record.raw_stream, "limit", 0) or 0
+    if missing > 0:  # the file ends inside this record (warcio returns the part it got)
+        return (reasons.FILE_ERROR, f"record truncated: {missing} of its {record.length} bytes are missing",
+                reasons.STAGE_SOURCES)
+    return content
+
+
 def record_to_page(record, source: str, max_bytes: int = MAX_RECORD_BYTES) -> Optional[Result]:
     """One warcio record -> a page, a dead letter, or None (not a page record)."""
     if record.rec_type not in PAGE_RECORD_TYPES:
@@ -80,44 +121,19 @@ def record_to_page(record, source: str, max_bytes: int = MAX_RECORD_BYTES) -> Op
     if fetched_at is None:
         return dead(reasons.FILE_ERROR, f"missing or invalid WARC-Date {headers.get_header('WARC-Date')!r}",
                     reasons.STAGE_SOURCES)
-    status = 200
-    if record.http_headers is not None and record.rec_type == "response":
-        try:
-            status = int(record.http_headers.get_statuscode() or 0)
-        except ValueError:
-            status = 0
-        content_type = record.http_headers.get_header("Content-Type") or ""
-    else:  # a resource record: the WARC header carries the type
-        content_type = headers.get_header("Content-Type") or ""
-    if 300 <= status < 400:
-        location = record.http_headers.get_header("Location") or "?"
-        return dead(reasons.ARCHIVED_REDIRECT, f"HTTP {status} to {location}")
-    if status >= 500:
-        return dead(reasons.HTTP_5XX, f"HTTP {status}")
-    if not 200 <= status < 300:
-        return dead(reasons.HTTP_4XX, f"HTTP {status}")
-    try:
-        content = record.content_stream().read(max_bytes + 1)  # de-chunked and decoded
-    except Exception as exc:  # zlib/brotli errors, truncated gzip members ...
-        return dead(reasons.FILE_ERROR, f"unreadable record body: {type(exc).__name__}: {exc}",
-                    reasons.STAGE_SOURCES)
-    if len(content) > max_bytes:
-        return dead(reasons.TOO_LARGE, f"record body exceeds {max_bytes} bytes")
-    try:
-        record.raw_stream.read()  # whatever the decoder left; then nothing may be missing
-    except Exception:
-        pass
-    missing = getattr(record.raw_stream, "limit", 0) or 0
-    if missing > 0:  # the file ends inside this record (warcio returns the part it got)
-        return dead(reasons.FILE_ERROR, f"record truncated: {missing} of its {record.length} bytes are "
-                                        f"missing", reasons.STAGE_SOURCES)
+    status, content_type = _status_and_type(record)
+    problem = _status_problem(record, status)
+    if problem:
+        return dead(*problem)
+    content = _read_body(record, max_bytes)
+    if isinstance(content, tuple):
+        return dead(*content)
     if not _is_html(content_type, content):
         return dead(reasons.NOT_HTML, f"content-type {content_type.split(';')[0].strip() or 'missing'}")
-    request = PageRequest(url=url, origin=ORIGIN)
     # Usage rights the archived HTTP headers carry (TDMRep, X-Robots-Tag); robots.txt and
     # tdmrep.json were not consulted: unknown (null), not allowed.
     http_headers = dict(record.http_headers.headers) if record.http_headers is not None else {}
-    return FetchedPage(request=request, final_url=url, status=status, content=content,
+    return FetchedPage(request=PageRequest(url=url, origin=ORIGIN), final_url=url, status=status, content=content,
                        content_type=content_type.split(";")[0].strip().lower() or "text/html",
                        fetched_at=fetched_at, declared_charset=header_charset(content_type),
                        usage=usage.from_fetch(http_headers, url=url, robots_allowed=None,

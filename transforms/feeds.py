@@ -36,6 +36,7 @@ from schemas.records import DeadLetter, FeedRequest, PageRequest
 from transforms import feed_state
 from transforms import fetch as fetch_mod
 from transforms import interrupt
+from transforms.emit import dead_letter_outputs
 
 LOG = logging.getLogger(__name__)
 FEED_STATE = "feed_state"
@@ -417,8 +418,7 @@ class _ReadFeedFn(beam.DoFn):
             self.entries.inc()
             yield WindowedValue(page, timestamp, [window])
         for letter in read.dead:
-            fetch_mod.dead_letter_counter(letter).inc()
-            yield pvalue.TaggedOutput(DEAD_LETTER, WindowedValue(letter, timestamp, [window]))
+            yield from dead_letter_outputs(letter, window, timestamp)
         if read.state is not None:
             yield pvalue.TaggedOutput(FEED_STATE, WindowedValue(read.state, timestamp, [window]))
 
