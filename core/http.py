@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import email.utils
 import logging
 import random
 import socket
@@ -19,6 +18,7 @@ from typing import Callable, Dict, List, Optional
 
 from core import interrupt
 from core.addresses import supported_encodings, validate_url
+from core.dates import parse_datetime
 from core.fetch_config import HTML_TYPES, READ_CHUNK, RETRY_STATUSES, FetchConfig, FetchError, Response
 from core.politeness import HostThrottle, host_key
 from schemas import reasons
@@ -33,12 +33,9 @@ def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Opti
     value = value.strip()
     if value.isdigit():
         return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    when = parse_datetime(value)
+    if when is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
     now = time.time() if now is None else now
     return max(0.0, when.timestamp() - now)
 
