@@ -7,17 +7,13 @@ redirect hop; private, loopback and link-local addresses are refused unless allo
 from __future__ import annotations
 
 import ipaddress
-import logging
 import socket
 import threading
 import urllib.parse
-import urllib.robotparser
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 from core.fetch_config import FetchConfig, FetchError
 from schemas import reasons
-
-LOG = logging.getLogger(__name__)
 
 
 def is_public_address(ip: Union[ipaddress.IPv4Address, ipaddress.IPv6Address]) -> bool:
@@ -151,7 +147,6 @@ def _pool_classes(allow_private_hosts: bool, allow_networks: Tuple[str, ...] = (
                               {"ConnectionCls": https_conn}),
             }
         return _POOL_CLASSES[policy]
-
 
 
 def supported_encodings() -> Tuple[str, ...]:

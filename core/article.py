@@ -8,6 +8,7 @@ removed later, across articles, by ``transforms/site_learning.py``.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import urllib.parse
 from typing import Any, Dict, Optional, Tuple, Union
@@ -98,7 +99,7 @@ def _check_verdict(tree, body: str, words: int, md: PageMetadata, min_words: int
 
 
 def publication_date(tree, page: FetchedPage, md: PageMetadata,
-                     canonical_url: str) -> Tuple[Optional[Any], str]:
+                     canonical_url: str) -> Tuple[Optional[dt.datetime], str]:
     """(published_at, date_source), most reliable source first; never a guess (the
     partition then uses the fetch day)."""
     fetched_at, request = page.fetched_at, page.request
@@ -122,12 +123,13 @@ def publication_date(tree, page: FetchedPage, md: PageMetadata,
     return (published, "htmldate") if published is not None else (None, NO_DATE)
 
 
-def _modified(md: PageMetadata, fetched_at) -> Optional[Any]:
+def _modified(md: PageMetadata, fetched_at: dt.datetime) -> Optional[dt.datetime]:
     raw = _text(md.jsonld.get("dateModified")) or next((md.meta[k] for k in _META_MODIFIED if md.meta.get(k)), None)
     return plausible(parse_datetime(raw), fetched_at)
 
 
-def _byline(md: PageMetadata, fallback: LazyMetadata, page: FetchedPage, host: Optional[str]):
+def _byline(md: PageMetadata, fallback: LazyMetadata, page: FetchedPage,
+            host: Optional[str]) -> Tuple[Optional[str], Tuple[str, ...]]:
     """(title, authors): the page's own first, trafilatura's metadata, then the feed entry's."""
     request = page.request
     title = clean_title(md.jsonld_title or md.og_title or md.html_title or fallback.get("title")

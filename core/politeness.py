@@ -4,17 +4,13 @@ every request a worker process makes (robots.txt, feeds, pages, retries).
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 import time
 import urllib.parse
-import urllib.robotparser
 from typing import Callable, Dict, Iterator, Tuple
 
 from core import interrupt
 from core.fetch_config import FetchConfig
-
-LOG = logging.getLogger(__name__)
 
 
 def host_key(url: str) -> str:
