@@ -6,8 +6,10 @@ expressions that no signal or thread trick can interrupt. A child process can
 always be killed, so a per-document budget is a hard limit and the worker never
 hangs: on timeout the child is SIGKILLed and the next call gets a fresh one.
 
-Children are pooled per process (spawned on first use, about 1-2 s to import
-the extractor, then reused by every DoFn instance and thread of that process).
+Children are pooled per process (spawned on first use, then reused by every
+DoFn instance and thread of that process). A child imports only ``core`` and
+``schemas.records``: no Beam and no pyarrow (``tests/test_core_imports.py``), so
+it costs about 128 MiB after its first page instead of 281 (docs/performance.md).
 Their log records travel back with each reply and are logged by the parent,
 so --log-format json stays JSON; their stderr is discarded.
 They talk over pipes in length-prefixed pickle frames, die with their parent
