@@ -271,6 +271,9 @@ def page_date(tree, url: Optional[str], raw: Optional[bytes] = None) -> Optional
     return found if found and _day_on_page(found, raw, url) else None
 
 
+_MONTH_AFTER_YEAR = re.compile(r"^[-/.]\d{1,2}(?!\d)")
+
+
 def _day_on_page(iso_day: str, raw: Optional[bytes], url: Optional[str]) -> bool:
     """True when the page (or URL) writes that day next to its year. htmldate completes
     partial dates ("2025-05" in a meta tag) with today's day; such a day is nowhere on the page."""
@@ -281,7 +284,10 @@ def _day_on_page(iso_day: str, raw: Optional[bytes], url: Optional[str]) -> bool
     text = (raw or b"").decode("latin-1") + " " + (url or "")
     day_re = re.compile(rf"(?<!\d)0?{day}(?!\d)")
     for match in re.finditer(rf"(?<!\d){year}(?!\d)", text):
-        window = text[max(0, match.start() - 25):match.start()] + " " + text[match.end():match.end() + 25]
+        # "2025-05": the number right after the year is its month, never the day (else a
+        # partial date completed on the 5th of a month would find its "day" on the page).
+        after = _MONTH_AFTER_YEAR.sub("", text[match.end():match.end() + 25], count=1)
+        window = text[max(0, match.start() - 25):match.start()] + " " + after
         if day_re.search(window):
             return True
     return False
