@@ -48,11 +48,11 @@ from apache_beam import pvalue
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
+from core.dead_letters import DEAD_LETTER
 from schemas import reasons
 from schemas.records import DeadLetter, FeedRequest, FetchedPage, PageRequest
 from schemas.taxonomy import TOPICS, to_slug
 
-DEAD_LETTER = "dead_letter"
 HTML_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz")
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_POLL_INTERVAL = 7 * 24 * 3600.0
