@@ -519,21 +519,30 @@ class _EventOrderInBundleFn(beam.DoFn):
 
 
 class _FirstByIdFn(beam.DoFn):
+    """Keyed by ``article_id``: the first copy passes, later ones are ``url`` duplicates."""
     SEEN = beam.transforms.userstate.ReadModifyWriteStateSpec("first", beam.coders.PickleCoder())
+    KIND = "url"
 
     def process(self, element, first=beam.DoFn.StateParam(SEEN)):
-        article_id, article = element
+        _key, article = element
         kept = first.read()
         if kept is None:
-            first.write(article.url)
+            first.write(article.article_id)
             yield article
             return
+        target = article.article_id if self.KIND == "url" else kept
         now = dt.datetime.now(dt.timezone.utc)
-        yield pvalue.TaggedOutput(DUPLICATES, Duplicate(url=article.url, article_id=article_id,
-                                                        duplicate_of=article_id, kind="url",
+        Metrics.counter("dedup", f"{self.KIND}_duplicates").inc()
+        yield pvalue.TaggedOutput(DUPLICATES, Duplicate(url=article.url, article_id=article.article_id,
+                                                        duplicate_of=target, kind=self.KIND,
                                                         similarity=1.0, detected_at=now))
-        for dup in duplicates_of(article, article_id, now):
+        for dup in duplicates_of(article, target, now):
             yield pvalue.TaggedOutput(DUPLICATES, dup)
+
+
+class _FirstByContentFn(_FirstByIdFn):
+    """Keyed by ``content_hash``: later copies are ``exact`` duplicates of the first article."""
+    KIND = "exact"
 
 
 class StreamingDedupById(beam.PTransform):
@@ -547,6 +556,20 @@ class StreamingDedupById(beam.PTransform):
                 | "GlobalWindow" >> beam.WindowInto(beam.window.GlobalWindows())
                 | "KeyById" >> beam.Map(lambda a: (a.article_id, a)).with_output_types(Tuple[str, Article])
                 | "FirstById" >> beam.ParDo(_FirstByIdFn()).with_outputs(DUPLICATES, main="articles"))
+
+
+class StreamingDedupByContent(beam.PTransform):
+    """Unbounded Articles -> {"articles": the first article of each ``content_hash``,
+    "duplicates": later ones (kind ``exact``)}: the streaming twin of batch's
+    ``ByContent`` step, independent of near-duplicate detection."""
+
+    def expand(self, articles):
+        return (articles
+                | "GlobalWindow" >> beam.WindowInto(beam.window.GlobalWindows())
+                | "KeyByContent" >> beam.Map(lambda a: (a.content_hash, a)).with_output_types(
+                    Tuple[str, Article])
+                | "FirstByContent" >> beam.ParDo(_FirstByContentFn()).with_outputs(
+                    DUPLICATES, main="articles"))
 
 
 from transforms.near_stream import StreamingNearDedup  # noqa: E402,F401 -- the streaming variant

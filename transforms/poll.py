@@ -41,6 +41,7 @@ from apache_beam.utils.timestamp import Timestamp
 from schemas import reasons
 from schemas.records import DeadLetter, FeedRequest, PageRequest
 from transforms import feed_state, urls
+from transforms.sources import host_refusal
 from transforms import feeds as feeds_mod
 from transforms import fetch as fetch_mod
 
@@ -300,7 +301,8 @@ class _PollFeedFn(beam.DoFn):
     STATE = beam.transforms.userstate.ReadModifyWriteStateSpec("feed", beam.coders.PickleCoder())
 
     def __init__(self, config: fetch_mod.FetchConfig, output: Optional[str], base_interval: float,
-                 ttl: float):
+                 ttl: float, hosts: Tuple[Tuple[str, ...], Tuple[str, ...]] = ((), ())):
+        self._hosts = hosts  # the sources file's (allow, deny) lists
         self._config = config
         self._output = output
         self._base = base_interval
@@ -330,6 +332,15 @@ class _PollFeedFn(beam.DoFn):
         state: FeedPollState = feed.read() or FeedPollState()
         now = time.time()
         if tick.final or now < state.next_due:
+            return
+        refusal = host_refusal(request.url, *self._hosts)
+        if refusal is not None:  # refused by the sources file: one dead letter, never polled
+            state.next_due = float("inf")
+            feed.write(state)
+            Metrics.counter("dead_letters", f"sources.{reasons.HOST_NOT_ALLOWED}").inc()
+            yield pvalue.TaggedOutput(DEAD_LETTER, DeadLetter(
+                url=request.url, stage=reasons.STAGE_SOURCES, reason=reasons.HOST_NOT_ALLOWED,
+                detail=refusal, at=dt.datetime.now(dt.timezone.utc)))
             return
         base = request.poll_interval or self._base
         seen = SeenSet(state.seen, self._ttl)
@@ -402,12 +413,16 @@ class PollFeeds(beam.PTransform):
     ``dead_letter``. ``feeds``: the feeds to poll; each is polled on the first
     tick at or after its due time (``interval`` or its own ``poll_interval``,
     stretched by back-off). ``output``: seed the seen-set from what is written
-    there. ``ttl``: how long an entry key is remembered (seconds)."""
+    there. ``ttl``: how long an entry key is remembered (seconds). ``allow_hosts`` /
+    ``deny_hosts``: the sources file's host lists; a refused feed is never polled
+    and becomes one dead letter (``host_not_allowed``), as in batch."""
 
     def __init__(self, feeds: Sequence[FeedRequest], config: fetch_mod.FetchConfig, interval: float,
                  output: Optional[str] = None, ttl: float = DEFAULT_TTL.total_seconds(),
-                 label: Optional[str] = None):
+                 label: Optional[str] = None, allow_hosts: Sequence[str] = (),
+                 deny_hosts: Sequence[str] = ()):
         super().__init__(label)
+        self._hosts = (tuple(allow_hosts), tuple(deny_hosts))
         self._feeds = list(feeds)
         self._config = config
         self._interval = interval
@@ -423,5 +438,6 @@ class PollFeeds(beam.PTransform):
 
         return (ticks
                 | "PerFeed" >> beam.FlatMap(_per_feed).with_output_types(Tuple[str, Tuple[Tick, FeedRequest]])
-                | "PollFeed" >> beam.ParDo(_PollFeedFn(self._config, self._output, self._interval, self._ttl))
+                | "PollFeed" >> beam.ParDo(_PollFeedFn(self._config, self._output, self._interval, self._ttl,
+                                                  self._hosts))
                 .with_outputs(DEAD_LETTER, main="requests"))
