@@ -232,18 +232,7 @@ class _TomlLines:
 
 
 def parse_sources_toml(text: str, name: str = "sources", base_dir: Optional[str] = None) -> Sources:
-    import tomllib
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        match = re.search(r"\(at line (\d+), column (\d+)\)", message)
-        line = int(match.group(1)) if match else None
-        if match:
-            message = message[:match.start()].rstrip() + f" (column {match.group(2)})"
-        if line is None and "end of document" in message:
-            line = max(1, len(text.splitlines()))
-        raise SourcesError(f"invalid TOML: {message}", name, line) from None
+    data = _load_toml(text, name)
     lines = _TomlLines(text)
     unknown = sorted(set(data) - {"feed", "page", "hosts"})
     if unknown:
@@ -252,22 +241,8 @@ def parse_sources_toml(text: str, name: str = "sources", base_dir: Optional[str]
     feeds: Dict[str, Tuple[FeedRequest, Optional[int]]] = {}
     pages: Dict[str, PageRequest] = {}
     for kind, keys in (("feed", _FEED_KEYS), ("page", _PAGE_KEYS)):
-        entries = data.get(kind, [])
-        if isinstance(entries, dict):
-            raise SourcesError(f"write [[{kind}]] (a list of tables), not [{kind}]", name, lines.table(kind))
-        if not isinstance(entries, list):
-            raise SourcesError(f"'{kind}' must be written as [[{kind}]] tables", name,
-                               _first_line_of(text, kind))
-        for i, entry in enumerate(entries):
+        for i, entry in _toml_entries(data, kind, keys, text, name, lines):
             where = f"[[{kind}]] #{i + 1}"
-            if not isinstance(entry, dict):
-                raise SourcesError(f"{where}: must be a table", name, lines.table(kind, i))
-            extra = sorted(set(entry) - set(keys))
-            if extra:
-                raise SourcesError(f"{where}: unknown key {extra[0]!r} (expected {', '.join(keys)})",
-                                   name, lines.key(kind, i, extra[0]))
-            if "url" not in entry:
-                raise SourcesError(f"{where}: 'url' is missing", name, lines.table(kind, i))
 
             def at(key: str) -> Optional[int]:
                 return lines.key(kind, i, key)
@@ -283,6 +258,47 @@ def parse_sources_toml(text: str, name: str = "sources", base_dir: Optional[str]
                 _merge_page(pages, PageRequest(
                     url=_check_url(entry["url"], where, False, name, at("url")), origin="sources",
                     topic_hint=_topic(entry.get("topic"), where, name, at("topic"))))
+    allow, deny = _toml_hosts(data, text, name, lines)
+    return Sources(tuple(f for f, _ in feeds.values()), tuple(pages.values()), allow, deny)
+
+
+def _load_toml(text: str, name: str) -> dict:
+    import tomllib
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        match = re.search(r"\(at line (\d+), column (\d+)\)", message)
+        line = int(match.group(1)) if match else None
+        if match:
+            message = message[:match.start()].rstrip() + f" (column {match.group(2)})"
+        if line is None and "end of document" in message:
+            line = max(1, len(text.splitlines()))
+        raise SourcesError(f"invalid TOML: {message}", name, line) from None
+
+
+def _toml_entries(data: dict, kind: str, keys: Sequence[str], text: str, name: str, lines: "_TomlLines"):
+    """(index, table) of each well-formed ``[[kind]]`` table; SourcesError otherwise."""
+    entries = data.get(kind, [])
+    if isinstance(entries, dict):
+        raise SourcesError(f"write [[{kind}]] (a list of tables), not [{kind}]", name, lines.table(kind))
+    if not isinstance(entries, list):
+        raise SourcesError(f"'{kind}' must be written as [[{kind}]] tables", name, _first_line_of(text, kind))
+    for i, entry in enumerate(entries):
+        where = f"[[{kind}]] #{i + 1}"
+        if not isinstance(entry, dict):
+            raise SourcesError(f"{where}: must be a table", name, lines.table(kind, i))
+        extra = sorted(set(entry) - set(keys))
+        if extra:
+            raise SourcesError(f"{where}: unknown key {extra[0]!r} (expected {', '.join(keys)})",
+                               name, lines.key(kind, i, extra[0]))
+        if "url" not in entry:
+            raise SourcesError(f"{where}: 'url' is missing", name, lines.table(kind, i))
+        yield i, entry
+
+
+def _toml_hosts(data: dict, text: str, name: str, lines: "_TomlLines") -> Tuple[Tuple[str, ...], ...]:
+    """The ``[hosts]`` table's (allow, deny) lists."""
     hosts = data.get("hosts", {})
     if not isinstance(hosts, dict):
         raise SourcesError("write [hosts] as a table with allow = [...] and deny = [...]", name,
@@ -300,8 +316,7 @@ def parse_sources_toml(text: str, name: str = "sources", base_dir: Optional[str]
         if not isinstance(values, list):
             raise SourcesError(f"[hosts]: '{key}' must be a list of host names", name, line)
         host_lists[key] = _unique([normalise_host(v, f"[hosts] {key}", name, line) for v in values])
-    return Sources(tuple(f for f, _ in feeds.values()), tuple(pages.values()),
-                   host_lists["allow"], host_lists["deny"])
+    return host_lists["allow"], host_lists["deny"]
 
 
 def _first_line_of(text: str, word: str) -> Optional[int]:

@@ -346,6 +346,68 @@ def _compatible(config: NearDupConfig):
     return lambda entry: entry.params == params and len(entry.signature) == 2 * config.num_perm
 
 
+def _band_keys_new(s: Sketched, config: NearDupConfig):
+    if s.size == 0:
+        return
+    for key in minhash.band_keys(_sig(s.signature), config.bands, config.rows):
+        yield key, (s.article.article_id, 1)
+    for key in minhash.anchors(s.article.body, config):  # excerpts, longer versions
+        yield key, (s.article.article_id, 1)
+
+
+def _band_keys_previous(p: SignatureEntry, wanted, config: NearDupConfig):
+    """Only the buckets this run's articles fall in: earlier runs' stories are not
+    shuffled band by band on every run."""
+    if p.shingles <= 0:
+        return
+    for key in minhash.band_keys(_sig(p.signature), config.bands, config.rows):
+        if key in wanted:
+            yield key, (p.article_id, 0)
+
+
+def _links(kv, config: NearDupConfig):
+    key, members = kv
+    return bucket_links(members, config.max_anchor_bucket if key.startswith("a:") else None)
+
+
+def _route(element):
+    """An article with no near copy in sight passes through; the others go to their component."""
+    _id, groups = element
+    component = sorted(groups["component"])
+    new = list(groups["new"])
+    if not component:
+        for s in new:
+            yield s.article
+        return
+    for s in new:
+        yield pvalue.TaggedOutput("member", (component[0], s))
+    for p in sorted(groups["previous"], key=lambda p: p.article_id)[:1]:
+        yield pvalue.TaggedOutput("member", (component[0], p))
+
+
+def _cluster(element, config: NearDupConfig):
+    _component, items = element
+    items = list(items)
+    new = [x for x in items if isinstance(x, Sketched)]
+    previous = [x for x in items if isinstance(x, SignatureEntry)]
+    representatives, to_previous = cluster_component(new, previous, config)
+    for article in representatives:
+        if len(article.members) > 0:
+            Metrics.counter("dedup", "near_clusters").inc()
+        yield article
+    now = dt.datetime.now(dt.timezone.utc)
+    for article, target, similarity in sorted(to_previous, key=lambda t: t[0].article_id):
+        Metrics.counter("dedup", "near_duplicates_of_earlier_runs").inc()
+        yield pvalue.TaggedOutput(DUPLICATES, Duplicate(
+            url=article.url, article_id=article.article_id, duplicate_of=target, kind="near",
+            similarity=round(similarity, 4), detected_at=now))
+        for dup in duplicates_of(article, target, now):
+            yield pvalue.TaggedOutput(DUPLICATES, dup)
+
+
+_BandKey = Tuple[str, Tuple[str, int]]
+
+
 class NearDuplicates(beam.PTransform):
     """(articles, earlier runs' SignatureEntry) -> {"articles": articles with
     near copies folded in (kind ``near``), "duplicates": copies of stories an
@@ -360,89 +422,30 @@ class NearDuplicates(beam.PTransform):
         config = self._config
         sketched = articles | "Sketch" >> beam.ParDo(_SketchFn(config)).with_output_types(Sketched)
         previous = previous | "CompatibleSignatures" >> beam.Filter(_compatible(config))
-
-        def _bands_new(s: Sketched):
-            if s.size == 0:
-                return
-            for key in minhash.band_keys(_sig(s.signature), config.bands, config.rows):
-                yield key, (s.article.article_id, 1)
-            for key in minhash.anchors(s.article.body, config):  # excerpts, longer versions
-                yield key, (s.article.article_id, 1)
-
-        def _links(kv):
-            key, members = kv
-            return bucket_links(members, config.max_anchor_bucket if key.startswith("a:") else None)
-
-        def _bands_previous(p: SignatureEntry, wanted):
-            # Only the buckets this run's articles fall in: earlier runs'
-            # stories are not shuffled band by band on every run.
-            if p.shingles <= 0:
-                return
-            for key in minhash.band_keys(_sig(p.signature), config.bands, config.rows):
-                if key in wanted:
-                    yield key, (p.article_id, 0)
-
-        band_new = sketched | "BandKeys" >> beam.FlatMap(_bands_new).with_output_types(
-            Tuple[str, Tuple[str, int]])
+        band_new = sketched | "BandKeys" >> beam.FlatMap(_band_keys_new, config).with_output_types(_BandKey)
         wanted = band_new | "NewBandKeys" >> beam.Keys() | "BandKeySet" >> beam.combiners.ToSet()
         band_prev = previous | "PreviousBandKeys" >> beam.FlatMap(
-            _bands_previous, wanted=beam.pvalue.AsSingleton(wanted)).with_output_types(
-            Tuple[str, Tuple[str, int]])
+            _band_keys_previous, beam.pvalue.AsSingleton(wanted), config).with_output_types(_BandKey)
         links = ((band_new, band_prev)
                  | "AllBandKeys" >> beam.Flatten()
                  | "GroupByBand" >> beam.GroupByKey()
-                 | "BucketLinks" >> beam.FlatMap(_links))
+                 | "BucketLinks" >> beam.FlatMap(_links, config))
         # Component ids need a global view of the links; links exist only for
         # articles sharing a band, a small fraction of a day's articles.
         assignment = (links
                       | "CollectLinks" >> beam.combiners.ToList()
                       | "Components" >> beam.FlatMap(lambda ls: sorted(components(ls).items()))
                       .with_output_types(Tuple[str, str]))
-
         by_id_new = sketched | "KeyById" >> beam.Map(
             lambda s: (s.article.article_id, s)).with_output_types(Tuple[str, Sketched])
         by_id_prev = previous | "KeyPreviousById" >> beam.Map(
             lambda p: (p.article_id, p)).with_output_types(Tuple[str, SignatureEntry])
-
-        def _route(element):
-            _id, groups = element
-            component = sorted(groups["component"])
-            new = list(groups["new"])
-            if not component:
-                for s in new:  # no near copy in sight: passes through untouched
-                    yield s.article
-                return
-            for s in new:
-                yield pvalue.TaggedOutput("member", (component[0], s))
-            for p in sorted(groups["previous"], key=lambda p: p.article_id)[:1]:
-                yield pvalue.TaggedOutput("member", (component[0], p))
-
         routed = ({"new": by_id_new, "previous": by_id_prev, "component": assignment}
                   | "JoinComponents" >> beam.CoGroupByKey()
                   | "Route" >> beam.FlatMap(_route).with_outputs("member", main="alone"))
-
-        def _cluster(element):
-            _component, items = element
-            items = list(items)
-            new = [x for x in items if isinstance(x, Sketched)]
-            previous_ = [x for x in items if isinstance(x, SignatureEntry)]
-            representatives, to_previous = cluster_component(new, previous_, config)
-            for article in representatives:
-                if len(article.members) > 0:
-                    Metrics.counter("dedup", "near_clusters").inc()
-                yield article
-            now = dt.datetime.now(dt.timezone.utc)
-            for article, target, similarity in sorted(to_previous, key=lambda t: t[0].article_id):
-                Metrics.counter("dedup", "near_duplicates_of_earlier_runs").inc()
-                yield pvalue.TaggedOutput(DUPLICATES, Duplicate(
-                    url=article.url, article_id=article.article_id, duplicate_of=target, kind="near",
-                    similarity=round(similarity, 4), detected_at=now))
-                for dup in duplicates_of(article, target, now):
-                    yield pvalue.TaggedOutput(DUPLICATES, dup)
-
         clustered = (routed.member
                      | "GroupByComponent" >> beam.GroupByKey()
-                     | "Cluster" >> beam.FlatMap(_cluster).with_outputs(DUPLICATES, main="articles"))
+                     | "Cluster" >> beam.FlatMap(_cluster, config).with_outputs(DUPLICATES, main="articles"))
         merged = (routed.alone, clustered.articles) | "AllStories" >> beam.Flatten()
         return {"articles": merged, DUPLICATES: clustered.duplicates}
 
