@@ -2,8 +2,9 @@
 
 ``pipeline/options.py`` declares the flags and takes its defaults from
 :data:`DEFAULTS`; the job builders read a :class:`JobConfig` (never the raw
-options), so a setting cannot have two defaults or be read two ways. Plain
-Python: no Beam import at module level (``from_options`` imports it lazily).
+options), so a setting cannot have two defaults or be read two ways. Fetching
+and near-duplicate defaults are those of ``FetchConfig`` / ``NearDupConfig``
+themselves (the fetcher and dedup used without the CLI behave the same).
 """
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ import dataclasses
 from typing import List, Optional, Tuple
 
 from pipeline.errors import UsageError
+from transforms.fetch import FetchConfig
+from transforms.minhash import NearDupConfig
+
+_FETCH, _NEAR = FetchConfig(), NearDupConfig()  # the fetcher's and dedup's own defaults
 
 # Beam's local runner modes that cannot run a streaming job here: each worker is
 # another process, so the poller's stop flag and the in-process window buffer
@@ -29,12 +34,12 @@ class JobConfig:
     # fetching
     contact: Optional[str] = None
     allow_private_hosts: bool = False
-    host_delay: float = 1.0
-    ignore_robots: bool = False
-    fetch_timeout: float = 30.0
-    max_page_bytes: int = 5 * 1024 * 1024
-    max_parallel_hosts: int = 16
-    host_concurrency: int = 1
+    host_delay: float = _FETCH.host_delay
+    ignore_robots: bool = not _FETCH.respect_robots
+    fetch_timeout: float = _FETCH.total_timeout
+    max_page_bytes: int = _FETCH.max_bytes
+    max_parallel_hosts: int = _FETCH.max_parallel_hosts
+    host_concurrency: int = _FETCH.host_concurrency
     # processing
     min_words: int = 25
     extract_timeout: float = 30.0
@@ -43,11 +48,11 @@ class JobConfig:
     tdm: str = "record"
     # near-duplicates
     near_duplicates: bool = True
-    shingle_size: int = 2
-    near_dup_threshold: float = 0.45
-    near_dup_containment: float = 0.5
-    lsh_bands: int = 42
-    lsh_rows: int = 3
+    shingle_size: int = _NEAR.shingle
+    near_dup_threshold: float = _NEAR.jaccard
+    near_dup_containment: float = _NEAR.containment
+    lsh_bands: int = _NEAR.bands
+    lsh_rows: int = _NEAR.rows
     # output
     max_rows_per_file: int = 100_000
     # streaming
@@ -69,21 +74,20 @@ class JobConfig:
         values["direct_running_mode"] = options.view_as(DirectOptions).direct_running_mode
         return cls(**values)
 
-    def fetch(self):
-        """The fetcher's settings (``transforms.fetch.FetchConfig``)."""
-        from transforms import fetch
-        return fetch.FetchConfig(
-            user_agent=fetch.user_agent(self.contact), total_timeout=self.fetch_timeout,
+    def fetch(self) -> FetchConfig:
+        """The fetcher's settings."""
+        from transforms.fetch import user_agent
+        return FetchConfig(
+            user_agent=user_agent(self.contact), total_timeout=self.fetch_timeout,
             connect_timeout=min(10.0, self.fetch_timeout), max_bytes=self.max_page_bytes,
             allow_private_hosts=self.allow_private_hosts, host_delay=max(0.0, self.host_delay),
             respect_robots=not self.ignore_robots, max_parallel_hosts=max(1, self.max_parallel_hosts),
             host_concurrency=max(1, self.host_concurrency))
 
-    def near(self):
-        """Near-duplicate settings (``transforms.minhash.NearDupConfig``), None when off."""
+    def near(self) -> Optional[NearDupConfig]:
+        """Near-duplicate settings, None when off."""
         if not self.near_duplicates:
             return None
-        from transforms.minhash import NearDupConfig
         return NearDupConfig(shingle=self.shingle_size, bands=self.lsh_bands, rows=self.lsh_rows,
                              jaccard=self.near_dup_threshold,
                              containment=self.near_dup_containment).validate()
