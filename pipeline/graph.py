@@ -83,6 +83,10 @@ class Batch:
         self.progress_dir = progress_dir  # where workers leave counts for the CLI's progress line
         self.input_urls: List[beam.PCollection] = []  # accounting: every input URL reaches an outcome
         self.skipped: List[beam.PCollection] = []     # URLs an earlier run already wrote
+        # Set by source(), read by dedup() and sink(): what earlier runs wrote, and the
+        # source's branches the accounting, progress and feed-state steps hang on.
+        self.previous = self.feed_entries = self.fetched = self.pages = None
+        self.page_sets: List[beam.PCollection] = []
 
     site_learning = staticmethod(site_learning.LearnSiteTemplates)
 
@@ -251,6 +255,7 @@ class Streaming:
     def __init__(self, duration: float, in_process: bool = True):
         self.duration = duration
         self.in_process = in_process
+        self.ticks = None  # set by source(): the sink's windows are flushed by the ticks
 
     def source(self, p, job: JobConfig, inputs: Sources) -> Sourced:
         config = job.fetch()
