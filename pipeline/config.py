@@ -12,7 +12,7 @@ import dataclasses
 from typing import List, Optional, Tuple
 
 from pipeline.errors import UsageError
-from transforms.fetch import FetchConfig
+from core.fetch_config import FetchConfig, user_agent
 from transforms.minhash import NearDupConfig
 
 _FETCH, _NEAR = FetchConfig(), NearDupConfig()  # the fetcher's and dedup's own defaults
@@ -76,7 +76,6 @@ class JobConfig:
 
     def fetch(self) -> FetchConfig:
         """The fetcher's settings."""
-        from transforms.fetch import user_agent
         return FetchConfig(
             user_agent=user_agent(self.contact), total_timeout=self.fetch_timeout,
             connect_timeout=min(10.0, self.fetch_timeout), max_bytes=self.max_page_bytes,

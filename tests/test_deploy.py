@@ -122,3 +122,12 @@ def test_streaming_entry_point_runs_the_streaming_job(tmp_path):
                             env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
     assert result.returncode == 2, result.stderr[-2000:]
     assert "streaming mode polls feeds only" in result.stderr
+
+
+def test_image_copies_every_top_level_package():
+    """A package setup.py installs but the image lacks (e.g. a new ``core/``) breaks every job."""
+    setup = (ROOT / "setup.py").read_text()
+    included = re.search(r"find_packages\(include=\[(.*?)\]\)", setup, re.S).group(1)
+    packages = {p for p in re.findall(r'"([a-z_]+)"', included)}
+    copied = {c.value[0].rstrip("/") for c in _commands() if c.cmd == "COPY" and not c.flags}
+    assert packages == {"core", "pipeline", "schemas", "transforms"} and packages <= copied

@@ -38,6 +38,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.core import RestrictionProvider
 from apache_beam.utils.timestamp import Timestamp
 
+from core.dead_letters import DEAD_LETTER
 from schemas import reasons
 from schemas.records import DeadLetter, FeedRequest, PageRequest
 from transforms import feed_state, urls
@@ -46,7 +47,6 @@ from transforms import feeds as feeds_mod
 from transforms import fetch as fetch_mod
 
 LOG = logging.getLogger("newsbeam.poll")
-DEAD_LETTER = "dead_letter"
 
 FAILING_AFTER = 3          # consecutive failures before a feed is reported as failing
 MAX_BACKOFF = 16           # a feed is never polled less often than base x this

@@ -21,10 +21,10 @@ from apache_beam import pvalue
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
+from core.dead_letters import DEAD_LETTER
 from schemas import reasons
 from schemas.records import DeadLetter, FetchedPage, PageRequest
 
-DEAD_LETTER = "dead_letter"
 HTML_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz")
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
