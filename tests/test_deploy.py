@@ -77,7 +77,7 @@ def test_template_metadata_parameters_are_cli_flags(name, streaming):
     assert [p for p in meta["parameters"] if p["name"] == "output"][0]["isOptional"] is False
     if streaming:  # what the streaming entry point hands the CLI is a valid streaming job
         from pipeline.streaming import check_streaming_inputs
-        from transforms import sources
+        from pipeline import sources_file as sources
         argv = ["--streaming"] + [f"--{p['name']}={SAMPLES[p['name']]}" for p in meta["parameters"]
                                   if p["name"] != "sources"]
         options = PipelineOptions(argv)
