@@ -139,6 +139,7 @@ def main(argv: Sequence[str] = ()) -> int:
         if output.exists():
             shutil.rmtree(output)
         wall, lines, code = run_cli(pages, output, RUNS[name], quiet=True)
+        (work / f"out-{name}.log").write_text("\n".join(lines) + "\n")
         snaps[name] = snapshot(output)
         accounting = next((l for l in lines if l.startswith("Accounting by input URL")), "")
         written = next((l for l in lines if l.startswith("Articles written")), "")

@@ -960,7 +960,8 @@ class _ExtractFn(beam.DoFn):
         else:
             self.extracted.inc()
             yield pvalue.TaggedOutput(LINEAGE, (page.request.url, result.url))
-            yield result
+            yield (result if page.request.url == result.url
+                   else dataclasses.replace(result, input_url=page.request.url))
 
 
 class ExtractArticles(beam.PTransform):

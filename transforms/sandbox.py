@@ -8,8 +8,9 @@ hangs: on timeout the child is SIGKILLed and the next call gets a fresh one.
 
 Children are pooled per process (spawned on first use, about 1-2 s to import
 the extractor, then reused by every DoFn instance and thread of that process).
-Their log records travel back with each reply and are logged by the parent,
-so --log-format json stays JSON; their stderr is discarded.
+Their third-party warnings travel back as counts by kind (``transforms/logtally.py``),
+other log records with each reply, logged by the parent, so --log-format json
+stays JSON; their stderr is discarded.
 They talk over pipes in length-prefixed pickle frames, die with their parent
 (``PR_SET_PDEATHSIG`` on Linux, and EOF on stdin everywhere) and run with a
 memory ceiling so a memory bomb becomes a ``MemoryError`` inside the child, not
@@ -30,6 +31,8 @@ import sys
 import threading
 import time
 from typing import Any, List, Optional, Tuple
+
+from transforms import logtally
 
 LOG = logging.getLogger(__name__)
 
@@ -57,6 +60,7 @@ class _Child:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([_ROOT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
         level = logging.getLogger().getEffectiveLevel()
+        logtally.install()  # this process's own third-party warnings are counted too
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "transforms.sandbox", str(os.getpid()), str(level)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,  # logs come back in replies
@@ -72,7 +76,8 @@ class _Child:
         deadline = time.monotonic() + timeout
         header = self._read(_HEADER.size, deadline)
         (size,) = _HEADER.unpack(header)
-        ok, value, logs = pickle.loads(self._read(size, deadline))
+        ok, value, logs, warning_counts = pickle.loads(self._read(size, deadline))
+        logtally.add_counts(warning_counts)
         for level, name, message in logs:  # through the parent's handlers (text or JSON)
             logging.getLogger(name).log(level, "%s (extraction worker)", message)
         if not ok:
@@ -222,10 +227,16 @@ def _serve(parent: int, level: int) -> None:
     _die_with_parent(parent)
     _limit_memory()
     logs: List[Tuple[int, str, str]] = []
+    counts: dict = {}
 
     class _Collect(logging.Handler):
         def emit(self, record):
             try:
+                if (level > logging.DEBUG and record.levelno < logging.ERROR
+                        and logtally.is_third_party(record.name)):
+                    kind = logtally.kind_of(record.name, record.getMessage())
+                    counts[kind] = counts.get(kind, 0) + 1
+                    return
                 logs.append((record.levelno, record.name, record.getMessage()[:2000]))
             except Exception:
                 pass
@@ -233,6 +244,7 @@ def _serve(parent: int, level: int) -> None:
     root = logging.getLogger()
     root.handlers[:] = [_Collect()]
     root.setLevel(level)
+    logging.captureWarnings(True)  # warnings.warn -> "py.warnings": counted like the rest
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # stray prints of libraries must not corrupt our frames
     stdin = sys.stdin.buffer
@@ -246,10 +258,11 @@ def _serve(parent: int, level: int) -> None:
         try:
             target, args, kwargs = pickle.loads(payload)
             value = _resolve(target)(*args, **kwargs)
-            data = pickle.dumps((True, value, logs[:100]), protocol=pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps((True, value, logs[:100], dict(counts)), protocol=pickle.HIGHEST_PROTOCOL)
         except BaseException as exc:  # report, keep serving
-            data = pickle.dumps((False, f"{type(exc).__name__}: {exc}"[:500], logs[:100]))
+            data = pickle.dumps((False, f"{type(exc).__name__}: {exc}"[:500], logs[:100], dict(counts)))
         logs.clear()
+        counts.clear()
         out.write(_HEADER.pack(len(data)) + data)
         out.flush()
 
