@@ -72,11 +72,12 @@ def duplicate_row(url: str, article_id: str, duplicate_of: str, kind: str, simil
                      kind=kind, similarity=similarity, detected_at=at)
 
 
-def copy_url(representative: Article, other: Article) -> str:
-    """The URL a folded copy is recorded under: its own page URL, or the input
-    URL it came from when that page URL is the representative's (two saved
-    pages or redirects ending at one canonical URL)."""
-    if other.url == representative.url and other.input_url:
+def copy_url(representative: Article, other: Article, kind: str) -> str:
+    """The URL a folded copy is recorded under: for a copy of the same canonical
+    URL the input URL it came from (two saved pages, two redirects ending at one
+    page: their page URLs may be the representative's or each other's), else its
+    own page URL."""
+    if (kind == "url" or other.url == representative.url) and other.input_url:
         return other.input_url
     return other.url
 
@@ -102,7 +103,7 @@ def fold(representative: Article, others: Iterable[Article], kind: str,
     """Fold copies (and the copies they already hold) into the representative."""
     members = list(representative.members)
     for other in others:
-        members.append(Member(url=copy_url(representative, other), article_id=other.article_id, kind=kind,
+        members.append(Member(url=copy_url(representative, other, kind), article_id=other.article_id, kind=kind,
                               similarity=similarity, domain=other.source_domain))
         members.extend(other.members)
         members.extend(Member(url=a, article_id=other.article_id, kind="url", similarity=1.0,

@@ -205,3 +205,28 @@ def test_pure_accounting_prefers_what_is_recorded_under_the_input():
     # Found in place by the sink (a rerun after a stop): already written, via lineage too.
     figures = accounting.account(["f"], [("f", "u")], [("u", accounting.PRESENT), ("f", accounting.ARTICLE)])
     assert figures["already_written"] == 1
+
+
+def test_redirects_and_a_canonical_link_to_another_page_count_once(http_server, tmp_path):
+    """Over HTTP: /old redirects to /news/harbour.html, which is also requested
+    directly; /news/library.html declares /news/harbour.html as its canonical URL.
+    Three inputs, one article, two duplicates — in the accounting, the summary,
+    the report and the tables alike."""
+    harbour = http_server.url("/news/harbour.html")
+    http_server.add_body("/news/harbour.html", _page("harbour", harbour, tracker_link=False).encode())
+    http_server.add_body("/news/library.html", _page("library", harbour, tracker_link=False).encode())
+    http_server.add_body("/old", b"", status=301, headers={"Location": harbour})
+    out = tmp_path / "out"
+    result = run_cli("--output", str(out), "--allow-private-hosts", "--host-delay", "0", "--quiet",
+                     "--url", http_server.url("/old"), "--url", harbour,
+                     "--url", http_server.url("/news/library.html"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    inputs, articles, duplicates, dead, already, unaccounted = map(int, SUMMARY.search(result.stdout).groups())
+    written, copies = _rows(out, ""), _rows(out, "_duplicates")
+    assert (inputs, articles, duplicates, dead, already, unaccounted) == (3, 1, 2, 0, 0, 0)
+    assert (len(written), len(copies)) == (1, 2)
+    assert "Articles written: 1" in result.stdout and "Duplicates recorded: 2" in result.stdout
+    assert all(c["article_id"] != c["duplicate_of"] == written[0]["article_id"] for c in copies)
+    # Each copy under its own input URL: the redirected request under /old.
+    assert {c["url"] for c in copies} | {written[0]["url"]} == \
+        {http_server.url("/old"), harbour, http_server.url("/news/library.html")}
