@@ -20,12 +20,13 @@ def _usage_lines(figures: Dict[str, Any]) -> List[str]:
     if not kinds:
         return []
     lines = ["Usage rights (articles): " + ", ".join(f"{k} {v}" for k, v in kinds.items())]
-    rows = [[r["source"]] + [r.get(k, 0) for k in kinds] for r in figures.get("by_source", [])[:10]]
+    rows = [[r["source"]] + [r.get(k, 0) for k in kinds] for r in figures.get("by_source", [])[:SUMMARY_ROWS]]
     return lines + _table(rows, ["source"] + list(kinds))
 
 
 MAX_PARTITION_ROWS = 12
-MAX_WARNING_KINDS = 12
+MAX_WARNING_KINDS = 10
+SUMMARY_ROWS = 5  # failed URLs, usage rights per source: the report has them all
 
 
 def _per_day_lines(per_day: List[Dict[str, Any]]) -> List[str]:
@@ -88,7 +89,7 @@ def render(report: Dict[str, Any]) -> str:
                             ["stage:reason", "count"]))
     failed = fig.get("failed_urls", [])
     if failed:
-        shown = failed[:10]
+        shown = failed[:SUMMARY_ROWS]
         lines.append(f"Failed URLs (first {len(shown)} of {tables.get('dead_letters', len(failed))}; "
                      f"up to {len(failed)} in the report, all in _dead_letters):")
         lines.extend(_table([[f["url"], f"{f['stage']}:{f['reason']}"] for f in shown], ["url", "stage:reason"]))

@@ -22,6 +22,10 @@ def test_kind_strips_what_varies_between_occurrences():
     assert logtally.kind_of("py.warnings", "/venv/lib/spacy/util.py:910: UserWarning: [W095] 'x'") == \
         "warnings: <path>:N: UserWarning: […] '…'"
     assert logtally.is_third_party("courlan.clean") and not logtally.is_third_party("newsbeam.progress")
+    failed = logging.LogRecord("trafilatura.external", logging.WARNING, "f", 1, "readability_lxml failed: %s",
+                               (ValueError("Input object is not an XML element: HtmlComment"),), None)
+    assert logtally.record_kind(failed) == \
+        "trafilatura: readability_lxml failed: ValueError: Input object is not an XML element: HtmlComment"
 
 
 @pytest.fixture
@@ -51,7 +55,7 @@ def test_warnings_are_counted_not_printed_errors_still_shown(counting):
     logging.getLogger("courlan").error("cannot parse %s", "https://x.example/")
     logging.getLogger("newsbeam").warning("our own warning stays a line")
     logtally.flush()
-    assert logtally.snapshot() == {"htmldate: discarding data: N-N": 3}
+    assert logtally.snapshot() == {"htmldate: discarding data: …": 3}  # one kind: the format string
     assert seen == ["cannot parse https://x.example/", "our own warning stays a line"]
 
 
@@ -62,7 +66,7 @@ def test_the_extraction_worker_sends_counts_not_lines(counting, tmp_path):
     article, _counts = sandbox.call("transforms.extract:extract_counted", read_html_file(str(path)), 25,
                                     timeout=120)
     assert article.word_count > 50
-    assert logtally.snapshot().get("trafilatura: empty link: {…}", 0) >= 1
+    assert logtally.snapshot().get("trafilatura: empty link: … …", 0) >= 1
     assert not [line for line in seen if "empty link" in line]
 
 
@@ -71,4 +75,4 @@ def test_summary_shows_one_line_per_kind():
     lines = summary.warning_lines(rows)
     assert lines[0] == "Library warnings: 120 in 15 kinds (each one at --log-level debug)"
     assert lines[1] == "      15  trafilatura: kind 14"
-    assert len(lines) == 1 + summary.MAX_WARNING_KINDS + 1 and lines[-1].endswith("3 other kinds (all in the report)")
+    assert len(lines) == 1 + summary.MAX_WARNING_KINDS + 1 and lines[-1].endswith("5 other kinds (all in the report)")

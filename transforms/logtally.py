@@ -55,7 +55,8 @@ def is_third_party(logger_name: str) -> bool:
 
 
 def kind_of(logger_name: str, message: str) -> str:
-    """``"trafilatura: empty link: {…}"``: what stays the same between occurrences."""
+    """``"trafilatura: empty link: {…}"``: what stays the same between occurrences
+    (pass the record's format string when it has arguments: see :func:`record_kind`)."""
     text = (message or "").strip()
     if text.endswith(_EXTRACTION_SUFFIX):
         text = text[:-len(_EXTRACTION_SUFFIX)]
@@ -65,6 +66,19 @@ def kind_of(logger_name: str, message: str) -> str:
     top = "warnings" if logger_name == "py.warnings" else logger_name.split(".", 1)[0]
     kind = f"{top}: {text.strip()}"
     return kind if len(kind) <= MAX_KIND_CHARS else kind[:MAX_KIND_CHARS - 1] + "…"
+
+
+def record_kind(record: logging.LogRecord) -> str:
+    """A record's kind from its format string when it has arguments ("empty link:
+    %s %s" is one kind whatever the link), else from its message."""
+    if record.args and isinstance(record.msg, str) and isinstance(record.args, tuple):
+        # Arguments vary (a link, a URL, a date); an exception's message names the kind of failure.
+        shown = tuple(f"{type(a).__name__}: {a}" if isinstance(a, BaseException) else "…" for a in record.args)
+        try:
+            return kind_of(record.name, re.sub(r"%[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGr]", "%s", record.msg) % shown)
+        except (TypeError, ValueError):
+            pass
+    return kind_of(record.name, record.getMessage())
 
 
 # --------------------------------------------------------------------------- the tally
@@ -166,7 +180,7 @@ class CountingHandler(logging.Handler):
             logging.getLogger().handle(record)  # errors stay visible, one by one
             return
         try:
-            add_counts({kind_of(record.name, record.getMessage()): 1})
+            add_counts({record_kind(record): 1})
         except Exception:  # a record that cannot be formatted: still one warning
             add_counts({kind_of(record.name, str(record.msg)): 1})
 

@@ -234,7 +234,7 @@ def _serve(parent: int, level: int) -> None:
             try:
                 if (level > logging.DEBUG and record.levelno < logging.ERROR
                         and logtally.is_third_party(record.name)):
-                    kind = logtally.kind_of(record.name, record.getMessage())
+                    kind = logtally.record_kind(record)
                     counts[kind] = counts.get(kind, 0) + 1
                     return
                 logs.append((record.levelno, record.name, record.getMessage()[:2000]))
