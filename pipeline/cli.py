@@ -226,7 +226,8 @@ def _run_batch(options, nb, inputs, runner, run_id: str, lock=None) -> dict:
         build_pipeline(pipeline, nb, inputs, run_id, progress_dir=progress_dir if show_progress else None)
         with progress.ProgressReporter(progress_dir, interval=nb.progress_interval,
                                        feeds_total=len(inputs.feeds), enabled=show_progress), \
-                _StopOnCtrlC(lock, enabled=not isinstance(runner, str)):
+                _StopOnCtrlC(lock, enabled=not isinstance(runner, str)), \
+                logtally.quiet_worker_stderr(nb.quiet and not logtally.show_each()):
             try:
                 result = pipeline.run()
             except Exception:

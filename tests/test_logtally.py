@@ -76,3 +76,18 @@ def test_summary_shows_one_line_per_kind():
     assert lines[0] == "Library warnings: 120 in 15 kinds (each one at --log-level debug)"
     assert lines[1] == "      15  trafilatura: kind 14"
     assert len(lines) == 1 + summary.MAX_WARNING_KINDS + 1 and lines[-1].endswith("5 other kinds (all in the report)")
+
+
+def test_worker_processes_start_up_log_is_counted_not_printed(capfd, monkeypatch):
+    """A multi_processing worker is another program writing to the stderr it
+    inherits: its log lines are filtered, anything else passes."""
+    import subprocess
+    import sys
+    monkeypatch.delenv(logtally.ENV_DIR, raising=False)
+    logtally.reset()
+    script = ("import sys; w = sys.stderr.write; w('INFO:apache_beam.runners.worker.sdk_worker:Control channel established.\\n');"
+              "w('WARNING:__main__:No semi_persistent_directory found: 3 things\\n'); w('Traceback (most recent call last):\\n')")
+    with logtally.quiet_worker_stderr(True):
+        subprocess.run([sys.executable, "-c", script], check=True)
+    assert capfd.readouterr().err == "Traceback (most recent call last):\n"
+    assert logtally.snapshot() == {"apache_beam: No semi_persistent_directory found: N things": 1}

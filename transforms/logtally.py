@@ -63,7 +63,7 @@ def kind_of(logger_name: str, message: str) -> str:
     text = text.splitlines()[0] if text else ""
     for pattern, replacement in _SUBSTITUTIONS:
         text = pattern.sub(replacement, text)
-    top = "warnings" if logger_name == "py.warnings" else logger_name.split(".", 1)[0]
+    top = {"py.warnings": "warnings", "__main__": "apache_beam"}.get(logger_name, logger_name.split(".", 1)[0])
     kind = f"{top}: {text.strip()}"
     return kind if len(kind) <= MAX_KIND_CHARS else kind[:MAX_KIND_CHARS - 1] + "…"
 
@@ -71,7 +71,8 @@ def kind_of(logger_name: str, message: str) -> str:
 def record_kind(record: logging.LogRecord) -> str:
     """A record's kind from its format string when it has arguments ("empty link:
     %s %s" is one kind whatever the link), else from its message."""
-    if record.args and isinstance(record.msg, str) and isinstance(record.args, tuple):
+    literal = re.sub(r"%[-#0 +]*\d*(?:\.\d+)?[a-zA-Z]", " ", record.msg) if isinstance(record.msg, str) else ""
+    if record.args and isinstance(record.args, tuple) and len(literal.split()) >= 2:
         # Arguments vary (a link, a URL, a date); an exception's message names the kind of failure.
         shown = tuple(f"{type(a).__name__}: {a}" if isinstance(a, BaseException) else "…" for a in record.args)
         try:
@@ -201,3 +202,63 @@ def install(show: Optional[bool] = None, loggers: Iterable[str] = THIRD_PARTY) -
             handler = _installed[name] = CountingHandler()
             logger.addHandler(handler)
         logger.propagate = show
+
+
+# --------------------------------------------------------------------------- worker processes' stderr
+
+# Beam's multi_processing workers are separate programs writing their own start-up
+# log (basicConfig format, "INFO:apache_beam...:Control channel established.") to
+# the stderr they inherit: ~15 lines per worker before any of our code runs there.
+_WORKER_LINE = re.compile(r"^(DEBUG|INFO|WARNING):([\w.]+):(.*)$")
+
+
+def _filter_worker_lines(read_fd: int, write_fd: int) -> None:
+    """Copy lines from ``read_fd`` to ``write_fd``, except worker log lines: WARNING
+    ones are counted by kind, INFO/DEBUG ones dropped (as in-process, where Beam's
+    loggers are held at WARNING). Anything else (our own records, tracebacks,
+    ERROR lines) passes unchanged."""
+    with os.fdopen(read_fd, "rb", buffering=0) as source:
+        pending = b""
+        while True:
+            chunk = source.read(65536)
+            if not chunk:
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            out = []
+            for raw in lines:
+                match = _WORKER_LINE.match(raw.decode("utf-8", "replace"))
+                if match is None:
+                    out.append(raw + b"\n")
+                elif match.group(1) == "WARNING" and "apitools not found" not in match.group(3):
+                    add_counts({kind_of(match.group(2), match.group(3)): 1})
+            if out:
+                os.write(write_fd, b"".join(out))
+        if pending:
+            os.write(write_fd, pending)
+
+
+@contextlib.contextmanager
+def quiet_worker_stderr(enabled: bool) -> Iterator[None]:
+    """While the job runs, stderr (file descriptor 2, which worker processes
+    inherit) goes through :func:`_filter_worker_lines`."""
+    if not enabled:
+        yield
+        return
+    import sys
+    sys.stderr.flush()
+    saved = os.dup(2)
+    read_fd, write_fd = os.pipe()
+    os.dup2(write_fd, 2)
+    os.close(write_fd)
+    thread = threading.Thread(target=_filter_worker_lines, args=(read_fd, saved), daemon=True,
+                              name="newsbeam-worker-stderr")
+    thread.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # our end closed: EOF once the workers (which hold a copy) are gone
+        thread.join(timeout=5)
+        if not thread.is_alive():
+            os.close(saved)
