@@ -57,7 +57,7 @@ setup(
     version="0.1.0",
     description="Streaming news ingestion on Apache Beam: feeds and pages to partitioned Parquet",
     python_requires=">=3.10",
-    packages=find_packages(include=["pipeline", "pipeline.*", "transforms", "transforms.*",
+    packages=find_packages(include=["core", "core.*", "pipeline", "pipeline.*", "transforms", "transforms.*",
                                     "schemas", "schemas.*"]),
     include_package_data=True,
     package_data={"pipeline": ["demo_site/**/*", "demo_site/*"],

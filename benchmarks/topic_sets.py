@@ -27,6 +27,7 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "dev"
 HAND_LABELS = pathlib.Path(__file__).resolve().parent / "data" / "topics_fundus_en.tsv"
 OWN_ITEMS = pathlib.Path(__file__).resolve().parent / "data" / "topics.txt"
 SHORT_ITEMS = pathlib.Path(__file__).resolve().parent / "data" / "topics_short.txt"  # briefs for AG's missing classes
+MORE_ITEMS = pathlib.Path(__file__).resolve().parent / "data" / "topics_more.txt"  # briefs widening health, entertainment, lifestyle
 
 AG_CLASSES = {"1": "world", "2": "sports", "3": "business", "4": "technology"}
 # An AG class is wider than the slug it maps to: World news includes other countries'
@@ -86,7 +87,7 @@ def load_ag(data: pathlib.Path = DEFAULT_DATA) -> Tuple[List[Item], List[Item]]:
     return train, held_out
 
 
-def load_own(paths: Sequence[pathlib.Path] = (OWN_ITEMS, SHORT_ITEMS), skip: Sequence[str] = ("opinion",)
+def load_own(paths: Sequence[pathlib.Path] = (OWN_ITEMS, SHORT_ITEMS, MORE_ITEMS), skip: Sequence[str] = ("opinion",)
              ) -> List[Item]:
     """The project's hand-written items (``benchmarks/data/topics.txt``, ``topics_short.txt``),
     without ``skip`` labels (opinion is a genre now: its items have no subject label)."""

@@ -120,14 +120,15 @@ def _check_output(output: Optional[str]) -> str:
 
 
 def _inputs(options):
+    from pipeline import sources_file
     from transforms import sources
     try:
-        inputs = sources.cli_sources(options.feed or [], options.url or [])
+        inputs = sources_file.cli_sources(options.feed or [], options.url or [])
         if options.sources:
             if "://" not in options.sources and not os.path.isfile(options.sources):
                 raise UsageError(f"sources file {options.sources} does not exist")
-            inputs = inputs + sources.load_sources_file(options.sources)
-    except sources.SourcesError as exc:
+            inputs = inputs + sources_file.load_sources_file(options.sources)
+    except sources_file.SourcesError as exc:
         raise UsageError(str(exc)) from None
     if options.html_dir:
         if "://" not in options.html_dir:
@@ -137,9 +138,9 @@ def _inputs(options):
             if not sources.list_html_files(options.html_dir):
                 raise UsageError(f"--html-dir {options.html_dir} holds no saved pages "
                                  f"(*.html, *.htm, .gz variants)")
-    if getattr(options, "warc", None):
+    if options.warc:
         options.warc = [_check_warc(pattern) for pattern in options.warc]
-    if not inputs.feeds and not inputs.pages and not options.html_dir and not getattr(options, "warc", None):
+    if not inputs.feeds and not inputs.pages and not options.html_dir and not options.warc:
         if options.sources:
             raise UsageError(f"sources file {options.sources} lists no feeds or pages")
         raise UsageError("nothing to do: give --feed, --url, --html-dir, --sources or --warc")
@@ -169,6 +170,7 @@ def run(argv: Sequence[str]) -> dict:
     """Run the job (holding the output's lock); returns the run report.
     Raises UsageError for user mistakes, LockHeld when another run writes the output."""
     from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
+    from pipeline.config import JobConfig
     from pipeline.options import NewsbeamOptions
     from pipeline.runner import check_runner, choose_runner
     from apache_beam.options.pipeline_options import StandardOptions
@@ -184,6 +186,7 @@ def run(argv: Sequence[str]) -> dict:
     if not nb.output:
         raise UsageError("--output DIR is required")
     inputs = _inputs(nb)  # every usage check before the output is touched
+    JobConfig.from_options(options).check(inputs)
     if not dry_run:  # Dataflow --dry_run builds the job without touching the cloud: no probe write.
         nb.output = _check_output(nb.output)
     options.view_as(SetupOptions).save_main_session = False

@@ -1,7 +1,8 @@
-"""Streaming job assembly: poll feeds, write windowed Parquet while running.
+"""The streaming job: the one stage graph (``pipeline/graph.py``) in streaming
+mode, and running it (signals, window summaries, Dataflow dry runs).
 
     ticks -> poll feeds (conditional GET, back-off, seen-set) -> fetch -> extract
-          -> site templates -> dedup(canonical URL) -> near-dup -> entities -> topics
+          -> site templates -> dedup(canonical URL, content, near) -> entities -> topics
           -> windowed Parquet (articles, _duplicates, _dead_letters, _state/index,
              _state/signatures: the near-duplicate state a restart restores)
           -> one line + _reports/windows/<start>.json per window
@@ -13,6 +14,7 @@ stateful steps are driven by the data and by the poller's ticks. Semantics in
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import glob
 import json
@@ -20,115 +22,36 @@ import logging
 import os
 import signal
 import time
-import uuid
 from typing import Dict, Optional
 
 import apache_beam as beam
 
-from pipeline.build import fetch_config, near_config
-from transforms import dedup, entities, extract, fetch, poll, site_learning, sink, sources, topics, window_sink
-from transforms import usage
+from pipeline import graph
+from pipeline.build import job_config
+from pipeline.errors import UsageError
+from pipeline.sources_file import Sources
+from transforms import poll, window_sink
 
 LOG = logging.getLogger("newsbeam")
 FOREVER = 10 * 365 * 24 * 3600.0
 TABLES = ("articles", "duplicates", "dead_letters", "index")
 
 
-def build_streaming_pipeline(p: beam.Pipeline, options, inputs: sources.Sources, *, duration: float,
+def build_streaming_pipeline(p: beam.Pipeline, options, inputs: Sources, *, duration: float,
                              in_process: bool = True) -> Dict[str, object]:
     """Add the streaming job to ``p``: polls ``inputs.feeds`` every
-    ``options.poll_interval`` s for ``duration`` s from the first round (or until
+    ``poll_interval`` s for ``duration`` s from the first round (or until
     :func:`transforms.poll.request_stop`); returns the main PCollections.
     ``in_process``: the runner runs every worker in this process (the local
     FnApiRunner): windows are buffered in memory instead of Beam state."""
-    output = options.output
-    config = fetch_config(options)
-    interval = float(options.poll_interval)
-    size = float(options.window)
-    ticks = p | "PollTicks" >> poll.PollTicks(duration, interval)
-    polled = ticks | "PollFeeds" >> poll.PollFeeds(inputs.feeds, config, interval, output=output)
-    dead_letters = [polled.dead_letter]
-    groups = polled.requests
-    if inputs.has_host_rules:  # the sources file's allow/deny host lists, per request
-        checked = (groups
-                   | "Requests" >> beam.FlatMap(lambda group: group[1])
-                   | "CheckPageHosts" >> sources.FilterHosts(inputs.allow_hosts, inputs.deny_hosts))
-        dead_letters.append(checked.dead_letter)
-        groups = checked.allowed | "OnePerGroup" >> beam.Map(lambda r: (fetch.host_key(r.url), (r,)))
-    fetched = groups | "FetchPages" >> fetch.FetchHostGroups(config)
-    dead_letters.append(fetched.dead_letter)
-    extracted = fetched.pages | "ExtractArticles" >> extract.ExtractArticles(
-        options.min_words, tdm=getattr(options, "tdm", "record"))
-    dead_letters.append(extracted.dead_letter)
-    learned = extracted.articles | "LearnSiteTemplates" >> site_learning.LearnSiteTemplatesStreaming(
-        options.boilerplate_min_articles)
-    # Event time = fetch time: windows, TTLs and "first seen" all count from it.
-    timed = learned | "EventTimeIsFetchTime" >> beam.Map(
-        lambda a: beam.window.TimestampedValue(a, a.fetched_at.timestamp()))
-    by_id = timed | "DedupById" >> dedup.StreamingDedupById()
-    duplicates = [by_id.duplicates]
-    unique = by_id.articles
-    near = near_config(options)
-    if near is not None:
-        folded = unique | "NearDuplicates" >> dedup.StreamingNearDedup(near, ttl=poll.DEFAULT_TTL,
-                                                                         restore_from=output)
-        duplicates.append(folded.duplicates)
-        unique = folded.articles
-    tagged = unique | "TagEntities" >> entities.TagEntities(options.max_entities)
-    dead_letters.append(tagged.dead_letter)
-    articles = tagged.articles | "AssignTopics" >> topics.AssignTopics()
-    max_rows = options.max_rows_per_file
-    index_sets = [articles | "IndexArticles" >> beam.FlatMap(sink.index_entries_for_article)]
-    index_sets += [dups | f"IndexDuplicates{i}" >> beam.Map(sink.index_entry_for_duplicate)
-                   for i, dups in enumerate(duplicates)]
-    to_write = articles
-    if getattr(options, "tdm", "record") == "omit-body":  # bodies dropped only from what is written
-        to_write = articles | "OmitReservedBodies" >> beam.Map(usage.omit_body)
-    tables = {"articles": [to_write], "duplicates": duplicates, "dead_letters": dead_letters,
-              "index": index_sets}
-    if near is not None:  # what a restart restores its near-duplicate state from
-        tables["signatures"] = [articles | "Signatures" >> dedup.SignaturesOf(near)]
-    if in_process:
-        # No multi-input Flatten (the local runner would hold it until the end):
-        # every branch feeds one in-process buffer, flushed by the ticks.
-        buffer_id = f"{output}#{uuid.uuid4().hex}"
-        for name, pcolls in tables.items():
-            for i, pcoll in enumerate(pcolls):
-                pcoll | f"Buffer{_camel(name)}{i}" >> window_sink.BufferRows(buffer_id, output, name, size,
-                                                                             max_rows)
-        windows = ticks | "WriteWindows" >> window_sink.FlushWindows(buffer_id, output, size, grace=0.0,
-                                                                     max_rows=max_rows)
-    else:
-        # Runners with real streaming: Beam state per table/shard, driven by the ticks.
-        manifests = []
-        for name, pcolls in tables.items():
-            merged = pcolls | f"All{_camel(name)}" >> beam.Flatten()
-            manifests.append((merged, ticks) | f"Write{_camel(name)}" >> window_sink.WriteWindowed(
-                output, name, size, grace=interval, shards=1, max_rows=max_rows))
-        windows = (manifests
-                   | "AllManifests" >> beam.Flatten()
-                   | "ReportWindows" >> window_sink.ReportWindows(output, size, tables=list(tables)))
-    return {"ticks": ticks, "articles": articles, "duplicates": duplicates, "dead_letters": dead_letters,
-            "windows": windows}
-
-
-def _camel(name: str) -> str:
-    return name.title().replace("_", "")
+    return graph.build(p, job_config(options), inputs, graph.Streaming(duration, in_process))
 
 
 def check_streaming_inputs(options, inputs) -> Optional[str]:
     """A usage problem with a streaming job's inputs, or None."""
-    if inputs.pages or options.html_dir or getattr(options, "warc", None):
-        return ("streaming mode polls feeds only; run pages (--url, [[page]]), --html-dir and --warc "
-                "as a batch job")
-    if not inputs.feeds:
-        return "streaming mode needs at least one feed (--feed or --sources)"
-    for name in ("poll_interval", "window"):
-        if getattr(options, name) <= 0:
-            return f"--{name.replace('_', '-')} must be > 0 seconds"
-    if options.max_runtime is not None and options.max_runtime <= 0:
-        return "--max-runtime must be > 0 seconds"
-    return None
+    job = dataclasses.replace(job_config(options), streaming=True)
+    problems = job.problems(inputs)
+    return problems[0] if problems else None
 
 
 class _StopOnSignals:
@@ -209,9 +132,8 @@ def graph_facts(pipeline: beam.Pipeline) -> Dict[str, object]:
 def dry_run_streaming(options, nb, inputs, runner, run_id: str) -> dict:
     """Build the streaming job for ``runner`` (Dataflow's ``--dry_run=True``:
     nothing is submitted) and describe its graph."""
-    problem = check_streaming_inputs(nb, inputs)
+    problem = check_streaming_inputs(options, inputs)
     if problem:
-        from pipeline.errors import UsageError
         raise UsageError(problem)
     started = time.monotonic()
     pipeline = beam.Pipeline(runner=runner, options=options)
@@ -230,9 +152,8 @@ def dry_run_streaming(options, nb, inputs, runner, run_id: str) -> dict:
 
 def run_streaming(options, nb, inputs, runner, run_id: str) -> dict:
     """Run until ``--max-runtime`` or a signal; returns a small report."""
-    problem = check_streaming_inputs(nb, inputs)
+    problem = check_streaming_inputs(options, inputs)
     if problem:
-        from pipeline.errors import UsageError
         raise UsageError(problem)
     poll.clear_stop()
     start = time.time()

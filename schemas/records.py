@@ -11,22 +11,6 @@ import datetime as dt
 from typing import Optional, Tuple
 
 
-def parse_iso_utc(value: object) -> Optional[dt.datetime]:
-    """An ISO 8601 string (``Z`` or offset; naive = UTC) as an aware UTC datetime, else None."""
-    if not value or not isinstance(value, str):
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.astimezone(dt.timezone.utc)
-
-
 @dataclasses.dataclass(frozen=True)
 class FeedRequest:
     """A feed to read. ``trusted`` marks feeds named by the operator (CLI or
@@ -84,7 +68,9 @@ class FetchedPage:
     content: bytes
     content_type: str
     fetched_at: dt.datetime
-    encoding: Optional[str] = None  # charset from the HTTP header, if any
+    # What the transport declared (HTTP or archived Content-Type charset; None for saved
+    # files), for every source alike; the real charset is decided once, by core.charset.
+    declared_charset: Optional[str] = None
     usage: Optional[Usage] = None  # what the fetch said (robots, TDM headers/tdmrep.json, X-Robots-Tag)
 
 

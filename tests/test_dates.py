@@ -62,3 +62,13 @@ def test_a_full_day_in_the_page_is_still_found():
     assert article.date_source == "htmldate"
     dated = extract(undated_page(extra_head='<meta property="article:published_time" content="2026-03-05T08:00:00Z">'))
     assert dated.date_source == "meta" and dated.published_at.date() == dt.date(2026, 3, 5)
+
+
+def test_a_month_after_the_year_is_not_the_day():
+    """htmldate completes "2025-05" with today's day: on the 5th that day must not be found
+    in the month itself (this test used to fail on the 5th of every month)."""
+    from core.metadata import _day_on_page
+    assert not _day_on_page("2025-05-05", b'<meta property="article:published_time" content="2025-05">', None)
+    assert _day_on_page("2025-05-05", b'<time datetime="2025-05-05">', None)
+    assert _day_on_page("2025-05-05", b"<p>5 May 2025</p>", None)
+    assert _day_on_page("2025-05-12", b"<p>12.05.2025</p>", None)

@@ -77,7 +77,7 @@ def test_template_metadata_parameters_are_cli_flags(name, streaming):
     assert [p for p in meta["parameters"] if p["name"] == "output"][0]["isOptional"] is False
     if streaming:  # what the streaming entry point hands the CLI is a valid streaming job
         from pipeline.streaming import check_streaming_inputs
-        from transforms import sources
+        from pipeline import sources_file as sources
         argv = ["--streaming"] + [f"--{p['name']}={SAMPLES[p['name']]}" for p in meta["parameters"]
                                   if p["name"] != "sources"]
         options = PipelineOptions(argv)
@@ -122,3 +122,12 @@ def test_streaming_entry_point_runs_the_streaming_job(tmp_path):
                             env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
     assert result.returncode == 2, result.stderr[-2000:]
     assert "streaming mode polls feeds only" in result.stderr
+
+
+def test_image_copies_every_top_level_package():
+    """A package setup.py installs but the image lacks (e.g. a new ``core/``) breaks every job."""
+    setup = (ROOT / "setup.py").read_text()
+    included = re.search(r"find_packages\(include=\[(.*?)\]\)", setup, re.S).group(1)
+    packages = {p for p in re.findall(r'"([a-z_]+)"', included)}
+    copied = {c.value[0].rstrip("/") for c in _commands() if c.cmd == "COPY" and not c.flags}
+    assert packages == {"core", "pipeline", "schemas", "transforms"} and packages <= copied

@@ -40,7 +40,7 @@ def make_page(html, url="https://econotimes.example/politics/talks.html", reques
     content = html.encode("utf-8") if isinstance(html, str) else html
     return FetchedPage(request=request or PageRequest(url=url), final_url=url, status=200,
                        content=content, content_type="text/html", fetched_at=FETCHED,
-                       encoding=ctype_charset)
+                       declared_charset=ctype_charset)
 
 
 def test_body_is_clean_of_chrome():
@@ -248,7 +248,7 @@ def test_link_lists_and_error_pages_are_not_articles():
 def test_a_fast_pass_that_stops_early_gets_the_full_pass(monkeypatch):
     """When the fast pass returns much less than the page's prose paragraphs, trafilatura's full
     pass runs and wins if clearly longer (the fast pass is simulated stopping after one block)."""
-    from transforms import extract as ex
+    from core import body as ex
     real = ex._trafilatura_body
     passes = []
 

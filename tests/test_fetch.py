@@ -4,6 +4,8 @@ import time
 
 import pytest
 
+from core import addresses
+from core.charset import decode_html, header_charset
 from schemas import reasons
 from schemas.records import DeadLetter, FetchedPage, PageRequest
 from tests.conftest import article_html, gzip_bytes
@@ -24,7 +26,8 @@ def test_ok_page(http_server):
     url = http_server.add_body("/a.html", article_html())
     page = _fetch(url)
     assert isinstance(page, FetchedPage) and page.status == 200
-    assert b"Council approves budget" in page.content and page.encoding == "utf-8"
+    assert b"Council approves budget" in page.content
+    assert decode_html(page.content, page.declared_charset)[1] == "utf-8"
     ua = [h for _, p, h in http_server.log if p == "/a.html"][0]["User-Agent"]
     assert ua.startswith("newsbeam/")
 
@@ -207,7 +210,7 @@ def _fake_dns(monkeypatch, answers):
         seen = calls.count(host)
         addresses = answers[host][min(seen, len(answers[host])) - 1]
         return [(2 if ":" not in a else 10, 1, 6, "", (a, port or 0)) for a in addresses]
-    monkeypatch.setattr(fetch, "_getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(addresses, "_getaddrinfo", getaddrinfo)
     return calls
 
 
@@ -546,8 +549,9 @@ def test_page_charset_header_meta_detection(http_server, body, content_type, exp
     url = http_server.add_body("/cs.html", body, content_type=content_type)
     page = _fetch(url)
     assert isinstance(page, FetchedPage)
-    assert page.encoding == expected_codec
-    text = page.content.decode(page.encoding)
+    assert page.declared_charset == header_charset(content_type)  # what the server said, for every source
+    text, codec = decode_html(page.content, page.declared_charset)  # what the page is really in
+    assert codec == expected_codec
     original = body.decode(expected_codec)
     assert text == original and "\ufffd" not in text
 

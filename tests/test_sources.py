@@ -11,8 +11,9 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from schemas.records import DeadLetter, FeedRequest, FetchedPage, PageRequest
+from pipeline import sources_file
+from pipeline.sources_file import SourcesError, parse_sources
 from transforms import sources
-from transforms.sources import SourcesError, parse_sources
 
 TOML = '''
 # newsbeam sources
@@ -98,9 +99,9 @@ def test_toml_mistakes_name_file_and_line(text, line, fragment):
 
 
 def test_poll_interval_units():
-    assert [sources.parse_interval(v) for v in (30, "30", "30s", "15m", "2h", "1d", "1.5h")] == \
+    assert [sources_file.parse_interval(v) for v in (30, "30", "30s", "15m", "2h", "1d", "1.5h")] == \
         [30.0, 30.0, 30.0, 900.0, 7200.0, 86400.0, 5400.0]
-    assert [sources.parse_interval(v) for v in (0, "0s", "8d", "soon", True, None, [1])] == [None] * 7
+    assert [sources_file.parse_interval(v) for v in (0, "0s", "8d", "soon", True, None, [1])] == [None] * 7
 
 
 def test_opml_feeds_folders_become_tags_and_topics():
@@ -163,7 +164,7 @@ def test_plain_text_mistakes(text, line, fragment):
     ("sources", "# feeds\nhttps://a.example/rss\npage https://b.example/x\n", "text"),
 ])
 def test_format_detection(name, text, expected):
-    assert sources.detect_format(name, text) == expected
+    assert sources_file.detect_format(name, text) == expected
 
 
 def test_load_sources_file_relative_feed_path_and_errors(tmp_path):
@@ -171,21 +172,21 @@ def test_load_sources_file_relative_feed_path_and_errors(tmp_path):
     (tmp_path / "feeds" / "local.xml").write_text("<rss/>")
     path = tmp_path / "sources"
     path.write_text('[[feed]]\nurl = "feeds/local.xml"\n')
-    parsed = sources.load_sources_file(str(path))
+    parsed = sources_file.load_sources_file(str(path))
     assert parsed.feeds[0].url == (tmp_path / "feeds" / "local.xml").resolve().as_uri()
     path.write_text('[[feed]]\nurl = "feeds/missing.xml"\n')
     with pytest.raises(SourcesError, match=r"line 2: .*neither a URL nor an existing file"):
-        sources.load_sources_file(str(path))
+        sources_file.load_sources_file(str(path))
     path.write_bytes(b"https://a.example/rss\n\xff\xfe broken\n")
     with pytest.raises(SourcesError, match="line 2: not UTF-8"):
-        sources.load_sources_file(str(path))
+        sources_file.load_sources_file(str(path))
     with pytest.raises(SourcesError, match="cannot read sources file"):
-        sources.load_sources_file(str(tmp_path / "nope.toml"))
+        sources_file.load_sources_file(str(tmp_path / "nope.toml"))
 
 
 def test_sources_add_merges_host_lists():
-    a = sources.Sources(allow_hosts=("a.example",), deny_hosts=("x.example",))
-    b = sources.Sources(feeds=(FeedRequest(url="https://a.example/rss"),), allow_hosts=("a.example", "b.example"))
+    a = sources_file.Sources(allow_hosts=("a.example",), deny_hosts=("x.example",))
+    b = sources_file.Sources(feeds=(FeedRequest(url="https://a.example/rss"),), allow_hosts=("a.example", "b.example"))
     merged = a + b
     assert merged.allow_hosts == ("a.example", "b.example") and merged.deny_hosts == ("x.example",)
     assert len(merged.feeds) == 1

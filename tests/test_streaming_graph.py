@@ -9,11 +9,14 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.options import NewsbeamOptions
 from pipeline.streaming import build_streaming_pipeline, graph_facts
-from transforms import sources
+from pipeline import sources_file as sources
 
 # Renaming one of these breaks `--update` of a running job (its state is keyed by step name):
 # give Dataflow a --transform_name_mapping from the old name, then update this list.
+# (Adding a step keeps the others' state: DedupByContent was added when streaming got
+# the exact-content dedup batch always had, independent of --no-near-duplicates.)
 STATEFUL_STEPS = [
+    "DedupByContent/FirstByContent/ParDo(_FirstByContentFn)",
     "DedupById/FirstById/ParDo(_FirstByIdFn)",
     "LearnSiteTemplates/LearnPerSite",
     "NearDuplicates/Buckets",

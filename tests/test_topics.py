@@ -100,7 +100,7 @@ def test_classifier_only_for_its_languages(classifier):
 
 def test_confidence_only_from_the_classifier_and_threshold_gives_other(classifier):
     sure = assign_topic(article(), classifier)
-    assert sure.topic == "sports" and 0.5 < sure.topic_confidence <= 1.0
+    assert sure.topic == "sports" and classifier.min_confidence <= sure.topic_confidence <= 1.0
     assert assign_topic(article(section="Sport"), classifier).topic_confidence is None
     unsure = dataclasses.replace(classifier, min_confidence=1.01)
     decision = choose(article(), unsure)
@@ -112,7 +112,7 @@ def test_confidence_only_from_the_classifier_and_threshold_gives_other(classifie
 
 def test_shipped_model_is_valid_small_and_calibrated(classifier):
     data = json.loads(MODEL_PATH.read_text())
-    assert data["format"] == "newsbeam-topic-model/2" and set(data["labels"]) <= set(TOPICS)
+    assert data["format"] == "newsbeam-topic-model/3" and set(data["labels"]) <= set(TOPICS)
     assert data["languages"] == ["en"]
     assert MODEL_PATH.stat().st_size <= 20 * 1024 * 1024
     calibration = data["training"]["calibration"]
@@ -120,6 +120,38 @@ def test_shipped_model_is_valid_small_and_calibrated(classifier):
     assert 0 < classifier.min_confidence < 0.6
     # the loader needs no training library
     assert set(classifier.labels) == set(TOPICS) - {"opinion", "other"}
+
+
+def _two_word_model(**changes) -> TopicClassifier:
+    """A hand-set model of the shipped format: 'goal' votes sports, 'vote' votes world and, by
+    the split, politics; 'recipe' raises the lifestyle extra against none."""
+    groups, extras = ("world", "sports"), ("lifestyle",)
+    weights = {"goal": (0.0, 3.0, 0.0, 0.0), "vote": (3.0, 0.0, 0.0, 4.0), "recipe": (0.0, 0.0, 6.0, 0.0)}
+    model = TopicClassifier(groups=groups, idf={t: 1.0 for t in weights}, weights=weights,
+                            bias=(0.0, 0.0, -3.0, -1.0), extras=extras, splits=(("world", "politics"),),
+                            extra_gate=0.5, min_confidence=0.6)
+    return dataclasses.replace(model, **changes)
+
+
+def test_decision_gate_group_split_threshold():
+    model = _two_word_model()
+    assert model.labels == ("world", "politics", "sports", "lifestyle")
+    assert model.predict("goal", "goal")[0] == "sports"
+    label, confidence = model.predict("vote", "vote")   # the group wins, the split picks politics,
+    assert label == "politics" and confidence > 0.9     # the confidence is the group's, not halved
+    assert model.predict("recipe", "")[0] == "lifestyle"                   # the extra passes its gate
+    assert dataclasses.replace(model, extra_gate=2.5).predict("recipe", "")[0] != "lifestyle"  # 0.95 < 2.5 x 0.5
+    assert model.predict("goal vote", "")[0] == "other"                     # 0.5 for each group < 0.6
+    probs = model.probabilities("vote recipe")
+    assert abs(sum(probs.values()) - 1) < 1e-9
+
+
+def test_extras_take_few_real_ag_items(classifier):
+    """The gate is set so that at most the budget of real AG training items (out of fold)
+    goes to health/entertainment/lifestyle; the calibration is in the file."""
+    training = json.loads(MODEL_PATH.read_text())["training"]
+    assert training["calibration"]["taken_by_extras_share"] <= training["gate_budget"] <= 0.01
+    assert 0 < classifier.extra_gate < 5 and classifier.groups == ("world", "business", "technology", "sports")
 
 
 def test_shipped_model_on_real_news_it_never_saw(classifier):

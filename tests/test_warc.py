@@ -73,9 +73,9 @@ def test_records_become_pages_or_dead_letters(archive):
     a = pages["https://news.example/a.html"]
     assert a.fetched_at == dt.datetime(2025, 5, 16, 8, 30, tzinfo=dt.timezone.utc)
     assert a.content == article_html() and a.status == 200 and a.request.origin == "warc"
-    assert a.content_type == "text/html" and a.encoding == "utf-8"
+    assert a.content_type == "text/html" and a.declared_charset == "utf-8"
     b = pages["https://news.example/b.html"]
-    assert b.encoding == "iso-8859-1" and b.fetched_at == dt.datetime(2025, 5, 16, 9, 0, 0, 123456,
+    assert b.declared_charset == "iso-8859-1" and b.fetched_at == dt.datetime(2025, 5, 16, 9, 0, 0, 123456,
                                                                       tzinfo=dt.timezone.utc)
     assert pages["https://news.example/chunked.html"].content == b"<html>"  # de-chunked by warcio
     reasons = {url: (d.stage, d.reason) for url, d in dead.items()}

@@ -386,6 +386,67 @@ def _compatible(config: NearDupConfig):
     return lambda entry: entry.params == params and len(entry.signature) == 2 * config.num_perm
 
 
+def _band_keys_new(s: Sketched, config: NearDupConfig):
+    if s.size == 0:
+        return
+    for key in minhash.band_keys(_sig(s.signature), config.bands, config.rows):
+        yield key, (s.article.article_id, 1)
+    for key in minhash.anchors(s.article.body, config):  # excerpts, longer versions
+        yield key, (s.article.article_id, 1)
+
+
+def _band_keys_previous(p: SignatureEntry, wanted, config: NearDupConfig):
+    """Only the buckets this run's articles fall in: earlier runs' stories are not
+    shuffled band by band on every run."""
+    if p.shingles <= 0:
+        return
+    for key in minhash.band_keys(_sig(p.signature), config.bands, config.rows):
+        if key in wanted:
+            yield key, (p.article_id, 0)
+
+
+def _links(kv, config: NearDupConfig):
+    key, members = kv
+    return bucket_links(members, config.max_anchor_bucket if key.startswith("a:") else None)
+
+
+def _route(element):
+    """An article with no near copy in sight passes through; the others go to their component."""
+    _id, groups = element
+    component = sorted(groups["component"])
+    new = list(groups["new"])
+    if not component:
+        for s in new:
+            yield s.article
+        return
+    for s in new:
+        yield pvalue.TaggedOutput("member", (component[0], s))
+    for p in sorted(groups["previous"], key=lambda p: p.article_id)[:1]:
+        yield pvalue.TaggedOutput("member", (component[0], p))
+
+
+def _cluster(element, config: NearDupConfig):
+    _component, items = element
+    items = list(items)
+    new = [x for x in items if isinstance(x, Sketched)]
+    previous = [x for x in items if isinstance(x, SignatureEntry)]
+    representatives, to_previous = cluster_component(new, previous, config)
+    for article in representatives:
+        if len(article.members) > 0:
+            Metrics.counter("dedup", "near_clusters").inc()
+        yield article
+    now = dt.datetime.now(dt.timezone.utc)
+    for article, target, similarity in sorted(to_previous, key=lambda t: t[0].article_id):
+        Metrics.counter("dedup", "near_duplicates_of_earlier_runs").inc()
+        yield pvalue.TaggedOutput(DUPLICATES, duplicate_row(
+            article.url, article.article_id, target, "near", round(similarity, 4), now))
+        for dup in duplicates_of(article, target, now):
+            yield pvalue.TaggedOutput(DUPLICATES, dup)
+
+
+_BandKey = Tuple[str, Tuple[str, int]]
+
+
 class NearDuplicates(beam.PTransform):
     """(articles, earlier runs' SignatureEntry) -> {"articles": articles with
     near copies folded in (kind ``near``), "duplicates": copies of stories an
@@ -400,88 +461,30 @@ class NearDuplicates(beam.PTransform):
         config = self._config
         sketched = articles | "Sketch" >> beam.ParDo(_SketchFn(config)).with_output_types(Sketched)
         previous = previous | "CompatibleSignatures" >> beam.Filter(_compatible(config))
-
-        def _bands_new(s: Sketched):
-            if s.size == 0:
-                return
-            for key in minhash.band_keys(_sig(s.signature), config.bands, config.rows):
-                yield key, (s.article.article_id, 1)
-            for key in minhash.anchors(s.article.body, config):  # excerpts, longer versions
-                yield key, (s.article.article_id, 1)
-
-        def _links(kv):
-            key, members = kv
-            return bucket_links(members, config.max_anchor_bucket if key.startswith("a:") else None)
-
-        def _bands_previous(p: SignatureEntry, wanted):
-            # Only the buckets this run's articles fall in: earlier runs'
-            # stories are not shuffled band by band on every run.
-            if p.shingles <= 0:
-                return
-            for key in minhash.band_keys(_sig(p.signature), config.bands, config.rows):
-                if key in wanted:
-                    yield key, (p.article_id, 0)
-
-        band_new = sketched | "BandKeys" >> beam.FlatMap(_bands_new).with_output_types(
-            Tuple[str, Tuple[str, int]])
+        band_new = sketched | "BandKeys" >> beam.FlatMap(_band_keys_new, config).with_output_types(_BandKey)
         wanted = band_new | "NewBandKeys" >> beam.Keys() | "BandKeySet" >> beam.combiners.ToSet()
         band_prev = previous | "PreviousBandKeys" >> beam.FlatMap(
-            _bands_previous, wanted=beam.pvalue.AsSingleton(wanted)).with_output_types(
-            Tuple[str, Tuple[str, int]])
+            _band_keys_previous, beam.pvalue.AsSingleton(wanted), config).with_output_types(_BandKey)
         links = ((band_new, band_prev)
                  | "AllBandKeys" >> beam.Flatten()
                  | "GroupByBand" >> beam.GroupByKey()
-                 | "BucketLinks" >> beam.FlatMap(_links))
+                 | "BucketLinks" >> beam.FlatMap(_links, config))
         # Component ids need a global view of the links; links exist only for
         # articles sharing a band, a small fraction of a day's articles.
         assignment = (links
                       | "CollectLinks" >> beam.combiners.ToList()
                       | "Components" >> beam.FlatMap(lambda ls: sorted(components(ls).items()))
                       .with_output_types(Tuple[str, str]))
-
         by_id_new = sketched | "KeyById" >> beam.Map(
             lambda s: (s.article.article_id, s)).with_output_types(Tuple[str, Sketched])
         by_id_prev = previous | "KeyPreviousById" >> beam.Map(
             lambda p: (p.article_id, p)).with_output_types(Tuple[str, SignatureEntry])
-
-        def _route(element):
-            _id, groups = element
-            component = sorted(groups["component"])
-            new = list(groups["new"])
-            if not component:
-                for s in new:  # no near copy in sight: passes through untouched
-                    yield s.article
-                return
-            for s in new:
-                yield pvalue.TaggedOutput("member", (component[0], s))
-            for p in sorted(groups["previous"], key=lambda p: p.article_id)[:1]:
-                yield pvalue.TaggedOutput("member", (component[0], p))
-
         routed = ({"new": by_id_new, "previous": by_id_prev, "component": assignment}
                   | "JoinComponents" >> beam.CoGroupByKey()
                   | "Route" >> beam.FlatMap(_route).with_outputs("member", main="alone"))
-
-        def _cluster(element):
-            _component, items = element
-            items = list(items)
-            new = [x for x in items if isinstance(x, Sketched)]
-            previous_ = [x for x in items if isinstance(x, SignatureEntry)]
-            representatives, to_previous = cluster_component(new, previous_, config)
-            for article in representatives:
-                if len(article.members) > 0:
-                    Metrics.counter("dedup", "near_clusters").inc()
-                yield article
-            now = dt.datetime.now(dt.timezone.utc)
-            for article, target, similarity in sorted(to_previous, key=lambda t: t[0].article_id):
-                Metrics.counter("dedup", "near_duplicates_of_earlier_runs").inc()
-                yield pvalue.TaggedOutput(DUPLICATES, duplicate_row(
-                    article.url, article.article_id, target, "near", round(similarity, 4), now))
-                for dup in duplicates_of(article, target, now):
-                    yield pvalue.TaggedOutput(DUPLICATES, dup)
-
         clustered = (routed.member
                      | "GroupByComponent" >> beam.GroupByKey()
-                     | "Cluster" >> beam.FlatMap(_cluster).with_outputs(DUPLICATES, main="articles"))
+                     | "Cluster" >> beam.FlatMap(_cluster, config).with_outputs(DUPLICATES, main="articles"))
         merged = (routed.alone, clustered.articles) | "AllStories" >> beam.Flatten()
         return {"articles": merged, DUPLICATES: clustered.duplicates}
 
@@ -515,76 +518,15 @@ class ReadPreviousSignatures(sink.ReadFromOutput):
         super().__init__(output, read_signatures, SignatureEntry, label)
 
 
-# --------------------------------------------------------------------------- streaming near-duplicates
-
-# Streaming semantics differ from batch on purpose: an article already written
-# cannot be un-written, so the representative is the *first seen* copy (the
-# earliest in (event time, representative order) among those still in state)
-# and a later copy is recorded in ``_duplicates`` against it. Cluster sizes of
-# written representatives are not updated afterwards (``pipeline.inspect``'s
-# ``clusters`` view counts later copies). The transform is
-# ``transforms.near_stream.StreamingNearDedup`` (re-exported below): band
-# buckets hold 12-byte ids, each signature is stored once in an id-sharded
-# store that verifies, and the state is restored from ``DIR/_state/signatures``
-# on restart. The first design kept the whole signature in each of a story's
-# 42 buckets: 20.6 KB of state per story kept at 100,000 stories, against
-# ~0.9 KB now (``python -m benchmarks.dedup --streaming-state 100000``).
-
+# --------------------------------------------------------------------------- streaming
 
 def stream_order(article: Article, event_micros: int) -> tuple:
     """First seen = earliest event time, then the batch representative order."""
     return (event_micros, -len(article.body), article.url, article.article_id)
 
 
-class _EventOrderInBundleFn(beam.DoFn):
-    """Re-emits each bundle in event-time order. Copies that arrive together
-    (one polling round: several feeds carrying the same wire story) then reach
-    the band buckets earliest first, so the later copy finds the earlier one
-    instead of both becoming representatives (measured on 422 generated
-    articles, 141 true stories, all in one go on the FnApiRunner: 196 stories
-    written without it with 16 shards per band, 147 with it)."""
-
-    def start_bundle(self):
-        self._buffer = []
-
-    def process(self, s: Sketched, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
-        self._buffer.append((stream_order(s.article, int(timestamp.micros)), s, timestamp, window))
-
-    def finish_bundle(self):
-        from apache_beam.utils.windowed_value import WindowedValue
-        buffered, self._buffer = sorted(self._buffer, key=lambda b: b[0]), []
-        for _order, s, timestamp, window in buffered:
-            yield WindowedValue(s, timestamp, [window])
-
-
-class _FirstByIdFn(beam.DoFn):
-    SEEN = beam.transforms.userstate.ReadModifyWriteStateSpec("first", beam.coders.PickleCoder())
-
-    def process(self, element, first=beam.DoFn.StateParam(SEEN)):
-        article_id, article = element
-        kept = first.read()
-        if kept is None:
-            first.write(article.url)
-            yield article
-            return
-        now = dt.datetime.now(dt.timezone.utc)
-        url = article.input_url if article.url == kept and article.input_url else article.url
-        yield pvalue.TaggedOutput(DUPLICATES, duplicate_row(url, article_id, article_id, "url", 1.0, now))
-        for dup in duplicates_of(article, article_id, now):
-            yield pvalue.TaggedOutput(DUPLICATES, dup)
-
-
-class StreamingDedupById(beam.PTransform):
-    """Unbounded Articles -> {"articles": the first copy of each canonical URL
-    (``article_id``), "duplicates": later copies (kind ``url``)}. Stateful per
-    id, no timers and no GroupByKey (which the local runner would hold until an
-    unbounded source ends); the global window, like ``StreamingNearDedup``."""
-
-    def expand(self, articles):
-        return (articles
-                | "GlobalWindow" >> beam.WindowInto(beam.window.GlobalWindows())
-                | "KeyById" >> beam.Map(lambda a: (a.article_id, a)).with_output_types(Tuple[str, Article])
-                | "FirstById" >> beam.ParDo(_FirstByIdFn()).with_outputs(DUPLICATES, main="articles"))
-
-
+# The stateful streaming steps (first seen by id, by content; event order in a
+# bundle) are in ``transforms/stream_dedup.py``, re-exported here.
+from transforms.stream_dedup import (  # noqa: E402,F401
+    StreamingDedupByContent, StreamingDedupById, _EventOrderInBundleFn, _FirstByContentFn, _FirstByIdFn)
 from transforms.near_stream import StreamingNearDedup  # noqa: E402,F401 -- the streaming variant

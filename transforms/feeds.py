@@ -29,14 +29,16 @@ from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import WindowedValue
 
+from core.dates import parse_datetime
+from core.dead_letters import DEAD_LETTER
 from schemas import reasons
-from schemas.records import DeadLetter, FeedRequest, PageRequest, parse_iso_utc
+from schemas.records import DeadLetter, FeedRequest, PageRequest
 from transforms import feed_state
 from transforms import fetch as fetch_mod
 from transforms import interrupt
+from transforms.emit import dead_letter_outputs
 
 LOG = logging.getLogger(__name__)
-DEAD_LETTER = "dead_letter"
 FEED_STATE = "feed_state"
 MAX_FEED_BYTES = 10 * 1024 * 1024
 JSON_FEED_TYPES = ("application/feed+json", "application/json")
@@ -193,7 +195,7 @@ def _parse_json_feed(content: bytes, request: FeedRequest, base: str
         pages.append(PageRequest(
             url=absolute, origin="feed", feed_url=request.url,
             topic_hint=request.topic, entry_title=_strip_html(item.get("title")),
-            entry_published=parse_iso_utc(item.get("date_published") or item.get("date_modified")),
+            entry_published=parse_datetime(item.get("date_published") or item.get("date_modified")),
             entry_authors=tuple(a.get("name") for a in authors
                                 if isinstance(a, dict) and isinstance(a.get("name"), str) and a.get("name")),
             entry_categories=tuple(str(t) for t in tags if t),
@@ -416,8 +418,7 @@ class _ReadFeedFn(beam.DoFn):
             self.entries.inc()
             yield WindowedValue(page, timestamp, [window])
         for letter in read.dead:
-            fetch_mod.dead_letter_counter(letter).inc()
-            yield pvalue.TaggedOutput(DEAD_LETTER, WindowedValue(letter, timestamp, [window]))
+            yield from dead_letter_outputs(letter, window, timestamp)
         if read.state is not None:
             yield pvalue.TaggedOutput(FEED_STATE, WindowedValue(read.state, timestamp, [window]))
 

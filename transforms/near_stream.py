@@ -429,7 +429,8 @@ class StreamingNearDedup(beam.PTransform):
         self._restore_from = restore_from
 
     def expand(self, articles):
-        from transforms.dedup import DUPLICATES, Sketched, _EventOrderInBundleFn, _SketchFn
+        from transforms.dedup import DUPLICATES, Sketched, _SketchFn
+        from transforms.stream_dedup import _EventOrderInBundleFn
         config, shards = self._config, self._shards
 
         def _probes(s: Sketched, timestamp=beam.DoFn.TimestampParam):

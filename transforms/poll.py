@@ -38,14 +38,15 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.core import RestrictionProvider
 from apache_beam.utils.timestamp import Timestamp
 
+from core.dead_letters import DEAD_LETTER
 from schemas import reasons
 from schemas.records import DeadLetter, FeedRequest, PageRequest
 from transforms import feed_state, urls
+from transforms.sources import host_refusal
 from transforms import feeds as feeds_mod
 from transforms import fetch as fetch_mod
 
 LOG = logging.getLogger("newsbeam.poll")
-DEAD_LETTER = "dead_letter"
 
 FAILING_AFTER = 3          # consecutive failures before a feed is reported as failing
 MAX_BACKOFF = 16           # a feed is never polled less often than base x this
@@ -300,7 +301,8 @@ class _PollFeedFn(beam.DoFn):
     STATE = beam.transforms.userstate.ReadModifyWriteStateSpec("feed", beam.coders.PickleCoder())
 
     def __init__(self, config: fetch_mod.FetchConfig, output: Optional[str], base_interval: float,
-                 ttl: float):
+                 ttl: float, hosts: Tuple[Tuple[str, ...], Tuple[str, ...]] = ((), ())):
+        self._hosts = hosts  # the sources file's (allow, deny) lists
         self._config = config
         self._output = output
         self._base = base_interval
@@ -331,32 +333,59 @@ class _PollFeedFn(beam.DoFn):
         now = time.time()
         if tick.final or now < state.next_due:
             return
+        refusal = host_refusal(request.url, *self._hosts)
+        if refusal is not None:  # refused by the sources file: one dead letter, never polled
+            state.next_due = float("inf")
+            feed.write(state)
+            Metrics.counter("dead_letters", f"sources.{reasons.HOST_NOT_ALLOWED}").inc()
+            yield pvalue.TaggedOutput(DEAD_LETTER, DeadLetter(
+                url=request.url, stage=reasons.STAGE_SOURCES, reason=reasons.HOST_NOT_ALLOWED,
+                detail=refusal, at=dt.datetime.now(dt.timezone.utc)))
+            return
         base = request.poll_interval or self._base
-        seen = SeenSet(state.seen, self._ttl)
-        seen.prune(now)
-        headers = feed_state.conditional_headers(state.validators)
         self.polled.inc()
         try:
-            response = feeds_mod.fetch_feed(request, self._session, self._config, headers=headers,
+            response = feeds_mod.fetch_feed(request, self._session, self._config,
+                                            headers=feed_state.conditional_headers(state.validators),
                                             throttle=self._throttle)
         except Exception as exc:
-            reason = exc.reason if isinstance(exc, fetch_mod.FetchError) else reasons.CONNECTION_ERROR
-            detail = exc.detail if isinstance(exc, fetch_mod.FetchError) else f"{type(exc).__name__}: {exc}"
-            after_poll(state, now, base, failed=True, new_entries=0)
+            letter = self._failed(request, state, now, base, exc)
             feed.write(state)
-            if state.failures >= FAILING_AFTER:
-                Metrics.counter("poll", "feeds_failing").inc()
-                LOG.warning("feed %s failed %d times in a row (%s); next poll in %.0f s",
-                            request.url, state.failures, reason, state.next_due - now)
-            yield pvalue.TaggedOutput(DEAD_LETTER, DeadLetter(
-                url=request.url, stage=reasons.STAGE_FETCH, reason=reason, detail=detail[:500],
-                at=dt.datetime.now(dt.timezone.utc)))
+            yield pvalue.TaggedOutput(DEAD_LETTER, letter)
             return
-        stamp = dt.datetime.fromtimestamp(now, dt.timezone.utc)
+        new_pages, dead = self._read(request, response, state, now, base)
+        feed.write(state)
+        by_host: Dict[str, List[PageRequest]] = {}
+        for page in new_pages:
+            by_host.setdefault(fetch_mod.host_key(page.url), []).append(page)
+        for host in sorted(by_host):
+            yield host, tuple(by_host[host])
+        for letter in dead:
+            yield pvalue.TaggedOutput(DEAD_LETTER, letter)
+
+    def _failed(self, request: FeedRequest, state: FeedPollState, now: float, base: float,
+                exc: Exception) -> DeadLetter:
+        """A failed read: back off, warn when it keeps failing; its dead letter."""
+        reason = exc.reason if isinstance(exc, fetch_mod.FetchError) else reasons.CONNECTION_ERROR
+        detail = exc.detail if isinstance(exc, fetch_mod.FetchError) else f"{type(exc).__name__}: {exc}"
+        after_poll(state, now, base, failed=True, new_entries=0)
+        if state.failures >= FAILING_AFTER:
+            Metrics.counter("poll", "feeds_failing").inc()
+            LOG.warning("feed %s failed %d times in a row (%s); next poll in %.0f s",
+                        request.url, state.failures, reason, state.next_due - now)
+        return DeadLetter(url=request.url, stage=reasons.STAGE_FETCH, reason=reason, detail=detail[:500],
+                          at=dt.datetime.now(dt.timezone.utc))
+
+    def _read(self, request: FeedRequest, response, state: FeedPollState, now: float, base: float
+              ) -> Tuple[List[PageRequest], List[DeadLetter]]:
+        """A feed read: its entries not seen before (once each) and new dead letters;
+        updates ``state`` (validators, seen-set, back-off)."""
+        seen = SeenSet(state.seen, self._ttl)
+        seen.prune(now)
         changed = True
         if urllib_scheme(request.url) in ("http", "https"):
-            check = feed_state.assess(state.validators, request.url, response.status,
-                                      response.headers, response.content, stamp)
+            check = feed_state.assess(state.validators, request.url, response.status, response.headers,
+                                      response.content, dt.datetime.fromtimestamp(now, dt.timezone.utc))
             state.validators = check.state
             changed = check.changed
         pages: List[PageRequest] = []
@@ -365,8 +394,9 @@ class _PollFeedFn(beam.DoFn):
             pages, dead = feeds_mod.parse_feed(response.content, request,
                                                content_type=response.headers.get("content-type"),
                                                base_url=response.url)
-            if any(d.reason == reasons.FEED_UNPARSEABLE for d in dead):
-                state.validators = None  # read it in full next time
+        unparseable = any(d.reason == reasons.FEED_UNPARSEABLE for d in dead)
+        if unparseable:
+            state.validators = None  # read it in full next time
         fresh_keys = set(seen.add_new(
             [k for k in dict.fromkeys(entry_key(p.url) for p in pages) if k not in self._seeded], now))
         new_pages, emitted = [], set()
@@ -379,17 +409,9 @@ class _PollFeedFn(beam.DoFn):
         self.new_entries.inc(len(new_pages))
         # An entry without a link (or similar) is reported once, not on every poll.
         dead = [d for d in dead if d.reason == reasons.FEED_UNPARSEABLE or seen.add_new([d.url], now)]
-        after_poll(state, now, base, failed=bool(dead) and not pages
-                   and any(d.reason == reasons.FEED_UNPARSEABLE for d in dead),
+        after_poll(state, now, base, failed=bool(dead) and not pages and unparseable,
                    new_entries=len(new_pages))
-        feed.write(state)
-        by_host: Dict[str, List[PageRequest]] = {}
-        for page in new_pages:
-            by_host.setdefault(fetch_mod.host_key(page.url), []).append(page)
-        for host in sorted(by_host):
-            yield host, tuple(by_host[host])
-        for letter in dead:
-            yield pvalue.TaggedOutput(DEAD_LETTER, letter)
+        return new_pages, dead
 
 
 def urllib_scheme(url: str) -> str:
@@ -402,12 +424,16 @@ class PollFeeds(beam.PTransform):
     ``dead_letter``. ``feeds``: the feeds to poll; each is polled on the first
     tick at or after its due time (``interval`` or its own ``poll_interval``,
     stretched by back-off). ``output``: seed the seen-set from what is written
-    there. ``ttl``: how long an entry key is remembered (seconds)."""
+    there. ``ttl``: how long an entry key is remembered (seconds). ``allow_hosts`` /
+    ``deny_hosts``: the sources file's host lists; a refused feed is never polled
+    and becomes one dead letter (``host_not_allowed``), as in batch."""
 
     def __init__(self, feeds: Sequence[FeedRequest], config: fetch_mod.FetchConfig, interval: float,
                  output: Optional[str] = None, ttl: float = DEFAULT_TTL.total_seconds(),
-                 label: Optional[str] = None):
+                 label: Optional[str] = None, allow_hosts: Sequence[str] = (),
+                 deny_hosts: Sequence[str] = ()):
         super().__init__(label)
+        self._hosts = (tuple(allow_hosts), tuple(deny_hosts))
         self._feeds = list(feeds)
         self._config = config
         self._interval = interval
@@ -423,5 +449,6 @@ class PollFeeds(beam.PTransform):
 
         return (ticks
                 | "PerFeed" >> beam.FlatMap(_per_feed).with_output_types(Tuple[str, Tuple[Tick, FeedRequest]])
-                | "PollFeed" >> beam.ParDo(_PollFeedFn(self._config, self._output, self._interval, self._ttl))
+                | "PollFeed" >> beam.ParDo(_PollFeedFn(self._config, self._output, self._interval, self._ttl,
+                                                  self._hosts))
                 .with_outputs(DEAD_LETTER, main="requests"))

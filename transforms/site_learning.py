@@ -381,13 +381,16 @@ class LearnSiteTemplatesStreaming(beam.PTransform):
 
     State is per site in the global window (the input is re-windowed into it, and the output
     put back into the input's window function), so learning is not reset by windowing; element
-    timestamps are kept. For unbounded input; works on bounded input too."""
+    timestamps are kept. For unbounded input; works on bounded input too. ``min_articles=0``
+    disables the pass."""
 
     def __init__(self, min_articles: int = DEFAULT_MIN_ARTICLES, label: Optional[str] = None):
         super().__init__(label)
-        self._k = check_min_articles(min_articles)
+        self._k = min_articles if min_articles == 0 else check_min_articles(min_articles)
 
     def expand(self, articles):
+        if not self._k:  # 0: off, as in batch
+            return articles | "NoSiteLearning" >> beam.Map(lambda a: a)
         windowfn = articles.windowing.windowfn
         keyed = (articles
                  | "GlobalWindow" >> beam.WindowInto(window.GlobalWindows())

@@ -11,10 +11,11 @@ segment or feed topic "Opinion"/"Comment", JSON-LD ``OpinionNewsArticle`` or ``g
 ``article:opinion``, a kicker; not the categories) sets ``is_opinion``, and the subject still comes from the other
 signals or the classifier, which never predicts opinion.
 
-The classifier is a linear model (TF-IDF of words and word pairs -> softmax over the
-topical slugs) shipped as ``transforms/topic_model.json`` and trained by
-``benchmarks/train_topics.py`` on real news (AG News) plus hand-written items. Pure Python
-and numpy at run time, no download. Its probability is calibrated on held-out real items
+The classifier (``transforms/topic_model.json``, trained by ``benchmarks/train_topics.py``)
+is linear over TF-IDF: the subjects of real labelled news (AG) are decided by a head trained
+on those real items only, the subjects AG lacks take an article only on strong evidence, and
+a split picks world/politics and technology/science within their group. Pure Python and numpy
+at run time, no download. Its probability is calibrated on held-out real items
 (``topic_confidence``); below the model's ``min_confidence`` it says ``other``. It runs only
 on the languages it was trained on (``unsupported_language`` otherwise).
 """
@@ -37,7 +38,7 @@ from schemas.records import Article
 from schemas.taxonomy import DEFAULT_TOPIC, OPINION, SYNONYMS, TOPICS, to_slug
 
 MODEL_PATH = pathlib.Path(__file__).with_name("topic_model.json")
-MODEL_FORMAT = "newsbeam-topic-model/2"
+MODEL_FORMAT = "newsbeam-topic-model/3"
 MAX_TEXT_CHARS = 2000  # the lede carries the topic; the tail only costs time (measured: same or better accuracy on full articles than 6000, a third of the time)
 
 _SKIP_SEGMENTS = {"news", "article", "articles", "story", "stories", "www", "en", "index.html",
@@ -70,27 +71,16 @@ def url_topic(url: str) -> Optional[str]:
 
 # --------------------------------------------------------------------------- classifier
 
-_WORD = re.compile(r"[a-z][a-z'\-]*[a-z]|[a-z]")
-STOPWORDS = frozenset("""
-a about above after again against all also am an and any are as at be because been before being
-below between both but by can could did do does doing down during each few for from further had
-has have having he her here hers herself him himself his how i if in into is it its itself just
-me more most my myself no nor not now of off on once only or other our ours ourselves out over
-own same she should so some such than that the their theirs them themselves then there these they
-this those through to too under until up very was we were what when where which while who whom
-why will with would you your yours yourself yourselves said says say mr ms mrs one two three
-four five six seven eight nine ten percent year years last first new week month day monday
-tuesday wednesday thursday friday saturday sunday
-""".split())
+# Words as scikit-learn's TfidfVectorizer finds them by default (2+ word characters,
+# lowercased): the AG model is trained with it, so inference must split text the same way.
+_WORD = re.compile(r"(?u)\b\w\w+\b")
 
 
-def tokenize(text: str, ngram: int = 1) -> List[str]:
-    """Lowercase words (stopwords and 1-letter words dropped), plus word pairs if ``ngram`` is 2."""
-    words = [w for w in _WORD.findall(text.lower().replace("\u2019", "'"))
-             if len(w) > 1 and w not in STOPWORDS]
-    words = [w[:-2] if w.endswith("'s") else w for w in words]
+def tokenize(text: str, ngram: int = 2) -> List[str]:
+    """Lowercase words of 2+ characters, plus word pairs if ``ngram`` is 2."""
+    words = _WORD.findall(text.lower())
     if ngram >= 2:
-        words += [f"{a} {b}" for a, b in zip(words, words[1:])]
+        return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
     return words
 
 
@@ -100,52 +90,75 @@ def classifier_text(title: Optional[str], body: Optional[str]) -> str:
     return f"{title}\n{title}\n{(body or '')[:MAX_TEXT_CHARS]}"
 
 
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    exps = np.exp(scores - scores.max())
+    return exps / exps.sum()
+
+
+def _sigmoid(score: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, score))))
+
+
 @dataclasses.dataclass(frozen=True)
 class TopicClassifier:
-    """A softmax-linear model over TF-IDF features (see ``benchmarks/train_topics.py``),
-    with optional binary *splits*: a group the real training data cannot tell apart
-    (AG's World holds both world and politics news) gets one softmax probability, which a
-    logistic split shares between its two slugs: p(politics) = p(world group) * sigmoid(s).
+    """Three linear heads over one TF-IDF vector (see ``benchmarks/train_topics.py``):
 
-    The weights come calibrated (temperature folded in), so the top probability is the
-    ``topic_confidence``; below ``min_confidence`` the answer is ``other``. ``languages``
-    are those of its training text: :func:`choose` never runs it on anything else."""
+    - *groups*: the subjects real labelled news (AG) covers, decided by a model trained on
+      those real items only (temperature-calibrated softmax over one-vs-rest scores), so on
+      them it is never worse than the plain library;
+    - *extras*: subjects AG lacks (health, ...), learnt from few items; one softmax over
+      ``[none] + extras`` that takes an article only when its probability reaches
+      ``extra_gate`` times the best group's (set so that almost no real AG-class item is taken);
+    - *splits*: a group that holds two slugs (AG's World: world and politics) shares its
+      probability by a logistic score: p(politics) = p(world) * sigmoid(s).
+
+    ``topic_confidence`` is the chosen slug's probability; below ``min_confidence`` the
+    answer is ``other``. ``languages`` are those of the training text: :func:`choose`
+    never runs it on anything else."""
     groups: Tuple[str, ...]
     idf: Dict[str, float]
-    weights: Dict[str, Tuple[float, ...]]  # term -> one weight per group, then one per split
-    bias: Tuple[float, ...]                # one per group, then one per split
+    weights: Dict[str, Tuple[float, ...]]  # term -> weights: groups, then extras, then splits
+    bias: Tuple[float, ...]                # the same layout
+    extras: Tuple[str, ...] = ()
     splits: Tuple[Tuple[str, str], ...] = ()  # (group, second slug): sigmoid(s) goes to the second
-    ngram: int = 1
+    extra_gate: float = 1.0
+    ngram: int = 2
     min_confidence: float = 0.0
     languages: Tuple[str, ...] = ("en",)
 
     def __post_init__(self):
         assert all(label in TOPICS and label not in (OPINION, DEFAULT_TOPIC) for label in self.labels), self.labels
         assert all(group in self.groups for group, _ in self.splits), self.splits
+        assert len(self.bias) == len(self.groups) + len(self.extras) + len(self.splits), len(self.bias)
 
     @property
     def labels(self) -> Tuple[str, ...]:
         """Every slug it can answer, in tie-breaking order."""
         seconds = dict(self.splits)
-        return tuple(s for g in self.groups for s in ((g, seconds[g]) if g in seconds else (g,)))
+        grouped = tuple(s for g in self.groups for s in ((g, seconds[g]) if g in seconds else (g,)))
+        return grouped + self.extras
 
     @classmethod
     def load(cls, path: pathlib.Path = MODEL_PATH) -> "TopicClassifier":
         data = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
-        terms = data["terms"]  # term -> [idf, w_group1, ..., w_split1, ...]
+        if data.get("format") != MODEL_FORMAT:
+            raise ValueError(f"{path}: not a {MODEL_FORMAT} file")
+        terms = data["terms"]  # term -> [idf, weights...]
         return cls(groups=tuple(data["groups"]), idf={t: v[0] for t, v in terms.items()},
-                   weights={t: tuple(v[1:]) for t, v in terms.items()},
-                   bias=tuple(data["bias"]), splits=tuple(tuple(s) for s in data.get("splits", ())),
-                   ngram=int(data.get("ngram", 1)), min_confidence=float(data.get("min_confidence", 0.0)),
+                   weights={t: tuple(v[1:]) for t, v in terms.items()}, bias=tuple(data["bias"]),
+                   extras=tuple(data.get("extras", ())), splits=tuple(tuple(s) for s in data.get("splits", ())),
+                   extra_gate=float(data.get("extra_gate", 1.0)), ngram=int(data.get("ngram", 2)),
+                   min_confidence=float(data.get("min_confidence", 0.0)),
                    languages=tuple(data.get("languages", ("en",))))
 
     def to_json(self, extra: Optional[dict] = None) -> str:
         terms = {t: [round(self.idf[t], 4)] + [round(w, 4) for w in self.weights[t]]
                  for t in sorted(self.weights)}
         data = {"format": MODEL_FORMAT, "labels": list(self.labels), "groups": list(self.groups),
-                "splits": [list(s) for s in self.splits], "languages": list(self.languages),
-                "ngram": self.ngram, "min_confidence": self.min_confidence,
-                "bias": [round(b, 4) for b in self.bias], **(extra or {}), "terms": terms}
+                "extras": list(self.extras), "splits": [list(s) for s in self.splits],
+                "languages": list(self.languages), "ngram": self.ngram, "extra_gate": self.extra_gate,
+                "min_confidence": self.min_confidence, "bias": [round(b, 4) for b in self.bias],
+                **(extra or {}), "terms": terms}
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
 
     def supports(self, language: Optional[str]) -> bool:
@@ -163,42 +176,65 @@ class TopicClassifier:
             object.__setattr__(self, "_cache", cached)
         return cached
 
-    def probabilities(self, text: str) -> Dict[str, float]:
-        """Sublinear tf x idf, L2-normalised (as the trainer's TfidfVectorizer), then the
-        group softmax and the splits."""
+    def scores(self, text: str) -> np.ndarray:
+        """Sublinear tf x idf, L2-normalised (as the trainer's TfidfVectorizer), times the
+        weights: one score per group, extra and split."""
         index, idf, matrix, bias = self._matrix()
         counted = collections.Counter(tokenize(text, self.ngram))
         known = counted.keys() & index.keys()  # set intersection in C: most pairs are unknown
+        if not known:
+            return bias
         rows = [index[t] for t in known]
-        counts = [counted[t] for t in known]
-        scores = bias
-        if rows:
-            values = (1.0 + np.log(np.array(counts, dtype=float))) * idf[rows]
-            values /= np.sqrt(values @ values)
-            scores = bias + values @ matrix[rows]
-        groups = scores[:len(self.groups)]
-        exps = np.exp(groups - groups.max())
-        probs = {group: float(e) for group, e in zip(self.groups, exps / exps.sum())}
-        for (group, second), score in zip(self.splits, scores[len(self.groups):]):
-            share = 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, float(score)))))
-            probs[second] = probs[group] * share
-            probs[group] *= 1.0 - share
+        values = (1.0 + np.log(np.array([counted[t] for t in known], dtype=float))) * idf[rows]
+        values /= np.sqrt(values @ values)
+        return bias + values @ matrix[rows]
+
+    def _heads(self, text: str) -> Tuple[Dict[str, float], Dict[str, float], Dict[str, float]]:
+        """(group probabilities; each split's share for its second slug; extras' probabilities
+        against none)."""
+        scores = self.scores(text)
+        n_groups, n_extras = len(self.groups), len(self.extras)
+        groups = dict(zip(self.groups, map(float, _softmax(scores[:n_groups]))))
+        shares = {group: _sigmoid(float(score))
+                  for (group, _), score in zip(self.splits, scores[n_groups + n_extras:])}
+        extras = _softmax(np.concatenate([[0.0], scores[n_groups:n_groups + n_extras]]))
+        return groups, shares, dict(zip(self.extras, map(float, extras[1:])))
+
+    def probabilities(self, text: str) -> Dict[str, float]:
+        """One distribution over the labels: p(extra), and the groups' (split) share of p(none)."""
+        groups, shares, extras = self._heads(text)
+        rest = 1.0 - sum(extras.values())
+        seconds = dict(self.splits)
+        probs = dict(extras)
+        for group, p in groups.items():
+            share = shares.get(group, 0.0)
+            probs[group] = p * rest * (1.0 - share)
+            if group in seconds:
+                probs[seconds[group]] = p * rest * share
         return {label: probs[label] for label in self.labels}
 
     def predict(self, title: Optional[str], body: Optional[str],
                 min_confidence: Optional[float] = None) -> Tuple[str, float]:
-        """(slug, confidence); ``other`` when the best topic is below the threshold
-        (``min_confidence``, default the model's) or there is no text. Ties go to the
-        label listed first (a total order)."""
+        """(slug, confidence). An extra when its probability reaches ``extra_gate`` times the
+        best group's (the evidence for it against the subjects real news taught); else that
+        group, and within a split group the slug its split favours. The
+        confidence is the calibrated probability that this group is right (a split's two
+        slugs share it); below the threshold (``min_confidence``, default the model's) or
+        without text the answer is ``other``. Ties go to the label listed first."""
         text = classifier_text(title, body)
         if not text.strip():
             return DEFAULT_TOPIC, 0.0
-        probs = self.probabilities(text)
-        label = max(self.labels, key=lambda l: (probs[l], -self.labels.index(l)))
+        groups, shares, extras = self._heads(text)
+        group = max(self.groups, key=lambda g: (groups[g], -self.groups.index(g)))
+        if extras:
+            extra = max(self.extras, key=lambda e: (extras[e], -self.extras.index(e)))
+            if extras[extra] >= self.extra_gate * groups[group]:
+                return extra, extras[extra]
         threshold = self.min_confidence if min_confidence is None else min_confidence
-        if probs[label] < threshold:
-            return DEFAULT_TOPIC, probs[label]
-        return label, probs[label]
+        if groups[group] < threshold:
+            return DEFAULT_TOPIC, groups[group]
+        label = dict(self.splits)[group] if shares.get(group, 0.0) > 0.5 else group
+        return label, groups[group]
 
 
 # --------------------------------------------------------------------------- choice

@@ -29,6 +29,8 @@ def run_cli(*args):
     (["--output", "{tmp}/o", "--url", "https://x/y", "--host-delay", "-1"], "must be a number >= 0"),
     (["--output", "{tmp}/o", "--url", "https://x/y", "--fetch-timeout", "0"], "must be > 0"),
     (["--output", "{tmp}/o", "--html-dir", "{tmp}/no_pages"], "holds no saved pages"),
+    (["--output", "{tmp}/o", "--feed", "https://x/rss", "--streaming", "--direct_running_mode=multi_processing"],
+     "cannot run a streaming job"),
 ])
 def test_usage_errors(tmp_path, args, message):
     (tmp_path / "bad.toml").write_text('[[feed]]\nurl = "https://x/rss\n')

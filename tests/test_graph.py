@@ -1,0 +1,149 @@
+"""The one stage graph: each setting reaches both modes the same way (the drifts
+issue #14 found between the old batch and streaming builders), and every
+default and cross-flag check lives in ``pipeline.config``."""
+from __future__ import annotations
+
+import apache_beam as beam
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline import graph
+from pipeline.config import DEFAULTS, JobConfig
+from pipeline.errors import UsageError
+from pipeline.options import NewsbeamOptions
+from pipeline.sources_file import Sources
+from schemas.records import FeedRequest
+from transforms import extract, site_learning
+
+FEEDS = Sources(feeds=(FeedRequest(url="https://a.example/rss.xml"),))
+
+
+OUTPUT = {"out": "gs://bucket/news"}  # batch builds read the output's index: a local folder
+
+
+@pytest.fixture(autouse=True)
+def _local_output(tmp_path):
+    OUTPUT["out"] = str(tmp_path / "out")
+    yield
+    OUTPUT["out"] = "gs://bucket/news"
+
+
+def _job(*argv: str) -> JobConfig:
+    return JobConfig.from_options(PipelineOptions(["--output", OUTPUT["out"], *argv]))
+
+
+def _transforms(job: JobConfig, mode) -> dict:
+    """Full label -> transform of the built (never run) graph."""
+    pipeline = beam.Pipeline(runner="PortableRunner", options=PipelineOptions())
+    graph.build(pipeline, job, FEEDS, mode)
+    found = {}
+
+    class _Visitor(beam.pipeline.PipelineVisitor):
+        def enter_composite_transform(self, node):
+            found[node.full_label] = node.transform
+
+        def visit_transform(self, node):
+            found[node.full_label] = node.transform
+
+    pipeline.visit(_Visitor())
+    return found
+
+
+MODES = {"batch": lambda: graph.Batch("run-1"), "streaming": lambda: graph.Streaming(60.0, in_process=False)}
+
+
+def test_flag_defaults_come_from_the_config():
+    nb = PipelineOptions([]).view_as(NewsbeamOptions)
+    for name in ("host_delay", "fetch_timeout", "min_words", "extract_timeout", "max_entities",
+                 "boilerplate_min_articles", "tdm", "shingle_size", "near_dup_threshold", "lsh_bands",
+                 "max_rows_per_file", "poll_interval", "window", "max_runtime"):
+        assert getattr(nb, name) == getattr(DEFAULTS, name), name
+    assert _job() == JobConfig(output=OUTPUT["out"], direct_running_mode=_job().direct_running_mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_extract_timeout_reaches_both_modes(mode):
+    """Drift: streaming ignored --extract-timeout."""
+    stage = _transforms(_job("--extract-timeout", "7"), MODES[mode]())["ExtractArticles"]
+    assert isinstance(stage, extract.ExtractArticles) and stage._timeout == 7.0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_boilerplate_learning_off_in_both_modes(mode):
+    """Drift: --boilerplate-min-articles 0 raised ValueError in streaming."""
+    labels = _transforms(_job("--boilerplate-min-articles", "0"), MODES[mode]())
+    assert "LearnSiteTemplates/NoSiteLearning" in labels
+    assert not any(label.startswith("LearnSiteTemplates/LearnPerSite") for label in labels)
+    on = _transforms(_job("--boilerplate-min-articles", "4"), MODES[mode]())
+    assert on["LearnSiteTemplates"]._k == 4
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_near_duplicates_keeps_exact_dedup(mode):
+    """Drift: --no-near-duplicates also turned off exact dedup in streaming."""
+    labels = _transforms(_job("--no-near-duplicates"), MODES[mode]())
+    exact = {"batch": "Deduplicate/ByContent", "streaming": "DedupByContent"}[mode]
+    assert exact in labels
+    assert not any("NearDuplicates" in label for label in labels)
+
+
+def test_streaming_exact_dedup_keeps_the_first_copy():
+    """The streaming ByContent step: a later copy of the same body under another
+    URL is an ``exact`` duplicate of the first, as in batch."""
+    import dataclasses
+    from apache_beam.testing.test_stream import TestStream
+    from apache_beam.testing.util import assert_that, equal_to
+    from apache_beam.transforms.window import TimestampedValue
+    from tests.test_streaming import T0, art, streaming_pipeline
+    from transforms import dedup
+
+    first, other = art("https://a.example/one", 1), art("https://a.example/two", 3)
+    copy = dataclasses.replace(art("https://b.example/copy", 125), content_hash=first.content_hash)
+    stream = (TestStream().advance_watermark_to(T0)
+              .add_elements([TimestampedValue(first, T0 + 1), TimestampedValue(other, T0 + 3)])
+              .advance_watermark_to(T0 + 120)
+              .add_elements([TimestampedValue(copy, T0 + 125)])
+              .advance_watermark_to_infinity())
+    with streaming_pipeline() as p:
+        out = p | stream | dedup.StreamingDedupByContent()
+        assert_that(out.articles | "A" >> beam.Map(lambda a: a.url), equal_to([first.url, other.url]),
+                    label="articles")
+        assert_that(out.duplicates | "D" >> beam.Map(lambda d: (d.url, d.kind, d.duplicate_of)),
+                    equal_to([(copy.url, "exact", first.article_id)]), label="dups")
+
+
+def test_streaming_refuses_multi_processing():
+    """Drift: documented as unsupported for streaming, but not refused."""
+    job = _job("--streaming", "--direct_running_mode=multi_processing")
+    with pytest.raises(UsageError, match="multi_processing"):
+        job.check(FEEDS)
+    assert _job("--direct_running_mode=multi_processing").problems(FEEDS) == []  # batch: fine
+    assert _job("--streaming", "--direct_running_mode=multi_threading").problems(FEEDS) == []
+
+
+def test_streaming_input_checks():
+    job = _job("--streaming")
+    assert "at least one feed" in job.problems(Sources())[0]
+    assert "polls feeds only" in _job("--streaming", "--html-dir", "/tmp").problems(FEEDS)[0]
+
+
+def test_streaming_feed_host_rules_are_applied_by_the_poller():
+    """Drift: the sources file's host lists applied to feeds in batch only."""
+    hosts = Sources(feeds=FEEDS.feeds, deny_hosts=("a.example",))
+    pipeline = beam.Pipeline(runner="PortableRunner", options=PipelineOptions())
+    graph.build(pipeline, _job("--streaming"), hosts, graph.Streaming(60.0, in_process=False))
+    found = []
+
+    class _Visitor(beam.pipeline.PipelineVisitor):
+        def enter_composite_transform(self, node):
+            if node.full_label == "PollFeeds":
+                found.append(node.transform)
+
+    pipeline.visit(_Visitor())
+    assert found and found[0]._hosts == ((), ("a.example",))
+
+
+def test_site_learning_zero_is_a_pass_through_in_streaming():
+    assert site_learning.LearnSiteTemplatesStreaming(0)._k == 0
+    with pytest.raises(ValueError):
+        site_learning.LearnSiteTemplatesStreaming(1)
