@@ -32,6 +32,10 @@ def test_kind_strips_what_varies_between_occurrences():
 def counting(tmp_path, monkeypatch):
     monkeypatch.setenv(logtally.ENV_SHOW, "0")
     logtally.install(show=False)
+    logging.disable(logging.NOTSET)  # earlier tests may have silenced or raised levels
+    for name in ("htmldate", "htmldate.extractors", "courlan", "newsbeam", "trafilatura", "trafilatura.xml"):
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.NOTSET)
+    monkeypatch.setattr(logging.getLogger(), "level", logging.WARNING)
     seen = []
 
     class Keep(logging.Handler):
