@@ -33,6 +33,8 @@ import threading
 import time
 from typing import Any, List, Optional, Tuple
 
+from core import logtally
+
 LOG = logging.getLogger(__name__)
 
 MEMORY_LIMIT_BYTES = 3 * 1024 ** 3
@@ -59,6 +61,7 @@ class _Child:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([_ROOT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
         level = logging.getLogger().getEffectiveLevel()
+        logtally.install()  # this process's own third-party warnings are counted too
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "core.sandbox", str(os.getpid()), str(level)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,  # logs come back in replies
@@ -74,7 +77,8 @@ class _Child:
         deadline = time.monotonic() + timeout
         header = self._read(_HEADER.size, deadline)
         (size,) = _HEADER.unpack(header)
-        ok, value, logs = pickle.loads(self._read(size, deadline))
+        ok, value, logs, warning_counts = pickle.loads(self._read(size, deadline))
+        logtally.add_counts(warning_counts)
         for level, name, message in logs:  # through the parent's handlers (text or JSON)
             logging.getLogger(name).log(level, "%s (extraction worker)", message)
         if not ok:
@@ -230,9 +234,16 @@ def _serve(parent: int, level: int) -> None:
     _limit_memory()
     logs: List[Tuple[int, str, str]] = []
 
+    counts: dict = {}
+
     class _Collect(logging.Handler):
         def emit(self, record):
             try:
+                if (level > logging.DEBUG and record.levelno < logging.ERROR
+                        and logtally.is_third_party(record.name)):
+                    kind = logtally.record_kind(record)
+                    counts[kind] = counts.get(kind, 0) + 1
+                    return
                 logs.append((record.levelno, record.name, record.getMessage()[:2000]))
             except Exception:
                 pass
@@ -240,6 +251,7 @@ def _serve(parent: int, level: int) -> None:
     root = logging.getLogger()
     root.handlers[:] = [_Collect()]
     root.setLevel(level)
+    logging.captureWarnings(True)  # warnings.warn -> "py.warnings": counted like the rest
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # stray prints of libraries must not corrupt our frames
     stdin = sys.stdin.buffer
@@ -253,10 +265,11 @@ def _serve(parent: int, level: int) -> None:
         try:
             target, args, kwargs = pickle.loads(payload)
             value = _resolve(target)(*args, **kwargs)
-            data = pickle.dumps((True, value, logs[:100]), protocol=pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps((True, value, logs[:100], dict(counts)), protocol=pickle.HIGHEST_PROTOCOL)
         except BaseException as exc:  # report, keep serving
-            data = pickle.dumps((False, f"{type(exc).__name__}: {exc}"[:500], logs[:100]))
+            data = pickle.dumps((False, f"{type(exc).__name__}: {exc}"[:500], logs[:100], dict(counts)))
         logs.clear()
+        counts.clear()
         out.write(_HEADER.pack(len(data)) + data)
         out.flush()
 

@@ -160,7 +160,11 @@ def _check_warc(pattern: str) -> str:
 
 def _configure_logging(options) -> None:
     from pipeline import progress
+    from transforms import logtally
     progress.configure_logging(options.log_level, options.log_format, options.quiet)
+    show = (options.log_level or "").upper() == "DEBUG"  # each third-party warning, not just counts
+    os.environ[logtally.ENV_SHOW] = "1" if show else "0"
+    logtally.install(show)
 
 
 def run(argv: Sequence[str]) -> dict:
@@ -235,15 +239,18 @@ def _run_batch(options, nb, inputs, runner, run_id: str, lock=None, plan=None) -
     from pipeline import progress
     from pipeline import report as run_report
     from pipeline.runner import describe_runner, runner_label
+    from transforms import logtally
     started = time.monotonic()
     started_at = dt.datetime.now(dt.timezone.utc)
     pipeline = beam.Pipeline(runner=runner, options=options)
     show_progress = progress.wanted(nb.quiet, nb.progress_interval, in_process=not isinstance(runner, str))
-    with tempfile.TemporaryDirectory(prefix="newsbeam-progress-") as progress_dir:
+    with tempfile.TemporaryDirectory(prefix="newsbeam-progress-") as progress_dir, \
+            logtally.counting(os.path.join(progress_dir, "warnings")) as warning_counts:
         build_pipeline(pipeline, nb, inputs, run_id, progress_dir=progress_dir if show_progress else None)
         with progress.ProgressReporter(progress_dir, interval=nb.progress_interval,
                                        feeds_total=len(inputs.feeds), enabled=show_progress), \
-                _StopOnCtrlC(lock, enabled=not isinstance(runner, str)):
+                _StopOnCtrlC(lock, enabled=not isinstance(runner, str)), \
+                logtally.quiet_worker_stderr(nb.quiet and not logtally.show_each()):
             try:
                 result = pipeline.run()
             except Exception:
@@ -264,7 +271,7 @@ def _run_batch(options, nb, inputs, runner, run_id: str, lock=None, plan=None) -
     manifest = run_report.read_manifest(nb.output, run_id)
     report = run_report.build(manifest, run_id=run_id, output=nb.output, elapsed=elapsed,
                               runner=describe_runner(runner, options, plan), started_at=started_at,
-                              feeds=inputs.feeds,
+                              feeds=inputs.feeds, warnings=warning_counts,
                               inputs={"feeds": len(inputs.feeds), "pages": len(inputs.pages),
                                       "html_dir": nb.html_dir, "warc": nb.warc, "sources": nb.sources,
                                       "allow_hosts": list(inputs.allow_hosts),

@@ -16,7 +16,7 @@ import json
 import math
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from transforms import sink, usage
+from transforms import logtally, sink, usage
 
 TOP_N = 10
 FAILED_URLS_SHOWN = 100  # the report's table of failed URLs (all of them are in _dead_letters)
@@ -63,7 +63,7 @@ def topic_date_rows(partitions: Dict[str, int]) -> List[Dict[str, Any]]:
 
 def build(manifest: Dict[str, Any], *, run_id: str, output: str, elapsed: float, runner: str,
           started_at: dt.datetime, inputs: Optional[Dict[str, Any]] = None,
-          feeds: Iterable[Any] = ()) -> Dict[str, Any]:
+          feeds: Iterable[Any] = (), warnings: Optional[Dict[str, int]] = None) -> Dict[str, Any]:
     """The full report: the manifest's raw figures plus the derived ones the
     summary, the HTML page and machines reading the JSON need."""
     report = dict(manifest)
@@ -124,6 +124,8 @@ def build(manifest: Dict[str, Any], *, run_id: str, output: str, elapsed: float,
             "failed_urls": [dict(zip(("url", "stage", "reason"), row))
                             for row in manifest.get("failed_urls", [])[:FAILED_URLS_SHOWN]],
             "usage": usage.figures(counts),  # articles per usage-rights kind, per source
+            # third-party warnings by kind (transforms/logtally.py); each at --log-level debug
+            "warnings": logtally.rows(warnings or {}),
         },
     })
     return report
@@ -382,6 +384,10 @@ def render_html(report: Dict[str, Any]) -> str:
         details.append('<section><h2>Usage rights per source (articles)</h2>' + _table(
             ["source"] + list(usage.KINDS), [[r["source"]] + [r.get(k, 0) for k in usage.KINDS]
                                              for r in by_source[:TOP_N]]) + "</section>")
+    if fig.get("warnings"):
+        details.append('<section><h2>Library warnings by kind</h2>' + _table(
+            ["kind", "count"], [(w["kind"], w["count"]) for w in fig["warnings"]])
+            + '<p class="empty">Each occurrence is logged at --log-level debug.</p></section>')
     if input_rows:
         details.append('<section><h2>Inputs</h2>' + _table(["input", "value"], input_rows, numeric_from=9)
                        + "</section>")

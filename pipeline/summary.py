@@ -20,8 +20,42 @@ def _usage_lines(figures: Dict[str, Any]) -> List[str]:
     if not kinds:
         return []
     lines = ["Usage rights (articles): " + ", ".join(f"{k} {v}" for k, v in kinds.items())]
-    rows = [[r["source"]] + [r.get(k, 0) for k in kinds] for r in figures.get("by_source", [])[:10]]
+    rows = [[r["source"]] + [r.get(k, 0) for k in kinds] for r in figures.get("by_source", [])[:SUMMARY_ROWS]]
     return lines + _table(rows, ["source"] + list(kinds))
+
+
+MAX_PARTITION_ROWS = 12
+MAX_WARNING_KINDS = 10
+SUMMARY_ROWS = 5  # failed URLs, usage rights per source: the report has them all
+
+
+def _per_day_lines(per_day: List[Dict[str, Any]]) -> List[str]:
+    """Articles per topic and day; per topic (with its first and last day) when
+    that table would be long: the summary stays a screenful, the report has all."""
+    rows = sorted(([r["topic"], r["date"], r["articles"]] for r in per_day), key=lambda r: (r[0], r[1]))
+    if len(rows) <= MAX_PARTITION_ROWS:
+        return _table(rows, ["topic", "date", "articles"])
+    topics: Dict[str, List[Any]] = {}
+    for topic, date, n in rows:
+        entry = topics.setdefault(topic, [topic, date, date, 0])
+        entry[2], entry[3] = date, entry[3] + n
+    grouped = [[t, f"{first} .. {last}" if first != last else first, n] for t, first, last, n in topics.values()]
+    return _table(grouped, ["topic", f"dates ({len(rows)} topic/date partitions in the report)", "articles"])
+
+
+def warning_lines(warnings: List[Dict[str, Any]]) -> List[str]:
+    """Third-party warnings: one line per kind with its count (each occurrence
+    only at --log-level debug)."""
+    if not warnings:
+        return []
+    total = sum(w["count"] for w in warnings)
+    lines = [f"Library warnings: {total} in {len(warnings)} kinds (each one at --log-level debug)"]
+    shown = warnings[:MAX_WARNING_KINDS]
+    lines += [f"  {w['count']:>6}  {w['kind']}" for w in shown]
+    rest = warnings[len(shown):]
+    if rest:
+        lines.append(f"  {sum(w['count'] for w in rest):>6}  {len(rest)} other kinds (all in the report)")
+    return lines
 
 
 def render(report: Dict[str, Any]) -> str:
@@ -43,8 +77,7 @@ def render(report: Dict[str, Any]) -> str:
         per_day = [dict(zip(("topic", "date"), (p.split("=", 1)[1] for p in part.split("/"))), articles=n)
                    for part, n in report.get("partitions", {}).items()]
     if per_day:
-        rows = sorted(([r["topic"], r["date"], r["articles"]] for r in per_day), key=lambda r: (r[0], r[1]))
-        lines.extend(_table(rows, ["topic", "date", "articles"]))
+        lines.extend(_per_day_lines(per_day))
     kinds = fig.get("duplicates_by_kind", counts.get("duplicates.kind", {}))
     lines.append("")
     lines.append(f"Duplicates recorded: {tables.get('duplicates', 0)}"
@@ -56,7 +89,7 @@ def render(report: Dict[str, Any]) -> str:
                             ["stage:reason", "count"]))
     failed = fig.get("failed_urls", [])
     if failed:
-        shown = failed[:10]
+        shown = failed[:SUMMARY_ROWS]
         lines.append(f"Failed URLs (first {len(shown)} of {tables.get('dead_letters', len(failed))}; "
                      f"up to {len(failed)} in the report, all in _dead_letters):")
         lines.extend(_table([[f["url"], f"{f['stage']}:{f['reason']}"] for f in shown], ["url", "stage:reason"]))
@@ -101,6 +134,7 @@ def render(report: Dict[str, Any]) -> str:
     if elapsed is not None:
         rate = f", {articles / elapsed:.1f} articles/s" if elapsed and articles else ""
         lines.append(f"Elapsed: {elapsed:.1f} s{rate}")
+    lines.extend(warning_lines(fig.get("warnings") or []))
     files = report.get("report_files", {})
     if files:
         lines.append(f"Report: {files.get('html')} (figures: {files.get('json')})")

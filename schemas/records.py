@@ -127,6 +127,13 @@ class Article:
     topic_hint: Optional[str] = None
     aliases: Tuple[str, ...] = ()
     members: Tuple[Member, ...] = ()
+    # The input URL this article was made from (the request, or a saved page's
+    # file:// URL) when it differs from ``url``: a copy folded by canonical URL
+    # is recorded under it, so each input has one outcome (transforms/accounting.py).
+    input_url: Optional[str] = None
+    # ("<params_id>:<crc32 of body>", MinHash signature bytes, shingle count) computed by near-duplicate
+    # detection, carried so the ``_state/signatures`` entry is not computed again.
+    sketch: Optional[Tuple[str, bytes, int]] = None
 
     @property
     def partition_date(self) -> dt.date:

@@ -201,3 +201,79 @@ def test_near_copy_of_a_story_written_by_an_earlier_run():
                     label="articles")
         assert_that(out["duplicates"] | "Dups" >> beam.Map(lambda d: (d.url, d.kind, d.duplicate_of)),
                     equal_to(NEAR_DUPS[:2]), label="dups")
+
+
+# --------------------------------------------------------------------------- one total order (#22)
+
+def _words(start, stop):
+    return " ".join(f"harbour{i}" for i in range(start, stop))
+
+
+def chain_articles():
+    """A~B and B~C (2-gram Jaccard 0.5) but A!~C (0.2, containment 0.3); plus a
+    page saved twice (same canonical URL, two input URLs, same fetch time) and an
+    exact copy of A on another site."""
+    a = art("https://a.example/chain.html", _words(0, 100), published=T0)
+    b = art("https://b.example/chain.html", _words(33, 133), published=T0 + dt.timedelta(hours=1))
+    c = art("https://c.example/chain.html", _words(66, 166), published=T0 + dt.timedelta(hours=2))
+    exact = art("https://e.example/chain.html", _words(0, 100).upper(), published=T0 + dt.timedelta(hours=3))
+    saved = art("https://d.example/other.html", _words(500, 600))
+    return [a, b, c, exact,
+            dataclasses.replace(saved, input_url="file:///pages/one/other.html"),
+            dataclasses.replace(saved, input_url="file:///pages/two/other.html")]
+
+
+def _dedup_rows(articles, options=None):
+    with TestPipeline(runner="FnApiRunner", options=options) as p:
+        prev = p | "Prev" >> beam.Create([], reshuffle=False).with_output_types(IndexEntry)
+        out = p | beam.Create(articles, reshuffle=True) | dedup.DedupArticles(prev)
+        rows = ((out["articles"] | "A" >> beam.Map(lambda a: ("article", a.url, a.article_id, a.cluster_size)),
+                 out["duplicates"] | "D" >> beam.Map(lambda d: ("dup", d.url, d.article_id, d.duplicate_of,
+                                                               d.kind)))
+                | beam.Flatten())
+        assert_that(rows, equal_to(CHAIN_EXPECTED))
+
+
+A_ID, C_ID, D_ID = (urls.article_id(f"https://{h}.example/{p}.html")
+                    for h, p in (("a", "chain"), ("c", "chain"), ("d", "other")))
+CHAIN_EXPECTED = [
+    ("article", "https://a.example/chain.html", A_ID, 3),
+    ("article", "https://c.example/chain.html", C_ID, 1),  # not through B: verified against A only
+    ("article", "https://d.example/other.html", D_ID, 2),
+    ("dup", "https://b.example/chain.html", urls.article_id("https://b.example/chain.html"), A_ID, "near"),
+    ("dup", "https://e.example/chain.html", urls.article_id("https://e.example/chain.html"), A_ID, "exact"),
+    # the second saved copy: under its own input URL and id, never its representative's
+    ("dup", "file:///pages/two/other.html", urls.article_id("file:///pages/two/other.html"), D_ID, "url"),
+]
+
+
+def test_same_rows_whatever_the_order_bundles_and_ties():
+    articles = chain_articles()
+    for seed in (5, 6, 7):
+        shuffled = articles[:]
+        random.Random(seed).shuffle(shuffled)
+        _dedup_rows(shuffled)
+
+
+def test_url_copies_tie_break_on_input_url_and_never_point_at_themselves():
+    *_, one, two = chain_articles()
+    for order in ([one, two], [two, one]):
+        representative, others = dedup.choose(order)
+        assert representative.input_url == "file:///pages/one/other.html"
+        folded = dedup.fold(representative, others, "url")
+        rows = dedup.duplicates_of(folded, folded.article_id, T0)
+        assert [(r.url, r.article_id != r.duplicate_of) for r in rows] == [("file:///pages/two/other.html", True)]
+    # A tracking variant whose own id is the representative's: still a distinct id.
+    variant = dataclasses.replace(one, aliases=("https://d.example/other.html?utm_source=x",))
+    row, = dedup.duplicates_of(variant, variant.article_id, T0)
+    assert row.article_id != row.duplicate_of
+
+
+def test_signature_computed_once_and_carried():
+    config = NearDupConfig()
+    hasher = __import__("transforms.minhash", fromlist=["MinHasher"]).MinHasher(config.num_perm, config.seed)
+    first = dedup.sketch(chain_articles()[0], hasher, config)
+    again = dedup.sketch(first.article, None, config)  # no hasher needed: carried
+    assert (again.signature, again.size) == (first.signature, first.size)
+    changed = dataclasses.replace(first.article, body=first.article.body + " more words here")
+    assert dedup.sketch(changed, hasher, config).signature != first.signature  # a new body: hashed again

@@ -6,9 +6,13 @@ pages, tracking-parameter variants), each saved page or WARC record, and each
 feed or file that failed as a whole (its dead letter is its outcome). An input
 may reach the output under another URL — a redirect, or the page's canonical
 link — so outcomes are also looked up through ``lineage`` pairs (input URL,
-URL it became). Each input is classified once, first match wins: article,
-duplicate, dead letter, already written; the rest is *unaccounted*, which must
-be 0. So ``inputs = articles + duplicates + dead_letters + already_written +
+URL it became). Each input is classified once: already written if the sink
+found its rows in place; else by the outcomes recorded under the input URL
+itself (first match wins: article, duplicate, dead letter, already written),
+where an article's page URL counts only when nothing else is recorded there
+(a copy folded by canonical URL is recorded under the input URL it came from,
+which may be the representative's page URL); else by the outcomes of the URL it
+became. The rest is *unaccounted*, which must be 0. So ``inputs = articles + duplicates + dead_letters + already_written +
 unaccounted`` holds by construction, counted by distinct input URL, and the run
 summary prints it.
 """
@@ -24,6 +28,9 @@ ORDER = (ARTICLE, DUPLICATE, DEAD_LETTER, SKIPPED)  # first match wins
 # A row the sink found already in its partition (written by an earlier run that was
 # stopped before its index): already written, even though this run produced it again.
 PRESENT = "present"
+# An article's page URL when the article came from another input URL (a redirect,
+# a saved page): weaker than a duplicate recorded under that same URL.
+ARTICLE_PAGE = "article_page"
 MANIFEST_TABLE = "_accounting"
 EXAMPLES = 10
 
@@ -32,7 +39,28 @@ def best(categories: Iterable[str]) -> str:
     found = set(categories)
     if PRESENT in found:
         return SKIPPED
-    return next((c for c in ORDER if c in found), UNACCOUNTED)
+    strong = next((c for c in ORDER if c in found), UNACCOUNTED)
+    if strong == UNACCOUNTED and ARTICLE_PAGE in found:
+        return ARTICLE
+    return strong
+
+
+def classify(direct: Iterable[str], via: Iterable[str]) -> str:
+    """One input's category from the outcomes under its own URL (``direct``)
+    and those of the URLs it became (``via``: categories already resolved)."""
+    direct, via = set(direct), set(via)
+    if PRESENT in direct or SKIPPED in via:
+        return SKIPPED
+    found = best(direct)
+    return found if found != UNACCOUNTED else best(via)
+
+
+def article_outcomes(article) -> List[Tuple[str, str]]:
+    """Where an article is recorded: its input URL, and its page URL (weakly,
+    when it came from another input URL)."""
+    if article.input_url and article.input_url != article.url:
+        return [(article.input_url, ARTICLE), (article.url, ARTICLE_PAGE)]
+    return [(article.url, ARTICLE)]
 
 
 def account(inputs: Iterable[str], lineage: Iterable[Tuple[str, str]],
@@ -47,10 +75,8 @@ def account(inputs: Iterable[str], lineage: Iterable[Tuple[str, str]],
         became.setdefault(source, set()).add(target)
     figures = empty()
     for url in sorted(set(inputs)):
-        found = set(by_url.get(url, ()))
-        for target in became.get(url, ()):
-            found |= by_url.get(target, set())
-        add(figures, best(found), url)
+        via = {best(by_url.get(target, ())) for target in became.get(url, ())}
+        add(figures, classify(by_url.get(url, ()), via - {UNACCOUNTED}), url)
     return figures
 
 
@@ -106,8 +132,7 @@ class Account(beam.PTransform):
             pcolls[k] for k in ("inputs", "lineage", "articles", "duplicates", "dead_letters", "skipped"))
         str_pair = Tuple[str, str]
         outcomes = (
-            articles | "ArticleUrls" >> beam.FlatMap(
-                lambda a: [(a.url, ARTICLE), (a.canonical_url, ARTICLE)]).with_output_types(str_pair),
+            articles | "ArticleUrls" >> beam.FlatMap(article_outcomes).with_output_types(str_pair),
             duplicates | "DuplicateUrls" >> beam.Map(lambda d: (d.url, DUPLICATE)).with_output_types(str_pair),
             dead_letters | "DeadLetterUrls" >> beam.Map(
                 lambda d: (d.url, DEAD_LETTER)).with_output_types(str_pair),
@@ -134,7 +159,7 @@ class Account(beam.PTransform):
             url, groups = element
             if not list(groups["input"]):
                 return []
-            return [(url, best(list(groups["out"]) + list(groups["via"])))]
+            return [(url, classify(groups["out"], groups["via"]))]
 
         return ({"input": keyed_inputs, "out": outcomes, "via": inherited}
                 | "JoinInputs" >> beam.CoGroupByKey()

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import zlib
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
@@ -43,9 +45,41 @@ _ORIGIN_RANK = {"feed": 0, "sources": 1, "url": 2, "html_dir": 3}
 
 
 def representative_order(article: Article) -> Tuple:
-    """Total order: the smallest is the representative."""
+    """Total order: the smallest is the representative. Copies of one canonical
+    URL tie on everything but their input URL (and, rarely, body text), so those
+    close the order: the choice never depends on arrival or bundle order."""
     return (article.published_at is None, article.published_at or _FAR_FUTURE,
-            -len(article.body), article.url, article.article_id)
+            -len(article.body), article.url, article.article_id,
+            article.input_url or article.url, article.content_hash, article.body)
+
+
+def copy_id(url: str, article_id: str, duplicate_of: str) -> str:
+    """The ``article_id`` of a duplicate row: the copy's own id, unless that is
+    the representative's (a page whose canonical URL is another's, a saved page
+    under two names, a tracking-parameter variant): then the id of the copy's
+    own URL, or of its exact spelling, so that a row never points at itself."""
+    if article_id != duplicate_of:
+        return article_id
+    own = urls.article_id(url)
+    if own != duplicate_of:
+        return own
+    return hashlib.sha256(("copy\x1f" + url).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def duplicate_row(url: str, article_id: str, duplicate_of: str, kind: str, similarity: float,
+                  at: dt.datetime) -> Duplicate:
+    return Duplicate(url=url, article_id=copy_id(url, article_id, duplicate_of), duplicate_of=duplicate_of,
+                     kind=kind, similarity=similarity, detected_at=at)
+
+
+def copy_url(representative: Article, other: Article, kind: str) -> str:
+    """The URL a folded copy is recorded under: for a copy of the same canonical
+    URL the input URL it came from (two saved pages, two redirects ending at one
+    page: their page URLs may be the representative's or each other's), else its
+    own page URL."""
+    if (kind == "url" or other.url == representative.url) and other.input_url:
+        return other.input_url
+    return other.url
 
 
 def request_order(request: PageRequest) -> Tuple:
@@ -69,18 +103,19 @@ def fold(representative: Article, others: Iterable[Article], kind: str,
     """Fold copies (and the copies they already hold) into the representative."""
     members = list(representative.members)
     for other in others:
-        members.append(Member(url=other.url, article_id=other.article_id, kind=kind,
+        members.append(Member(url=copy_url(representative, other, kind), article_id=other.article_id, kind=kind,
                               similarity=similarity, domain=other.source_domain))
         members.extend(other.members)
         members.extend(Member(url=a, article_id=other.article_id, kind="url", similarity=1.0,
                               domain=urls.domain_of(a)) for a in other.aliases)
-    members.sort(key=lambda m: (m.url, m.kind))
+    members.sort(key=lambda m: (m.url, m.kind, m.article_id))
     domains = sorted({representative.source_domain} | {m.domain for m in members if m.domain})
     return dataclasses.replace(representative, members=tuple(members),
                                cluster_size=1 + len(members), cluster_sources=tuple(domains))
 
 
 def choose(articles: Sequence[Article]) -> Tuple[Article, List[Article]]:
+    """(representative, the others in representative order)."""
     ordered = sorted(articles, key=representative_order)
     return ordered[0], ordered[1:]
 
@@ -89,10 +124,9 @@ def duplicates_of(article: Article, duplicate_of: str, at: dt.datetime) -> List[
     """Duplicate rows for everything folded into ``article``; when ``duplicate_of``
     is not the article itself (an earlier run holds the story), the article is
     one of them too."""
-    rows = [Duplicate(url=m.url, article_id=m.article_id, duplicate_of=duplicate_of, kind=m.kind,
-                      similarity=m.similarity, detected_at=at) for m in article.members]
-    rows += [Duplicate(url=a, article_id=article.article_id, duplicate_of=duplicate_of, kind="url",
-                       similarity=1.0, detected_at=at) for a in article.aliases]
+    rows = [duplicate_row(m.url, m.article_id, duplicate_of, m.kind, m.similarity, at)
+            for m in article.members]
+    rows += [duplicate_row(a, article.article_id, duplicate_of, "url", 1.0, at) for a in article.aliases]
     return rows
 
 
@@ -174,9 +208,8 @@ class _FoldGroups(beam.PTransform):
                             yield pvalue.TaggedOutput(DUPLICATES, dup)
                         continue
                     Metrics.counter("dedup", f"{kind}_duplicates").inc()
-                    yield pvalue.TaggedOutput(DUPLICATES, Duplicate(
-                        url=article.url, article_id=article.article_id, duplicate_of=target,
-                        kind=kind, similarity=1.0, detected_at=now))
+                    yield pvalue.TaggedOutput(DUPLICATES, duplicate_row(
+                        article.url, article.article_id, target, kind, 1.0, now))
                     for dup in duplicates_of(article, target, now):
                         yield pvalue.TaggedOutput(DUPLICATES, dup)
                 return
@@ -245,8 +278,15 @@ class Sketched:
 
 
 def sketch(article: Article, hasher: minhash.MinHasher, config: NearDupConfig) -> Sketched:
+    """The article's signature, computed once: the article carries it on (``Article.sketch``)
+    to ``SignaturesOf``, which writes it to ``_state/signatures`` without hashing again."""
+    key = f"{config.params_id}:{zlib.crc32(article.body.encode('utf-8', 'surrogatepass')):08x}"
+    if article.sketch is not None and article.sketch[0] == key:  # same settings, same body
+        return Sketched(article, article.sketch[1], article.sketch[2])
     shingles = minhash.shingles(article.body, config.shingle)
-    return Sketched(article, hasher.signature(shingles).tobytes(), len(shingles))
+    signature = hasher.signature(shingles).tobytes()
+    carried = dataclasses.replace(article, sketch=(key, signature, len(shingles)))
+    return Sketched(carried, signature, len(shingles))
 
 
 def signature_entry(sketched: Sketched, config: NearDupConfig, at: dt.datetime) -> SignatureEntry:
@@ -398,9 +438,8 @@ def _cluster(element, config: NearDupConfig):
     now = dt.datetime.now(dt.timezone.utc)
     for article, target, similarity in sorted(to_previous, key=lambda t: t[0].article_id):
         Metrics.counter("dedup", "near_duplicates_of_earlier_runs").inc()
-        yield pvalue.TaggedOutput(DUPLICATES, Duplicate(
-            url=article.url, article_id=article.article_id, duplicate_of=target, kind="near",
-            similarity=round(similarity, 4), detected_at=now))
+        yield pvalue.TaggedOutput(DUPLICATES, duplicate_row(
+            article.url, article.article_id, target, "near", round(similarity, 4), now))
         for dup in duplicates_of(article, target, now):
             yield pvalue.TaggedOutput(DUPLICATES, dup)
 

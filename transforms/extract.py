@@ -7,6 +7,7 @@ that imports no Beam. The names below are re-exported for existing callers.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional
 
 import apache_beam as beam
@@ -49,7 +50,8 @@ class _ExtractFn(beam.DoFn):
         else:
             self.extracted.inc()
             yield beam.pvalue.TaggedOutput(LINEAGE, (page.request.url, result.url))
-            yield result
+            yield (result if page.request.url == result.url
+                   else dataclasses.replace(result, input_url=page.request.url))
 
 
 class ExtractArticles(beam.PTransform):

@@ -16,7 +16,7 @@ from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
 from schemas.records import Article, Duplicate
-from transforms.dedup import DUPLICATES, Sketched, duplicates_of, stream_order
+from transforms.dedup import DUPLICATES, Sketched, duplicate_row, duplicates_of, stream_order
 
 
 # Streaming semantics differ from batch on purpose: an article already written
@@ -69,9 +69,8 @@ class _FirstByIdFn(beam.DoFn):
         target = article.article_id if self.KIND == "url" else kept
         now = dt.datetime.now(dt.timezone.utc)
         Metrics.counter("dedup", f"{self.KIND}_duplicates").inc()
-        yield pvalue.TaggedOutput(DUPLICATES, Duplicate(url=article.url, article_id=article.article_id,
-                                                        duplicate_of=target, kind=self.KIND,
-                                                        similarity=1.0, detected_at=now))
+        url = (article.input_url or article.url) if self.KIND == "url" else article.url
+        yield pvalue.TaggedOutput(DUPLICATES, duplicate_row(url, article.article_id, target, self.KIND, 1.0, now))
         for dup in duplicates_of(article, target, now):
             yield pvalue.TaggedOutput(DUPLICATES, dup)
 

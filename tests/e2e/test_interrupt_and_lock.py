@@ -89,6 +89,7 @@ def check_summary(stdout: str) -> dict:
     assert inputs == articles + duplicates + dead + already
     assert int(re.search(r"Articles written: (\d+)", stdout).group(1)) == articles
     assert int(re.search(r"Duplicates recorded: (\d+)", stdout).group(1)) == duplicates
+    assert int(re.search(r"Dead letters: (\d+)", stdout).group(1)) == dead
     assert int(re.search(r"Already in the output from earlier runs \(skipped\): (\d+)", stdout).group(1)) == already
     return {"inputs": inputs, "articles": articles, "already": already}
 
@@ -170,6 +171,9 @@ def test_one_writer_per_output_then_wait_then_consistent_summaries(http_server, 
     assert "waiting for the run holding" in stderr2
     check_summary(stdout2)  # the feed is unchanged: nothing new, and the figures still add up
     assert pq.read_table(str(out)).num_rows == PAGES  # one copy of each story
+    if (out / "_duplicates").exists():  # a duplicate row never points at itself
+        copies = pq.read_table(str(out / "_duplicates")).to_pylist()
+        assert all(c["article_id"] != c["duplicate_of"] for c in copies)
     assert pq.read_table(str(out / "_dead_letters")).num_rows == 0 if (out / "_dead_letters").exists() else True
 
     # A run cut short after publishing but before its index (simulated by removing the
