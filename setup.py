@@ -63,7 +63,7 @@ setup(
     package_data={"pipeline": ["demo_site/**/*", "demo_site/*"],
                   # the topic classifier (benchmarks/train_topics.py), the fine-tuned NER weights
                   # (benchmarks/train_ner.py)
-                  "transforms": ["topic_model.json", "ner_conll/*"]},
+                  "core": ["topic_model.json"], "transforms": ["ner_conll/*"]},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["newsbeam=pipeline.cli:main"]},

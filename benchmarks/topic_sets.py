@@ -132,7 +132,7 @@ def load_fundus_hand(data: pathlib.Path = DEFAULT_DATA) -> Tuple[List[Item], int
 def load_fundus_url(data: pathlib.Path = DEFAULT_DATA) -> List[Item]:
     """English fundus pages whose URL path names a section that maps to a topic slug
     (the opinion genre excluded)."""
-    from transforms.topics import url_topic
+    from core.topics import url_topic
     truth = _fundus_truth(data)
     items = []
     for ident in sorted(hand_labels()):

@@ -1,4 +1,4 @@
-"""Train the topic classifier shipped in ``transforms/topic_model.json``, and measure it.
+"""Train the topic classifier shipped in ``core/topic_model.json``, and measure it.
 
     python -m benchmarks.train_topics [--data ../shared/data/dev]           # train, write, measure
     python -m benchmarks.train_topics --check [--data ../shared/data/dev]   # measure the shipped file
@@ -48,7 +48,7 @@ if str(ROOT) not in sys.path:
 from benchmarks import topic_sets  # noqa: E402
 from benchmarks.topic_sets import AG_ACCEPTS, MIND_ACCEPTS, Item  # noqa: E402
 from schemas.taxonomy import DEFAULT_TOPIC  # noqa: E402
-from transforms.topics import MODEL_PATH, TopicClassifier, classifier_text, tokenize  # noqa: E402
+from core.topics import MODEL_PATH, TopicClassifier, classifier_text, tokenize  # noqa: E402
 
 # Groups: the subjects AG covers, decided by a model trained on real AG items only. AG's
 # World and Sci/Tech hold two slugs each, so a logistic *split* learnt from the hand-written
