@@ -109,14 +109,21 @@ def _flush(snapshot_: Dict[str, int]) -> None:
     directory = os.environ.get(ENV_DIR)
     if not directory:
         return
+    write_snapshot(directory, snapshot_)
+
+
+def write_snapshot(directory: str, snapshot_: Dict[str, int]) -> None:
+    """This process's counts as ``<pid>.json`` in ``directory``, replaced atomically so a
+    reader summing the folder never sees half a file. Best effort: never fails the job."""
     try:
+        os.makedirs(directory, exist_ok=True)
         path = os.path.join(directory, f"{os.getpid()}.json")
         temp = f"{path}.{threading.get_ident()}.tmp"
         with open(temp, "w", encoding="utf-8") as handle:
             json.dump(snapshot_, handle)
         os.replace(temp, path)
     except OSError:
-        pass  # counting is best effort: never fail the job over it
+        pass
 
 
 def read_dir(directory: Optional[str]) -> Dict[str, int]:

@@ -27,6 +27,8 @@ from typing import Callable, Dict, Iterable, Optional, TextIO, Tuple
 
 import apache_beam as beam
 
+from core import logtally
+
 LOG = logging.getLogger("newsbeam.progress")
 FLUSH_SECONDS = 0.5
 TTY_INTERVAL = 2.0
@@ -52,15 +54,7 @@ def _flush(directory: str, force: bool = False) -> None:
         snapshot = dict(_tallies.get(directory, {}))
         _dirty[directory] = False
         _flushed[directory] = now
-    try:
-        os.makedirs(directory, exist_ok=True)
-        path = os.path.join(directory, f"{os.getpid()}.json")
-        temp = f"{path}.{threading.get_ident()}.tmp"
-        with open(temp, "w", encoding="utf-8") as handle:
-            json.dump(snapshot, handle)
-        os.replace(temp, path)
-    except OSError:
-        pass  # progress is best effort: never fail the job over it
+    logtally.write_snapshot(directory, snapshot)  # best effort, atomic: the same files as warning counts
 
 
 def bump(directory: Optional[str], name: str, n: int = 1, distinct: Optional[str] = None) -> None:
