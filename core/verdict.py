@@ -78,7 +78,8 @@ def teaser_share(tree, body: str) -> float:
     total = len(text.split())
     if not total:
         return 0.0
-    teaser, seen, headings = 0, set(), set()
+    teaser, seen = 0, set()
+    headings: set = set()  # holding the elements keeps their proxies alive, so distinct headings stay distinct
     for para in tree.iter("p"):
         key = _norm(para.text_content())
         if len(key) < 20 or key in seen or key not in text:
@@ -89,7 +90,7 @@ def teaser_share(tree, body: str) -> float:
             if previous is not None:
                 if _linked_heading(previous):
                     seen.add(key)
-                    headings.add(id(previous))
+                    headings.add(previous)  # the element, not id(): lxml proxies are freed and their ids reused
                     teaser += len(key.split())
                 break
             element = element.getparent()
