@@ -127,7 +127,9 @@ def write_snapshot(directory: str, snapshot_: Dict[str, int]) -> None:
 
 
 def read_dir(directory: Optional[str]) -> Dict[str, int]:
-    """Sum the per-process tallies a run's processes left in ``directory``."""
+    """Sum the per-process tallies a run's processes left in ``directory`` (warning counts,
+    progress counters: both written by :func:`write_snapshot`). A file being replaced
+    right now is skipped: the next read has it."""
     total: Dict[str, int] = {}
     if not directory or not os.path.isdir(directory):
         return total
@@ -140,7 +142,8 @@ def read_dir(directory: Optional[str]) -> Dict[str, int]:
         except (OSError, ValueError):
             continue
         for kind, n in counts.items():
-            total[kind] = total.get(kind, 0) + int(n)
+            if isinstance(n, int):
+                total[kind] = total.get(kind, 0) + n
     return total
 
 

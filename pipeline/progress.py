@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import sys
 import threading
 import time
@@ -141,21 +140,7 @@ def attach(directory: str, *, entries=None, fetched=None, read=(), extracted=Non
 
 def read_counts(directory: Optional[str]) -> Dict[str, int]:
     """Sum the per-process tallies in ``directory``."""
-    total: Dict[str, int] = {}
-    if not directory or not os.path.isdir(directory):
-        return total
-    for name in os.listdir(directory):
-        if not name.endswith(".json"):
-            continue
-        try:
-            with open(os.path.join(directory, name), encoding="utf-8") as handle:
-                counts = json.load(handle)
-        except (OSError, ValueError):
-            continue  # being replaced right now: next time
-        for key, value in counts.items():
-            if isinstance(value, int):
-                total[key] = total.get(key, 0) + value
-    return total
+    return logtally.read_dir(directory)
 
 
 # --------------------------------------------------------------------------- the line
