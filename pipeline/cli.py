@@ -210,22 +210,27 @@ def run(argv: Sequence[str]) -> dict:
         if sink.clear_staging(nb.output):  # a stopped run's files: never published, safe to drop
             LOG.info("removed the unpublished files of an earlier, stopped run")
         try:
+            chunks = _plan_chunks(options, nb, inputs, runner)
+            if chunks:
+                return _run_chunked(options, nb, inputs, chunks, run_id, lock=lock)
             return _run_batch(options, nb, inputs, runner, run_id, lock=lock, plan=plan)
         finally:  # published files were moved out; what is left was never published
             sink.clear_staging(nb.output)
 
 
-def _worker_plan(options, nb, inputs):
-    """All cores by default (pipeline/runner.py decides); sets Beam's direct-runner options."""
+def _worker_plan(options, nb, inputs, pages: Optional[int] = None):
+    """All cores by default (pipeline/runner.py decides); sets Beam's direct-runner options.
+    ``pages``: the estimate for a chunk (default: estimated from the whole input)."""
     from apache_beam.options.pipeline_options import StandardOptions
     from pipeline import runner as runners
     from transforms import sources
     streaming = bool(options.view_as(StandardOptions).streaming)
     if streaming and (nb.workers or 0) > 1:
         raise UsageError("--workers: a streaming run keeps every step in one process (--workers 1 or none)")
-    html_files = len(sources.list_html_files(nb.html_dir)) if nb.html_dir and "://" not in nb.html_dir else 0
-    pages = runners.estimate_pages(pages=len(inputs.pages), feeds=len(inputs.feeds), html_files=html_files,
-                                   warc_paths=getattr(nb, "warc", None) or ())
+    if pages is None:
+        html_files = len(sources.list_html_files(nb.html_dir)) if nb.html_dir and "://" not in nb.html_dir else 0
+        pages = runners.estimate_pages(pages=len(inputs.pages), feeds=len(inputs.feeds), html_files=html_files,
+                                       warc_paths=getattr(nb, "warc", None) or ())
     plan = runners.plan_workers(options, nb.workers or None, pages, streaming=streaming)
     runners.apply_plan(options, plan)
     if plan is not None:
@@ -233,9 +238,33 @@ def _worker_plan(options, nb, inputs):
     return plan
 
 
+def _plan_chunks(options, nb, inputs, runner):
+    """The run's chunks (pipeline/chunks.py): several only for a local FnApiRunner batch
+    run over more than ``--chunk-pages`` pages; remote runners get one job."""
+    from pipeline import chunks
+    from transforms import sources
+    if type(runner).__name__ != "FnApiRunner" or not nb.chunk_pages:
+        return []
+    html_files = sources.list_html_files(nb.html_dir) if nb.html_dir else []
+    planned = chunks.plan(inputs, html_files, chunks.warc_files(nb.warc or ()), nb.chunk_pages)
+    return planned if len(planned) > 1 else []
+
+
+def _run_job(pipeline, job, inputs, run_id: str, progress_dir: Optional[str]):
+    """Build and run one Beam job; a run stopped by Ctrl-C raises :class:`Interrupted`."""
+    from pipeline.build import build_pipeline
+    build_pipeline(pipeline, job, inputs, run_id, progress_dir=progress_dir)
+    try:
+        result = pipeline.run()
+    except Exception:
+        if interrupt.requested():
+            raise Interrupted() from None
+        raise
+    return result
+
+
 def _run_batch(options, nb, inputs, runner, run_id: str, lock=None, plan=None) -> dict:
     import apache_beam as beam
-    from pipeline.build import build_pipeline
     from pipeline import progress
     from pipeline import report as run_report
     from pipeline.runner import describe_runner, runner_label
@@ -246,17 +275,11 @@ def _run_batch(options, nb, inputs, runner, run_id: str, lock=None, plan=None) -
     show_progress = progress.wanted(nb.quiet, nb.progress_interval, in_process=not isinstance(runner, str))
     with tempfile.TemporaryDirectory(prefix="newsbeam-progress-") as progress_dir, \
             logtally.counting(os.path.join(progress_dir, "warnings")) as warning_counts:
-        build_pipeline(pipeline, nb, inputs, run_id, progress_dir=progress_dir if show_progress else None)
         with progress.ProgressReporter(progress_dir, interval=nb.progress_interval,
                                        feeds_total=len(inputs.feeds), enabled=show_progress), \
                 _StopOnCtrlC(lock, enabled=not isinstance(runner, str)), \
                 logtally.quiet_worker_stderr(nb.quiet and not logtally.show_each()):
-            try:
-                result = pipeline.run()
-            except Exception:
-                if interrupt.requested():
-                    raise Interrupted() from None
-                raise
+            result = _run_job(pipeline, nb, inputs, run_id, progress_dir if show_progress else None)
             if options.get_all_options().get("dry_run"):
                 # Dataflow --dry_run: nothing ran; report the job that would have been submitted.
                 return {"dry_run": True, "run_id": run_id, "runner": runner_label(runner),
@@ -271,12 +294,75 @@ def _run_batch(options, nb, inputs, runner, run_id: str, lock=None, plan=None) -
     manifest = run_report.read_manifest(nb.output, run_id)
     report = run_report.build(manifest, run_id=run_id, output=nb.output, elapsed=elapsed,
                               runner=describe_runner(runner, options, plan), started_at=started_at,
-                              feeds=inputs.feeds, warnings=warning_counts,
-                              inputs={"feeds": len(inputs.feeds), "pages": len(inputs.pages),
-                                      "html_dir": nb.html_dir, "warc": nb.warc, "sources": nb.sources,
-                                      "allow_hosts": list(inputs.allow_hosts),
-                                      "deny_hosts": list(inputs.deny_hosts)})
+                              feeds=inputs.feeds, warnings=warning_counts, inputs=_report_inputs(nb, inputs))
+    report["chunks"] = {"planned": 1, "completed": 1, "chunk_pages": nb.chunk_pages}
     return run_report.write(nb.output, run_id, report)  # _reports/run-<id>.json and .html
+
+
+def _report_inputs(nb, inputs) -> dict:
+    return {"feeds": len(inputs.feeds), "pages": len(inputs.pages), "html_dir": nb.html_dir, "warc": nb.warc,
+            "sources": nb.sources, "allow_hosts": list(inputs.allow_hosts), "deny_hosts": list(inputs.deny_hosts)}
+
+
+def _run_chunked(options, nb, inputs, chunks, run_id: str, lock=None) -> dict:
+    """Consecutive Beam runs into one output (pipeline/chunks.py), one summary and report.
+    Ctrl-C or a failure stops after the published chunks (a rerun skips them): the
+    report of those is written, then the error propagates."""
+    import dataclasses
+    import apache_beam as beam
+    from pipeline import progress
+    from pipeline import chunks as chunking
+    from pipeline import report as run_report
+    from pipeline.config import JobConfig
+    from pipeline.runner import choose_runner, describe_runner
+    from transforms import logtally
+    started, started_at = time.monotonic(), dt.datetime.now(dt.timezone.utc)
+    job = JobConfig.from_options(options)
+    show_progress = progress.wanted(nb.quiet, nb.progress_interval, in_process=True)
+    done, labels = [], []
+    LOG.info("%d chunks of at most %d pages (--chunk-pages)", len(chunks), nb.chunk_pages)
+    try:
+        with tempfile.TemporaryDirectory(prefix="newsbeam-progress-") as progress_dir, \
+                logtally.counting(os.path.join(progress_dir, "warnings")) as warning_counts:
+            stop = _StopOnCtrlC(lock, line=lambda: _chunk_interrupt_line(len(done), len(chunks)))
+            with progress.ProgressReporter(progress_dir, interval=nb.progress_interval,
+                                           feeds_total=len(inputs.feeds), enabled=show_progress), \
+                    stop, logtally.quiet_worker_stderr(nb.quiet and not logtally.show_each()):
+                for chunk in chunks:
+                    if interrupt.requested():
+                        raise Interrupted()
+                    plan = _worker_plan(options, nb, chunk.sources, pages=chunk.weight)
+                    runner = choose_runner(options)
+                    chunk_job = dataclasses.replace(job, html_dir=job.html_dir if chunk.html_files else None,
+                                                    html_files=chunk.html_files, warc=chunk.warc_files)
+                    LOG.debug("chunk %d of %d: ~%d pages on %s", chunk.index, len(chunks), chunk.weight,
+                              describe_runner(runner, options, plan))
+                    _run_job(beam.Pipeline(runner=runner, options=options), chunk_job, chunk.sources,
+                             chunk.run_id(run_id), progress_dir if show_progress else None).wait_until_finish()
+                    done.append(run_report.read_manifest(nb.output, chunk.run_id(run_id)))
+                    labels.append(describe_runner(runner, options, plan))
+        if interrupt.requested() and len(done) < len(chunks):
+            print(f"newsbeam: stopped after chunk {len(done)} of {len(chunks)}; its files and those of "
+                  f"the chunks before are published, the same command finishes the work",
+                  file=sys.stderr, flush=True)
+            raise Interrupted()
+    finally:
+        if done:  # the published chunks' one report, even when a later chunk failed
+            report = run_report.build(
+                chunking.merge_manifests(done), run_id=run_id, output=nb.output,
+                elapsed=time.monotonic() - started, runner="; ".join(dict.fromkeys(labels)),
+                started_at=started_at, feeds=inputs.feeds, warnings=warning_counts,
+                inputs=_report_inputs(nb, inputs))
+            report["chunks"] = {"planned": len(chunks), "completed": len(done), "chunk_pages": nb.chunk_pages}
+            report = run_report.write(nb.output, run_id, report)
+            chunking.remove_chunk_manifests(nb.output, run_id, chunks)
+    return report
+
+
+def _chunk_interrupt_line(done: int, planned: int) -> str:
+    return (f"newsbeam: interrupted: stopping; nothing of chunk {done + 1} of {planned} is published, "
+            f"the {done} chunks before it are, and the same command finishes the work "
+            f"(Ctrl-C again to quit at once)")
 
 
 class _StopOnCtrlC:
@@ -284,9 +370,10 @@ class _StopOnCtrlC:
     no new request, nothing more staged, nothing published) and prints one line;
     a second one exits at once."""
 
-    def __init__(self, lock=None, enabled: bool = True):
+    def __init__(self, lock=None, enabled: bool = True, line=None):
         self._lock = lock
         self._enabled = enabled
+        self._line = line  # the one line to print (a chunked run says which chunks are published)
         self._previous = None
 
     def _handler(self, _signum, _frame):
@@ -296,7 +383,7 @@ class _StopOnCtrlC:
             os._exit(EXIT_INTERRUPTED)
         interrupt.request()
         logging.disable(logging.CRITICAL)  # Beam's tracebacks of the stopped bundles are noise
-        print(INTERRUPT_LINE, file=sys.stderr, flush=True)
+        print(self._line() if self._line else INTERRUPT_LINE, file=sys.stderr, flush=True)
 
     def __enter__(self):
         import signal

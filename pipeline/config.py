@@ -30,6 +30,7 @@ class JobConfig:
     streaming: bool = False
     # sources
     html_dir: Optional[str] = None
+    html_files: Tuple[str, ...] = ()  # a chunk's share of --html-dir (empty: the whole folder)
     warc: Tuple[str, ...] = ()
     # fetching
     contact: Optional[str] = None
@@ -55,6 +56,8 @@ class JobConfig:
     lsh_rows: int = _NEAR.rows
     # output
     max_rows_per_file: int = 100_000
+    # performance: a local batch run over more pages runs as chunks of this many (0: one job)
+    chunk_pages: int = 1000
     # streaming
     poll_interval: float = 60.0
     window: float = 60.0

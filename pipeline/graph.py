@@ -115,7 +115,7 @@ class Batch:
         """Pages read rather than fetched: ``--html-dir`` and ``--warc``."""
         found = []
         if job.html_dir:
-            saved = p | "ReadHtmlDir" >> sources.ReadHtmlDir(job.html_dir)
+            saved = p | "ReadHtmlDir" >> sources.ReadHtmlDir(job.html_dir, files=job.html_files)
             dead.append(saved.dead_letter)
             found.append(saved.pages)
             self.input_urls += [saved.pages | "SavedPageUrls" >> beam.Map(lambda page: page.request.url),

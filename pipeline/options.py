@@ -176,6 +176,12 @@ def _performance_flags(parser) -> None:
                "the input is big enough to pay their start-up and memory allows, in-process for "
                "small inputs; 1: in-process). Beam's --direct_running_mode/--direct_num_workers "
                "or --runner override it. Streaming always runs in one process")
+    _flag(performance, "chunk-pages", type=_at_least(int, 0), default=DEFAULTS.chunk_pages, metavar="N",
+          help="a local batch run over more than N pages runs as consecutive chunks of at most N "
+               "pages, each a Beam run into the same output (later chunks dedup against earlier "
+               "ones as a rerun does), so memory stays flat in the input size; one summary and "
+               f"report for the whole run (default {DEFAULTS.chunk_pages}; 0: one job). Remote "
+               "runners (--runner Dataflow, Flink, Portable ...) always get one job")
 
 
 def _streaming_flags(parser) -> None:

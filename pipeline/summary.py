@@ -94,6 +94,11 @@ def render(report: Dict[str, Any]) -> str:
                      f"up to {len(failed)} in the report, all in _dead_letters):")
         lines.extend(_table([[f["url"], f"{f['stage']}:{f['reason']}"] for f in shown], ["url", "stage:reason"]))
     lines.append(f"Already in the output from earlier runs (skipped): {report.get('skipped_already_written', 0)}")
+    chunks = report.get("chunks") or {}
+    if chunks.get("planned", 1) > 1:
+        lines.append(f"Ran as {chunks.get('completed')} of {chunks['planned']} chunks of at most "
+                     f"{chunks.get('chunk_pages')} pages (--chunk-pages): a page whose story an earlier chunk "
+                     f"wrote is a duplicate of it, or already written if it has the same canonical URL")
     acc = fig.get("accounting") or report.get("accounting")
     if acc:
         lines.append(f"Accounting by input URL: {acc['inputs']} inputs = {acc['articles']} articles + "

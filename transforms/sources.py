@@ -150,15 +150,23 @@ class _ReadHtmlFileFn(beam.DoFn):
 
 
 class ReadHtmlDir(beam.PTransform):
-    """A folder of saved pages -> FetchedPage, with a ``dead_letter`` output."""
+    """A folder of saved pages -> FetchedPage, with a ``dead_letter`` output.
 
-    def __init__(self, root: str, label: Optional[str] = None):
+    ``files``: read these paths (listed once by the CLI, a chunk's share of the
+    folder: ``pipeline/chunks.py``) instead of listing ``root`` in the job."""
+
+    def __init__(self, root: str, label: Optional[str] = None, files: Optional[Sequence[str]] = None):
         super().__init__(label)
         self._root = root
+        self._files = sorted(files) if files else None
 
     def expand(self, pbegin):
-        return (pbegin
-                | "ListFiles" >> beam.Create([self._root])
-                | "ExpandDir" >> beam.FlatMap(list_html_files)
+        if self._files is not None:
+            paths = pbegin | "ListFiles" >> beam.Create(self._files)
+        else:
+            paths = (pbegin
+                     | "ListFiles" >> beam.Create([self._root])
+                     | "ExpandDir" >> beam.FlatMap(list_html_files))
+        return (paths
                 | "Reshuffle" >> beam.Reshuffle()
                 | "ReadFiles" >> beam.ParDo(_ReadHtmlFileFn()).with_outputs(DEAD_LETTER, main="pages"))

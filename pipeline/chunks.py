@@ -1,0 +1,158 @@
+"""Bounded batch runs: a big input fed to the local runner in chunks.
+
+Beam's FnApiRunner (in-process and ``multi_processing``) holds every stage
+boundary's whole input in memory, so a run's peak memory grows with its input
+(docs/performance.md "Memory flat in input size"). The CLI therefore splits a
+local batch run into consecutive *chunks* of at most ``--chunk-pages`` pages,
+each one normal Beam run into the same output under the one output lock; a
+later chunk dedups against the earlier ones through ``_state`` exactly as a
+rerun does. This module plans the chunks (pure, deterministic) and merges
+their manifests into the one run report.
+
+Units, in this order (the plan depends only on the input, never on the runner):
+
+- feeds: their entries are only known once read, so each feed weighs
+  :data:`pipeline.runner.PAGES_PER_FEED` pages; feeds come first, so the
+  common case (a few feeds) is read in the first chunk;
+- ``--url`` / sources pages, grouped by URL key (tracking-parameter variants
+  of one URL stay in one chunk, where they are merged into one request);
+- ``--html-dir`` files in sorted path order (a site's folder stays together
+  as far as that order does);
+- ``--warc`` files, each one unit weighing its size /
+  :data:`pipeline.runner.WARC_BYTES_PER_PAGE`: a file is never split, so a
+  WARC bigger than a chunk is a chunk of its own (split big archives, e.g.
+  with ``warcio``, to bound memory).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Dict, Iterable, List, Sequence, Tuple
+
+from pipeline.config import DEFAULTS
+from pipeline.sources_file import Sources
+
+DEFAULT_CHUNK_PAGES = DEFAULTS.chunk_pages  # measured: docs/performance.md "Memory flat in input size"
+
+
+@dataclasses.dataclass(frozen=True)
+class Chunk:
+    """One Beam run's share of the input."""
+    index: int                      # 1-based
+    sources: Sources                # feeds and pages (host lists of the whole input)
+    html_files: Tuple[str, ...] = ()
+    warc_files: Tuple[str, ...] = ()
+    weight: int = 0                 # estimated pages
+
+    def run_id(self, run_id: str) -> str:
+        """The id of this chunk's Beam run (its staging folder and manifest)."""
+        return f"{run_id}-chunk{self.index:04d}"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Unit:
+    kind: str       # feed | pages | html | warc
+    items: tuple
+    weight: int
+
+
+def warc_files(patterns: Sequence[str]) -> List[str]:
+    """The archive files behind ``--warc`` patterns (local), sorted; remote
+    patterns stay as given (one unit each)."""
+    from transforms import warc
+    found: List[str] = []
+    for pattern in patterns or ():
+        found.extend(warc.list_warc_files(pattern) if "://" not in pattern else [pattern])
+    return sorted(dict.fromkeys(found))
+
+
+def _warc_weight(path: str) -> int:
+    from pipeline.runner import WARC_BYTES_PER_PAGE
+    try:
+        return max(1, os.path.getsize(path) // WARC_BYTES_PER_PAGE)
+    except OSError:
+        return 1000  # remote archive: assume a big one (as runner.estimate_pages does)
+
+
+def _units(sources: Sources, html_files: Sequence[str], warcs: Sequence[str]) -> List[_Unit]:
+    from pipeline.runner import PAGES_PER_FEED
+    from transforms import urls
+    units = [_Unit("feed", (feed,), PAGES_PER_FEED) for feed in sources.feeds]
+    by_key: Dict[str, list] = {}
+    for page in sources.pages:
+        by_key.setdefault(urls.url_key(page.url), []).append(page)
+    units += [_Unit("pages", tuple(by_key[key]), len(by_key[key])) for key in sorted(by_key)]
+    units += [_Unit("html", (path,), 1) for path in sorted(html_files)]
+    units += [_Unit("warc", (path,), _warc_weight(path)) for path in sorted(warcs)]
+    return units
+
+
+def plan(sources: Sources, html_files: Sequence[str] = (), warcs: Sequence[str] = (),
+         chunk_pages: int = DEFAULT_CHUNK_PAGES) -> List[Chunk]:
+    """Consecutive chunks of at most ``chunk_pages`` estimated pages (a unit
+    heavier than that is a chunk alone); ``chunk_pages`` 0: one chunk."""
+    units = _units(sources, html_files, warcs)
+    groups: List[List[_Unit]] = [[]]
+    weight = 0
+    for unit in units:
+        if chunk_pages and groups[-1] and weight + unit.weight > chunk_pages:
+            groups.append([])
+            weight = 0
+        groups[-1].append(unit)
+        weight += unit.weight
+    return [_chunk(i, group, sources) for i, group in enumerate(groups, start=1)]
+
+
+def _chunk(index: int, units: List[_Unit], whole: Sources) -> Chunk:
+    def items(kind: str) -> tuple:
+        return tuple(item for u in units if u.kind == kind for item in u.items)
+    return Chunk(index=index,
+                 sources=dataclasses.replace(whole, feeds=items("feed"), pages=items("pages")),
+                 html_files=items("html"), warc_files=items("warc"),
+                 weight=sum(u.weight for u in units))
+
+
+# --------------------------------------------------------------------------- one report
+
+def _add_counts(into: Dict[str, Any], part: Dict[str, Any]) -> None:
+    for key, value in part.items():
+        if isinstance(value, dict):
+            _add_counts(into.setdefault(key, {}), value)
+        else:
+            into[key] = into.get(key, 0) + value
+
+
+def merge_manifests(manifests: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
+    """The chunks' manifests (``transforms.sink.merge_manifest`` each) -> the
+    run's: files, rows, partitions, counts and the accounting summed (every
+    input is in exactly one chunk, so the accounting adds up), failed URLs
+    merged in the same order and cap as within one run."""
+    from transforms import accounting, sink
+    merged: Dict[str, Any] = {"files": 0, "tables": {}, "partitions": {}, "counts": {},
+                              "skipped_already_written": 0}
+    parts, failed = [], []
+    for manifest in manifests:
+        merged["files"] += manifest.get("files", 0)
+        merged["skipped_already_written"] += manifest.get("skipped_already_written", 0)
+        for key in ("tables", "partitions", "counts", "already_present"):
+            if key in manifest:
+                _add_counts(merged.setdefault(key, {}), manifest[key])
+        if manifest.get("accounting"):
+            parts.append(dict(manifest["accounting"]))
+        failed += [tuple(row) for row in manifest.get("failed_urls", [])]
+    if parts:
+        total = accounting.merge(dict(accounting.empty(), **p) for p in parts)
+        merged["accounting"] = {k: v for k, v in total.items() if k != "table"}
+    if failed:
+        merged["failed_urls"] = [list(row) for row in sorted(failed)[:sink.FAILED_URLS_KEPT]]
+    return merged
+
+
+def remove_chunk_manifests(output: str, run_id: str, chunks: Sequence[Chunk]) -> None:
+    """The chunks' own manifests, once merged into the run's report."""
+    from apache_beam.io.filesystems import FileSystems
+    from pipeline import report
+    found = [p for p in (report.paths(output, c.run_id(run_id))["json"] for c in chunks)
+             if FileSystems.exists(p)]
+    if found:
+        FileSystems.delete(found)
