@@ -1,0 +1,100 @@
+"""Peak memory of the whole process tree against input size: chunked runs vs one job.
+
+    python -m benchmarks.memory --sizes 600,4000 --workers 1,2 --chunk-pages default,0 \\
+        --json /tmp/memory.json
+
+Each run is ``python -m pipeline --html-dir <generated pages> --quiet`` with
+``--workers W`` and ``--chunk-pages N`` (``default``: the CLI's default), measured
+as ``benchmarks.pipeline`` measures (peak RSS of the process tree sampled every
+0.1 s, by process kind; wall; CPU seconds of the tree). Generated pages come from
+``benchmarks.corpus`` (same seed, so 600 pages are the first 600 of 4,000 only in
+kind, not in identity). Results are appended to ``--json`` after every run, so a
+long series (20,000 pages takes ~25 min a run) keeps what finished.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import pathlib
+import shutil
+import sys
+import tempfile
+import time
+from typing import Dict, List, Optional, Sequence
+
+from benchmarks.pipeline import count_rows, loadavg, machine, run_measured
+
+
+def corpus_pages(root: pathlib.Path, size: int, seed: int) -> pathlib.Path:
+    """``root/corpus<size>/pages``, generated once."""
+    from benchmarks import corpus
+    folder = root / f"corpus{size}"
+    manifest = folder / "manifest.json"
+    if not manifest.exists() or json.loads(manifest.read_text()).get("pages") != size:
+        shutil.rmtree(folder, ignore_errors=True)
+        corpus.generate(folder, size, seed)
+    return folder / "pages"
+
+
+def command(pages: pathlib.Path, output: pathlib.Path, workers: int, chunk_pages: str) -> List[str]:
+    cmd = [sys.executable, "-m", "pipeline", "--html-dir", str(pages), "--output", str(output),
+           "--quiet", "--progress-interval", "0", "--workers", str(workers)]
+    return cmd + ([] if chunk_pages == "default" else ["--chunk-pages", chunk_pages])
+
+
+def report_of(output: pathlib.Path) -> Dict[str, object]:
+    [path] = sorted((output / "_reports").glob("run-*.json"))
+    report = json.loads(path.read_text())
+    return {"chunks": report.get("chunks"), "runner": report.get("runner"),
+            "accounting": report.get("figures", {}).get("accounting")}
+
+
+def measure(pages: pathlib.Path, workdir: pathlib.Path, size: int, workers: int, chunk_pages: str
+            ) -> Dict[str, object]:
+    output = workdir / f"out-{size}-{workers}-{chunk_pages}"
+    shutil.rmtree(output, ignore_errors=True)
+    log = workdir / f"log-{size}-{workers}-{chunk_pages}.txt"
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    load_before = loadavg()
+    measured = run_measured(command(pages, output, workers, chunk_pages), env, log)
+    run = {"size": size, "workers": workers, "chunk_pages": chunk_pages, **measured,
+           "rows": count_rows(str(output)), **report_of(output), "load_before": load_before,
+           "load_after": loadavg(), "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    shutil.rmtree(output, ignore_errors=True)
+    return run
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="600,4000", help="generated pages per run (default 600,4000)")
+    parser.add_argument("--workers", default="1,2", help="--workers values (default 1,2)")
+    parser.add_argument("--chunk-pages", default="default,0",
+                        help="--chunk-pages values; 'default' = the CLI's default (default: default,0)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workdir", type=pathlib.Path, default=None, help="corpora and outputs (default: a temp dir)")
+    parser.add_argument("--json", type=pathlib.Path, default=None, help="append each run's result here")
+    args = parser.parse_args(argv)
+    workdir = args.workdir or pathlib.Path(tempfile.mkdtemp(prefix="newsbeam-memory-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    results: Dict[str, object] = {"machine": machine(), "runs": []}
+    for size in [int(s) for s in args.sizes.split(",") if s]:
+        pages = corpus_pages(workdir, size, args.seed)
+        for workers in [int(w) for w in args.workers.split(",") if w]:
+            for chunk_pages in [c for c in args.chunk_pages.split(",") if c]:
+                started = time.perf_counter()
+                run = measure(pages, workdir, size, workers, chunk_pages)
+                results["runs"].append(run)
+                print(f"{size:>6} pages, --workers {workers}, --chunk-pages {chunk_pages:>7}: "
+                      f"peak {run['peak_rss_mib']:.0f} MiB {run['peak_rss_by_process_mib']}, "
+                      f"{run['wall_s']:.0f} s wall, {run['cpu_s']:.0f} s CPU, chunks {run['chunks']}, "
+                      f"rows {run['rows']}, load {run['load_before']}->{run['load_after']} "
+                      f"({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
+                if args.json:
+                    args.json.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""A batch run fed to the local runner in chunks (``--chunk-pages``, pipeline/chunks.py):
+one run for the user (one summary, one report, accounting that adds up), later
+chunks dedup against earlier ones as a rerun does, deterministic and idempotent.
+
+Saved pages (sorted: ``a/`` then ``b/``), ``--chunk-pages 3``: chunk 1 holds
+a/harbour, a/library and a/stub (a dead letter); chunk 2 holds b/harbour-saved-again
+(the same canonical URL as a/harbour: already written, as on a rerun) and
+b/library-mirror (an exact copy of a/library under its own canonical URL: a
+duplicate of chunk 1's article).
+"""
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+
+import duckdb
+import pytest
+
+from pipeline import chunks
+from pipeline.sources_file import Sources
+from schemas.records import FeedRequest, PageRequest
+from tests.e2e.test_accounting import SUMMARY, _page, _rows
+from tests.e2e.test_demo_pipeline import run_cli
+
+
+def _pages(root: pathlib.Path) -> pathlib.Path:
+    pages = root / "pages"
+    (pages / "a").mkdir(parents=True)
+    (pages / "b").mkdir()
+    (pages / "a" / "harbour.html").write_text(_page("harbour", "https://example.org/news/harbour"))
+    (pages / "a" / "library.html").write_text(_page("library", "https://example.org/news/library"))
+    (pages / "a" / "stub.html").write_text("<html><head><title>Soon</title></head><body><p>Coming soon.</p></body></html>")
+    (pages / "b" / "harbour-saved-again.html").write_text(_page("harbour", "https://example.org/news/harbour"))
+    (pages / "b" / "library-mirror.html").write_text(_page("library", "https://mirror.example.net/library"))
+    return pages
+
+
+def _run(pages, out, *extra):
+    result = run_cli("--html-dir", str(pages), "--output", str(out), "--quiet", "--chunk-pages", "3", *extra)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def _report(out: pathlib.Path, stdout: str) -> dict:
+    return json.loads(pathlib.Path(re.search(r"figures: (\S+\.json)\)", stdout).group(1)).read_text())
+
+
+@pytest.fixture(scope="module")
+def chunked(tmp_path_factory):
+    root = tmp_path_factory.mktemp("chunked")
+    pages = _pages(root)
+    first = _run(pages, root / "out")
+    again = _run(pages, root / "fresh")  # the same input into a fresh output
+    rerun = _run(pages, root / "out")    # the same input into the same output
+    return pages, root, first, again, rerun
+
+
+def test_one_summary_and_report_that_add_up(chunked):
+    _pages_, root, first, _again, _rerun = chunked
+    out = root / "out"
+    inputs, articles, duplicates, dead, already, unaccounted = map(int, SUMMARY.search(first.stdout).groups())
+    assert (inputs, articles, duplicates, dead, already, unaccounted) == (5, 2, 1, 1, 1, 0)
+    assert first.stdout.count("newsbeam run ") == 1 and first.stderr.strip() == ""
+    assert "Ran as 2 of 2 chunks of at most 3 pages" in first.stdout
+    report = _report(out, first.stdout)
+    assert report["chunks"] == {"planned": 2, "completed": 2, "chunk_pages": 3}
+    # ONE report per run (this one and the rerun): the chunks' own manifests were merged and removed.
+    rerun_id = _report(out, chunked[4].stdout)["run_id"]
+    assert sorted(p.name for p in (out / "_reports").iterdir()) == sorted(
+        f"run-{run_id}.{kind}" for run_id in (report["run_id"], rerun_id) for kind in ("html", "json"))
+    assert not (out / "_staging").exists() and not (out / "_state" / "lock.json").exists()
+    figures = report["figures"]
+    written, copies, failed = _rows(out, ""), _rows(out, "_duplicates"), _rows(out, "_dead_letters")
+    assert (figures["articles"], figures["duplicates"], figures["dead_letters"]) == \
+        (len(written), len(copies), len(failed)) == (articles, duplicates, dead)
+    assert figures["accounting"]["inputs"] == inputs and figures["accounting"]["already_written"] == already
+    con = duckdb.connect()
+    assert con.execute(f"SELECT count(*) FROM read_parquet('{out}/topic=*/date=*/*.parquet', "
+                       f"hive_partitioning=true)").fetchone()[0] == articles
+    assert con.execute(f"SELECT count(*) FROM read_parquet('{out}/_duplicates/**/*.parquet')").fetchone()[0] \
+        == duplicates
+
+
+def test_a_copy_in_a_later_chunk_points_at_the_earlier_chunks_article(chunked):
+    _pages_, root, *_ = chunked
+    out = root / "out"
+    by_url = {r["canonical_url"]: r for r in _rows(out, "")}
+    [copy] = _rows(out, "_duplicates")
+    assert copy["kind"] == "exact" and copy["url"] == "https://mirror.example.net/library"
+    assert copy["duplicate_of"] == by_url["https://example.org/news/library"]["article_id"] != copy["article_id"]
+
+
+def test_same_rows_in_a_fresh_output_and_a_rerun_adds_nothing(chunked):
+    _pages_, root, _first, again, rerun = chunked
+
+    def rows(out, folder, keys):
+        return sorted(tuple(r[k] for k in keys) for r in _rows(out, folder))
+    article_keys = ("article_id", "canonical_url", "body", "content_hash", "cluster_size", "title", "published_at")
+    assert rows(root / "out", "", article_keys) == rows(root / "fresh", "", article_keys)
+    dup_keys = ("article_id", "url", "duplicate_of", "kind")
+    assert rows(root / "out", "_duplicates", dup_keys) == rows(root / "fresh", "_duplicates", dup_keys)
+    assert len(_rows(root / "out", "_dead_letters")) == len(_rows(root / "fresh", "_dead_letters")) == 1
+    assert len(_rows(root / "out", "")) == 2  # the rerun wrote no article again
+    inputs, articles, *_rest, unaccounted = map(int, SUMMARY.search(rerun.stdout).groups())
+    assert (inputs, articles, unaccounted) == (5, 0, 0)
+
+
+# --------------------------------------------------------------------------- the plan (pure)
+
+def _req(url):
+    return PageRequest(url=url, origin="url")
+
+
+def test_plan_is_deterministic_and_keeps_units_whole(tmp_path):
+    big = tmp_path / "b-big.warc.gz"
+    big.write_bytes(b"x" * 20_000 * 50)  # ~50 pages by size: a chunk of its own
+    small = tmp_path / "a-small.warc.gz"
+    small.write_bytes(b"x" * 20_000)
+    sources = Sources(feeds=(FeedRequest(url="https://example.org/feed.xml"),),
+                      pages=(_req("https://example.org/b?utm_source=x"), _req("https://example.org/a"),
+                             _req("https://example.org/b")),
+                      deny_hosts=("bad.example",))
+    html = [f"/pages/site{i // 3}/p{i}.html" for i in range(7)][::-1]
+    planned = chunks.plan(sources, html, [str(small), str(big)], chunk_pages=30)
+    again = chunks.plan(sources, list(reversed(html)), [str(big), str(small)], chunk_pages=30)
+    assert planned == again  # the order the inputs were given in does not matter
+    # The feed (30 pages by its weight) fills chunk 1; the two spellings of /b stay together.
+    assert [len(c.sources.feeds) for c in planned] == [1, 0, 0]
+    assert [sorted(p.url for p in c.sources.pages) for c in planned][1] == \
+        ["https://example.org/a", "https://example.org/b", "https://example.org/b?utm_source=x"]
+    assert planned[1].html_files == tuple(sorted(html)) and planned[1].warc_files == (str(small),)
+    assert planned[2].warc_files == (str(big),) and planned[2].weight == 50
+    assert all(c.sources.deny_hosts == ("bad.example",) for c in planned)
+    assert [c.index for c in planned] == [1, 2, 3]
+    assert planned[0].run_id("R") == "R-chunk0001"
+    assert len(chunks.plan(sources, html, [str(big)], chunk_pages=0)) == 1
+
+
+def test_merged_manifests_add_up():
+    part = {"files": 2, "tables": {"articles": 3, "duplicates": 1}, "partitions": {"topic=a/date=d": 3},
+            "counts": {"duplicates.kind": {"near": 1}}, "skipped_already_written": 1,
+            "accounting": {"inputs": 5, "articles": 3, "duplicates": 1, "dead_letters": 0,
+                           "already_written": 1, "unaccounted": 0, "unaccounted_examples": []},
+            "failed_urls": [["u2", "extract", "x"]]}
+    other = dict(part, failed_urls=[["u1", "fetch", "y"]])
+    merged = chunks.merge_manifests([part, other])
+    assert merged["tables"] == {"articles": 6, "duplicates": 2}
+    assert merged["partitions"] == {"topic=a/date=d": 6} and merged["counts"] == {"duplicates.kind": {"near": 2}}
+    assert merged["accounting"]["inputs"] == 10 and merged["accounting"]["already_written"] == 2
+    assert merged["skipped_already_written"] == 2 and merged["files"] == 4
+    assert merged["failed_urls"] == [["u1", "fetch", "y"], ["u2", "extract", "x"]]
+
+
+def test_chunk_pages_flag_in_help_and_checked(tmp_path):
+    shown = run_cli("--help")
+    assert "--chunk-pages N" in shown.stdout
+    bad = run_cli("--output", str(tmp_path / "o"), "--url", "https://example.com/a", "--chunk-pages", "-1")
+    assert bad.returncode == 2 and "chunk-pages" in bad.stderr
