@@ -329,23 +329,29 @@ def _run_chunked(options, nb, inputs, chunks, run_id: str, lock=None) -> dict:
                                            feeds_total=len(inputs.feeds), enabled=show_progress), \
                     stop, logtally.quiet_worker_stderr(nb.quiet and not logtally.show_each()):
                 for chunk in chunks:
-                    if interrupt.requested():
-                        raise Interrupted()
+                    if interrupt.requested():  # Ctrl-C while the previous chunk was publishing
+                        break
                     plan = _worker_plan(options, nb, chunk.sources, pages=chunk.weight)
                     runner = choose_runner(options)
                     chunk_job = dataclasses.replace(job, html_dir=job.html_dir if chunk.html_files else None,
                                                     html_files=chunk.html_files, warc=chunk.warc_files)
                     LOG.debug("chunk %d of %d: ~%d pages on %s", chunk.index, len(chunks), chunk.weight,
                               describe_runner(runner, options, plan))
-                    _run_job(beam.Pipeline(runner=runner, options=options), chunk_job, chunk.sources,
-                             chunk.run_id(run_id), progress_dir if show_progress else None).wait_until_finish()
+                    try:
+                        _run_job(beam.Pipeline(runner=runner, options=options), chunk_job, chunk.sources,
+                                 chunk.run_id(run_id), progress_dir if show_progress else None
+                                 ).wait_until_finish()
+                    except Interrupted:
+                        break
                     done.append(run_report.read_manifest(nb.output, chunk.run_id(run_id)))
                     labels.append(describe_runner(runner, options, plan))
         if interrupt.requested() and len(done) < len(chunks):
-            print(f"newsbeam: stopped after chunk {len(done)} of {len(chunks)}; its files and those of "
-                  f"the chunks before are published, the same command finishes the work",
-                  file=sys.stderr, flush=True)
+            print(f"newsbeam: stopped after {len(done)} of {len(chunks)} chunks (those are published); "
+                  f"the same command finishes the work", file=sys.stderr, flush=True)
             raise Interrupted()
+        if interrupt.requested():
+            print("newsbeam: the run had finished publishing when it was interrupted; it is complete",
+                  file=sys.stderr, flush=True)
     finally:
         if done:  # the published chunks' one report, even when a later chunk failed
             report = run_report.build(

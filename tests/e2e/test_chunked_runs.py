@@ -157,3 +157,39 @@ def test_chunk_pages_flag_in_help_and_checked(tmp_path):
     assert "--chunk-pages N" in shown.stdout
     bad = run_cli("--output", str(tmp_path / "o"), "--url", "https://example.com/a", "--chunk-pages", "-1")
     assert bad.returncode == 2 and "chunk-pages" in bad.stderr
+
+
+# --------------------------------------------------------------------------- Ctrl-C between chunks
+
+def test_ctrl_c_keeps_the_published_chunks_and_a_rerun_finishes(http_server, tmp_path):
+    import subprocess
+    import time
+    from tests.e2e.test_interrupt_and_lock import (PAGES, ROOT, add_slow_site, article_files, check_summary, cli,
+                                                   ctrl_c, env)
+    feed = add_slow_site(http_server, delay=0.2)
+    pages = [a for i in range(PAGES) for a in ("--url", http_server.url(f"/news/story-{i}.html"))]
+    args = [*pages, "--output", str(tmp_path / "out"), "--allow-private-hosts", "--host-delay", "0.1",
+            "--ignore-robots", "--progress-interval", "0", "--chunk-pages", "4"]
+    assert feed  # the site's pages, fetched directly: 12 pages, 3 chunks
+    out = tmp_path / "out"
+    proc = subprocess.Popen(cli(*args), cwd=ROOT, env=env(), text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 240
+    while not article_files(out):  # chunk 1 published
+        assert time.monotonic() < deadline and proc.poll() is None, "chunk 1 never published"
+        time.sleep(0.05)
+    ctrl_c(proc)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in stderr, stderr[-3000:]
+    assert stderr.count("newsbeam: interrupted: stopping") == 1, stderr[-3000:]
+    assert "of 3 chunks (those are published)" in stderr and stdout.strip() == ""
+    published = len(_rows(out, ""))
+    assert published in (4, 8)  # chunk 1 (and chunk 2 if it was publishing already), never part of one
+    assert not (out / "_state" / "lock.json").exists() and not (out / "_staging").exists()
+    [report] = list((out / "_reports").glob("run-*.json"))  # the published chunks' report, no chunk manifest
+    assert "chunk" not in report.name and json.loads(report.read_text())["chunks"]["completed"] * 4 == published
+    rerun = subprocess.run(cli(*args), cwd=ROOT, env=env(), text=True, capture_output=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    figures = check_summary(rerun.stdout)
+    assert figures["articles"] == PAGES - published and figures["already"] == published
+    assert len(_rows(out, "")) == PAGES
