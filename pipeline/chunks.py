@@ -148,6 +148,20 @@ def merge_manifests(manifests: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
     return merged
 
 
+def runner_label(labels: Sequence[str]) -> str:
+    """What the summary says the chunks ran on: ``X`` when all chunks used the same,
+    else ``chunks 1-4: X; chunk 5: Y`` (the worker count is chosen per chunk)."""
+    if len(set(labels)) <= 1:
+        return labels[0] if labels else "?"
+    parts, start = [], 0
+    for i in range(1, len(labels) + 1):
+        if i == len(labels) or labels[i] != labels[start]:
+            span = f"chunk {start + 1}" if i - start == 1 else f"chunks {start + 1}-{i}"
+            parts.append(f"{span}: {labels[start]}")
+            start = i
+    return "; ".join(parts)
+
+
 def remove_chunk_manifests(output: str, run_id: str, chunks: Sequence[Chunk]) -> None:
     """The chunks' own manifests, once merged into the run's report."""
     from apache_beam.io.filesystems import FileSystems

@@ -308,18 +308,14 @@ def _run_chunked(options, nb, inputs, chunks, run_id: str, lock=None) -> dict:
     """Consecutive Beam runs into one output (pipeline/chunks.py), one summary and report.
     Ctrl-C or a failure stops after the published chunks (a rerun skips them): the
     report of those is written, then the error propagates."""
-    import dataclasses
-    import apache_beam as beam
     from pipeline import progress
-    from pipeline import chunks as chunking
-    from pipeline import report as run_report
     from pipeline.config import JobConfig
-    from pipeline.runner import choose_runner, describe_runner
     from transforms import logtally
     started, started_at = time.monotonic(), dt.datetime.now(dt.timezone.utc)
     job = JobConfig.from_options(options)
     show_progress = progress.wanted(nb.quiet, nb.progress_interval, in_process=True)
-    done, labels = [], []
+    done: list = []  # (manifest, runner label) of each published chunk
+    warning_counts: dict = {}
     LOG.info("%d chunks of at most %d pages (--chunk-pages)", len(chunks), nb.chunk_pages)
     try:
         with tempfile.TemporaryDirectory(prefix="newsbeam-progress-") as progress_dir, \
@@ -331,20 +327,16 @@ def _run_chunked(options, nb, inputs, chunks, run_id: str, lock=None) -> dict:
                 for chunk in chunks:
                     if interrupt.requested():  # Ctrl-C while the previous chunk was publishing
                         break
-                    plan = _worker_plan(options, nb, chunk.sources, pages=chunk.weight)
-                    runner = choose_runner(options)
-                    chunk_job = dataclasses.replace(job, html_dir=job.html_dir if chunk.html_files else None,
-                                                    html_files=chunk.html_files, warc=chunk.warc_files)
-                    LOG.debug("chunk %d of %d: ~%d pages on %s", chunk.index, len(chunks), chunk.weight,
-                              describe_runner(runner, options, plan))
                     try:
-                        _run_job(beam.Pipeline(runner=runner, options=options), chunk_job, chunk.sources,
-                                 chunk.run_id(run_id), progress_dir if show_progress else None
-                                 ).wait_until_finish()
+                        done.append(_run_chunk(options, nb, job, chunk, run_id,
+                                               progress_dir if show_progress else None))
                     except Interrupted:
                         break
-                    done.append(run_report.read_manifest(nb.output, chunk.run_id(run_id)))
-                    labels.append(describe_runner(runner, options, plan))
+                    except Exception:
+                        print(f"newsbeam: chunk {chunk.index} of {len(chunks)} failed; the {len(done)} chunks "
+                              f"before it are published and the same command finishes the work",
+                              file=sys.stderr, flush=True)
+                        raise
         if interrupt.requested() and len(done) < len(chunks):
             print(f"newsbeam: stopped after {len(done)} of {len(chunks)} chunks (those are published); "
                   f"the same command finishes the work", file=sys.stderr, flush=True)
@@ -354,14 +346,41 @@ def _run_chunked(options, nb, inputs, chunks, run_id: str, lock=None) -> dict:
                   file=sys.stderr, flush=True)
     finally:
         if done:  # the published chunks' one report, even when a later chunk failed
-            report = run_report.build(
-                chunking.merge_manifests(done), run_id=run_id, output=nb.output,
-                elapsed=time.monotonic() - started, runner="; ".join(dict.fromkeys(labels)),
-                started_at=started_at, feeds=inputs.feeds, warnings=warning_counts,
-                inputs=_report_inputs(nb, inputs))
-            report["chunks"] = {"planned": len(chunks), "completed": len(done), "chunk_pages": nb.chunk_pages}
-            report = run_report.write(nb.output, run_id, report)
-            chunking.remove_chunk_manifests(nb.output, run_id, chunks)
+            report = _chunked_report(nb, inputs, chunks, done, run_id, started, started_at, warning_counts)
+    return report
+
+
+def _run_chunk(options, nb, job, chunk, run_id: str, progress_dir: Optional[str]):
+    """One chunk as one Beam run, its worker count chosen for its size; returns
+    (its manifest, the runner it used)."""
+    import dataclasses
+    import apache_beam as beam
+    from pipeline import report as run_report
+    from pipeline.runner import choose_runner, describe_runner
+    plan = _worker_plan(options, nb, chunk.sources, pages=chunk.weight)
+    runner = choose_runner(options)
+    chunk_job = dataclasses.replace(job, html_dir=job.html_dir if chunk.html_files else None,
+                                    html_files=chunk.html_files, warc=chunk.warc_files)
+    label = describe_runner(runner, options, plan)
+    LOG.debug("chunk %d: ~%d pages on %s", chunk.index, chunk.weight, label)
+    _run_job(beam.Pipeline(runner=runner, options=options), chunk_job, chunk.sources, chunk.run_id(run_id),
+             progress_dir).wait_until_finish()
+    return run_report.read_manifest(nb.output, chunk.run_id(run_id)), label
+
+
+def _chunked_report(nb, inputs, chunks, done, run_id: str, started: float, started_at, warnings) -> dict:
+    """The one report of a chunked run (the published chunks' manifests merged), written
+    under the run id; the chunks' own manifests are removed."""
+    from pipeline import chunks as chunking
+    from pipeline import report as run_report
+    report = run_report.build(
+        chunking.merge_manifests(m for m, _label in done), run_id=run_id, output=nb.output,
+        elapsed=time.monotonic() - started, runner=chunking.runner_label([label for _m, label in done]),
+        started_at=started_at,
+        feeds=inputs.feeds, warnings=warnings, inputs=_report_inputs(nb, inputs))
+    report["chunks"] = {"planned": len(chunks), "completed": len(done), "chunk_pages": nb.chunk_pages}
+    report = run_report.write(nb.output, run_id, report)
+    chunking.remove_chunk_manifests(nb.output, run_id, chunks)
     return report
 
 

@@ -152,6 +152,11 @@ def test_merged_manifests_add_up():
     assert merged["failed_urls"] == [["u1", "fetch", "y"], ["u2", "extract", "x"]]
 
 
+def test_runner_label_per_chunk():
+    assert chunks.runner_label(["A", "A"]) == "A"
+    assert chunks.runner_label(["A", "A", "A", "B"]) == "chunks 1-3: A; chunk 4: B"
+
+
 def test_chunk_pages_flag_in_help_and_checked(tmp_path):
     shown = run_cli("--help")
     assert "--chunk-pages N" in shown.stdout
