@@ -57,7 +57,7 @@ class JobConfig:
     # output
     max_rows_per_file: int = 100_000
     # performance: a local batch run over more pages runs as chunks of this many (0: one job)
-    chunk_pages: int = 1000
+    chunk_pages: int = 500
     # streaming
     poll_interval: float = 60.0
     window: float = 60.0
