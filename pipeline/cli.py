@@ -308,6 +308,7 @@ def _run_chunked(options, nb, inputs, chunks, run_id: str, lock=None) -> dict:
     """Consecutive Beam runs into one output (pipeline/chunks.py), one summary and report.
     Ctrl-C or a failure stops after the published chunks (a rerun skips them): the
     report of those is written, then the error propagates."""
+    from pipeline import chunks as chunking
     from pipeline import progress
     from pipeline.config import JobConfig
     from transforms import logtally
@@ -330,6 +331,7 @@ def _run_chunked(options, nb, inputs, chunks, run_id: str, lock=None) -> dict:
                     try:
                         done.append(_run_chunk(options, nb, job, chunk, run_id,
                                                progress_dir if show_progress else None))
+                        chunking.release_memory()
                     except Interrupted:
                         break
                     except Exception:
