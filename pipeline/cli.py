@@ -212,7 +212,7 @@ def run(argv: Sequence[str]) -> dict:
         try:
             chunks = _plan_chunks(options, nb, inputs, runner)
             if chunks:
-                return _run_chunked(options, nb, inputs, chunks, run_id, lock=lock)
+                return _run_chunked(options, nb, inputs, chunks, run_id, lock=lock, explicit=plan is None)
             return _run_batch(options, nb, inputs, runner, run_id, lock=lock, plan=plan)
         finally:  # published files were moved out; what is left was never published
             sink.clear_staging(nb.output)
@@ -304,7 +304,7 @@ def _report_inputs(nb, inputs) -> dict:
             "sources": nb.sources, "allow_hosts": list(inputs.allow_hosts), "deny_hosts": list(inputs.deny_hosts)}
 
 
-def _run_chunked(options, nb, inputs, chunks, run_id: str, lock=None) -> dict:
+def _run_chunked(options, nb, inputs, chunks, run_id: str, lock=None, explicit: bool = False) -> dict:
     """Consecutive Beam runs into one output (pipeline/chunks.py), one summary and report.
     Ctrl-C or a failure stops after the published chunks (a rerun skips them): the
     report of those is written, then the error propagates."""
@@ -330,7 +330,7 @@ def _run_chunked(options, nb, inputs, chunks, run_id: str, lock=None) -> dict:
                         break
                     try:
                         done.append(_run_chunk(options, nb, job, chunk, run_id,
-                                               progress_dir if show_progress else None))
+                                               progress_dir if show_progress else None, explicit))
                         chunking.release_memory()
                     except Interrupted:
                         break
@@ -352,22 +352,100 @@ def _run_chunked(options, nb, inputs, chunks, run_id: str, lock=None) -> dict:
     return report
 
 
-def _run_chunk(options, nb, job, chunk, run_id: str, progress_dir: Optional[str]):
+def _chunk_plan(options, nb, pages: int, explicit: bool):
+    """The worker choice for one chunk (``explicit``: the user's Beam flags decide)."""
+    from pipeline import runner as runners
+    if explicit:
+        return None
+    plan = (runners.WorkerPlan(nb.workers, "--workers") if nb.workers
+            else runners.auto_workers(pages, runners.usable_cores(), runners.available_mib()))
+    runners.apply_plan(options, plan)
+    return plan
+
+
+def _run_chunk(options, nb, job, chunk, run_id: str, progress_dir: Optional[str], explicit: bool = False):
     """One chunk as one Beam run, its worker count chosen for its size; returns
     (its manifest, the runner it used)."""
     import dataclasses
     import apache_beam as beam
     from pipeline import report as run_report
     from pipeline.runner import choose_runner, describe_runner
-    plan = _worker_plan(options, nb, chunk.sources, pages=chunk.weight)
+    plan = _chunk_plan(options, nb, chunk.weight, explicit)
     runner = choose_runner(options)
     chunk_job = dataclasses.replace(job, html_dir=job.html_dir if chunk.html_files else None,
                                     html_files=chunk.html_files, warc=chunk.warc_files)
     label = describe_runner(runner, options, plan)
     LOG.debug("chunk %d: ~%d pages on %s", chunk.index, chunk.weight, label)
-    _run_job(beam.Pipeline(runner=runner, options=options), chunk_job, chunk.sources, chunk.run_id(run_id),
-             progress_dir).wait_until_finish()
+    if _multi_process(options):
+        _run_in_child(argv_of(options), plan, chunk_job, chunk.sources, chunk.run_id(run_id), progress_dir)
+    else:
+        _run_job(beam.Pipeline(runner=runner, options=options), chunk_job, chunk.sources, chunk.run_id(run_id),
+                 progress_dir).wait_until_finish()
     return run_report.read_manifest(nb.output, chunk.run_id(run_id)), label
+
+
+def _multi_process(options) -> bool:
+    from apache_beam.options.pipeline_options import DirectOptions
+    return (options.view_as(DirectOptions).direct_running_mode or "") == "multi_processing"
+
+
+def argv_of(options) -> list:
+    """The command line the options came from (Beam keeps it)."""
+    return list(getattr(options, "_flags", None) or [])
+
+
+def _run_in_child(argv, plan, job, sources, run_id: str, progress_dir: Optional[str]) -> None:
+    """A multi-process chunk's runner in a fresh process: Beam's multi-process runner
+    leaves ~100 MiB of native memory (not Python objects) behind per 500-page run in
+    the process that ran it (docs/performance.md), so the CLI's own process never
+    runs one. Ctrl-C reaches the child too (same process group): it stops as a run
+    does and exits 130."""
+    import pickle
+    import subprocess
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with tempfile.NamedTemporaryFile(prefix="newsbeam-chunk-", suffix=".pickle", delete=False) as handle:
+        pickle.dump((argv, plan, job, sources, run_id, progress_dir), handle)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
+    try:
+        child = subprocess.Popen([sys.executable, "-c", "import sys; from pipeline.cli import chunk_child; "
+                                  "sys.exit(chunk_child(sys.argv[1]))", handle.name], env=env)
+        while True:
+            try:
+                code = child.wait()
+                break
+            except KeyboardInterrupt:  # only without our handler; wait for the child to stop
+                continue
+    finally:
+        os.unlink(handle.name)
+    if code in (EXIT_INTERRUPTED, -2) or interrupt.requested():
+        raise Interrupted()
+    if code != 0:
+        raise RuntimeError(f"the chunk's runner process exited with code {code}")
+
+
+def chunk_child(path: str) -> int:
+    """Entry point of :func:`_run_in_child`'s process: one chunk's Beam run."""
+    import pickle
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
+    from pipeline import runner as runners
+    from pipeline.options import NewsbeamOptions
+    from transforms import logtally
+    with open(path, "rb") as handle:
+        argv, plan, job, sources, run_id, progress_dir = pickle.load(handle)
+    options = PipelineOptions(list(argv))
+    _configure_logging(options.view_as(NewsbeamOptions))
+    options.view_as(SetupOptions).save_main_session = False
+    runners.apply_plan(options, plan)
+    try:
+        with _StopOnCtrlC(None, line=lambda: ""):
+            _run_job(beam.Pipeline(runner=runners.choose_runner(options), options=options), job, sources,
+                     run_id, progress_dir).wait_until_finish()
+    except Interrupted:
+        return EXIT_INTERRUPTED
+    finally:
+        logtally.flush()
+    return EXIT_OK
 
 
 def _chunked_report(nb, inputs, chunks, done, run_id: str, started: float, started_at, warnings) -> dict:
@@ -410,7 +488,9 @@ class _StopOnCtrlC:
             os._exit(EXIT_INTERRUPTED)
         interrupt.request()
         logging.disable(logging.CRITICAL)  # Beam's tracebacks of the stopped bundles are noise
-        print(self._line() if self._line else INTERRUPT_LINE, file=sys.stderr, flush=True)
+        line = self._line() if self._line else INTERRUPT_LINE
+        if line:  # a chunk's runner process prints nothing: the CLI says it once
+            print(line, file=sys.stderr, flush=True)
 
     def __enter__(self):
         import signal
