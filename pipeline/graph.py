@@ -222,8 +222,8 @@ class Batch:
                    | "SkippedRecord" >> beam.Map(lambda n: {"table": "_skipped", "rows": n}))
         page_lineage = [pages | f"PageLineage{name}" >> beam.Map(lambda page: (page.request.url, page.final_url))
                         for name, pages in self.page_sets.items()]
-        lineage = (out.extracted.lineage + page_lineage) | "AllLineage" >> beam.Flatten()
-        accounted = ({"inputs": self.input_urls | "AllInputUrls" >> beam.Flatten(), "lineage": lineage,
+        # Lists, not Flattens: Account tags each part where it is produced (one Flatten per join).
+        accounted = ({"inputs": tuple(self.input_urls), "lineage": tuple(out.extracted.lineage + page_lineage),
                       "articles": out.articles, "duplicates": duplicates, "dead_letters": all_dead,
                       "skipped": skipped_urls, "present": present_urls}
                      | "Accounting" >> accounting.Account())
