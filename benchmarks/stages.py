@@ -17,7 +17,7 @@ import argparse
 import collections
 import json
 import tempfile
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 STAGE_KINDS = ("group", "materialize", "timer", "other")
 
@@ -43,6 +43,7 @@ def build_proto(argv: Sequence[str]):
 def count(proto) -> Dict[str, object]:
     """Fused stages and materialised PCollections of ``proto`` on the FnApiRunner."""
     from apache_beam.portability import common_urns
+    from apache_beam.portability.api import beam_runner_api_pb2
     from apache_beam.runners.portability.fn_api_runner import fn_runner
     from apache_beam.runners.worker import bundle_processor
 
@@ -53,7 +54,6 @@ def count(proto) -> Dict[str, object]:
     side_inputs = 0
     for t in leaves:
         if t.spec.urn == common_urns.primitives.PAR_DO.urn:
-            from apache_beam.portability.api import beam_runner_api_pb2
             payload = beam_runner_api_pb2.ParDoPayload.FromString(t.spec.payload)
             side_inputs += len(payload.side_inputs)
     _context, stages = fn_runner.FnApiRunner().create_stages(proto)

@@ -1,6 +1,6 @@
 """The one stage graph of a newsbeam job, for batch and for streaming.
 
-    source -> fetch -> ExtractArticles -> LearnSiteTemplates -> dedup
+    source -> fetch -> ExtractArticles (one per page source) -> LearnSiteTemplates -> dedup
            -> TagEntities -> AssignTopics -> sink (articles, _duplicates,
               _dead_letters, _state/index, _state/signatures) -> report
 
@@ -172,9 +172,9 @@ class Batch:
             lambda r: r.get("urls", []) if r.get("table") == sink.PRESENT else []).with_output_types(str)
         if self.progress_dir:
             from pipeline import progress
+            read = [pages for name, pages in self.page_sets.items() if name]  # saved, archived
             progress.attach(self.progress_dir, entries=self.feed_entries.entries, fetched=self.fetched.pages,
-                            read=list(self.page_sets.values())[1:], extracted=out.extracted.articles, errors=all_dead,
-                            written=written)
+                            read=read, extracted=out.extracted.articles, errors=all_dead, written=written)
         index, state_files = self._write_state(job, out.articles, duplicates, published)
         report = self._report(job, out, duplicates, all_dead, published, present_urls, state_files)
         # Conditional-GET state last: a feed is only remembered once its entries are written.

@@ -9,7 +9,10 @@ under ``DIR/_state/index``) so reruns and later batches add nothing twice.
 Stages: requests by URL key (before fetching) -> articles by ``article_id``
 (canonical URL) -> articles by ``content_hash`` -> near-duplicates (MinHash +
 LSH bands, verified on shingle sets against the cluster representative, see
-``transforms/minhash.py``) -> duplicates emitted.
+``transforms/minhash.py``) -> duplicates emitted. The earlier runs' index is
+joined once, in the first pass; its entries ride on to the second keyed by
+content hash, so that pass is a plain GroupByKey (each multi-input Flatten is
+one more time every article is shipped through the local runner).
 
 Near-duplicates in batch: articles sharing an LSH band are linked; each
 connected group of links (a "component", normally one story and its copies) is
