@@ -72,6 +72,9 @@ class FetchedPage:
     # files), for every source alike; the real charset is decided once, by core.charset.
     declared_charset: Optional[str] = None
     usage: Optional[Usage] = None  # what the fetch said (robots, TDM headers/tdmrep.json, X-Robots-Tag)
+    # A saved page whose bytes are read again where it is extracted (``content`` is empty
+    # until then): page bodies never cross a stage boundary (transforms/sources.py).
+    content_path: Optional[str] = None
 
 
 @dataclasses.dataclass(frozen=True)

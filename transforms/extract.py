@@ -26,6 +26,7 @@ from core.metadata import (_iter_jsonld, _jsonld_article, _meta, clean_authors, 
                            content_hash, detect_language, genre_hints, page_date, word_count)
 from schemas.records import DeadLetter, FetchedPage
 from transforms.emit import dead_letter_outputs
+from transforms.sources import load_content
 
 LINEAGE = "lineage"  # (request URL, article URL) pairs, for the run's accounting
 
@@ -38,6 +39,10 @@ class _ExtractFn(beam.DoFn):
         self.extracted = Metrics.counter("extract", "articles")
 
     def process(self, page: FetchedPage):
+        page = load_content(page)  # a saved page's bytes are read here, not shipped between stages
+        if isinstance(page, DeadLetter):
+            yield from dead_letter_outputs(page)
+            return
         result, counts = extract_with_budget(page, min_words=self._min_words, timeout=self._timeout)
         if self._tdm == "skip":
             result = usage_rights.skip_if_reserved(result, page.request.url)
