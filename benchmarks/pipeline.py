@@ -16,6 +16,8 @@ Variants, each a fresh process on the same corpus and a fresh output folder:
 - ``c`` ``python -m pipeline --workers 2``: two SDK worker processes (multi_processing);
 - ``d`` ``python -m pipeline`` with no runner flag: what the automatic choice picks
   (``pipeline/runner.py``; one worker per core for inputs big enough).
+- ``B``, ``C``: ``b`` and ``c`` run from another checkout (``--compare-tree DIR``, e.g. a
+  ``git worktree`` of main), interleaved with the others: before/after under the same load.
 
 Modes: ``files`` (``--html-dir``) and ``http``: the corpus served by a separate process on one
 loopback address per site (``benchmarks.corpus --serve``), read through its RSS feeds with
@@ -49,7 +51,9 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 VARIANTS = {"a": "baseline (plain loop)", "b": "pipeline, in-process",
-            "c": "pipeline, multi_processing x2", "d": "pipeline, default (auto)"}
+            "c": "pipeline, multi_processing x2", "d": "pipeline, default (auto)",
+            "B": "--compare-tree, in-process", "C": "--compare-tree, multi_proc. x2"}
+COMPARED = {"B": "b", "C": "c"}  # variants run from --compare-tree
 POLITENESS_OFF = ["--host-delay", "0", "--ignore-robots", "--allow-private-hosts"]
 STAGES = ("read", "extract", "site_learning", "dedup", "entities", "topics", "write")
 
@@ -284,12 +288,12 @@ def tree_rss(root: int, parts: Optional[Dict[str, int]] = None,
 
 
 def run_measured(cmd: List[str], env: Optional[dict] = None, log: Optional[pathlib.Path] = None,
-                 interval: float = 0.1) -> Dict[str, float]:
+                 interval: float = 0.1, cwd: pathlib.Path = ROOT) -> Dict[str, float]:
     """Run ``cmd``; wall seconds, CPU seconds of the process tree (waited-for descendants
     included) and peak RSS of the tree. Raises on a non-zero exit."""
     out = open(log, "wb") if log else subprocess.DEVNULL
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
     peak, peak_parts, done = [0], [{}], threading.Event()
     cpu_by_pid: Dict[int, Tuple[str, float]] = {}
 
@@ -384,7 +388,7 @@ def command(variant: str, mode: str, source: Dict[str, object], output: str) -> 
     if variant == "a":
         return [sys.executable, "-m", "benchmarks.pipeline", "--child-baseline", "--output", output] + inputs
     cmd = [sys.executable, "-m", "pipeline", "--output", output, "--quiet", "--progress-interval", "0"] + inputs
-    return cmd + {"b": ["--workers", "1"], "c": ["--workers", "2"], "d": []}[variant]
+    return cmd + {"b": ["--workers", "1"], "c": ["--workers", "2"], "d": []}[COMPARED.get(variant, variant)]
 
 
 def combine_page_dirs(folders: Sequence[pathlib.Path], target: pathlib.Path) -> pathlib.Path:
@@ -428,7 +432,7 @@ def summarise(runs: List[dict], modes: Sequence[str], variants: Sequence[str]) -
                                                          for s, v in stages.items() if s != "setup"}
         if "a" in entry:
             base = entry["a"]["articles_per_s"]
-            for variant in ("b", "c", "d"):
+            for variant in ("b", "c", "d", *COMPARED):
                 if variant in entry and base:
                     entry[f"ratio_{variant}_a"] = round(entry[variant]["articles_per_s"] / base, 3)
                     # paired per round: robust to load that drifts between rounds
@@ -483,6 +487,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--workdir", type=pathlib.Path, default=None,
                         help="where the corpus and outputs go (default: a temporary folder, removed)")
     parser.add_argument("--json", type=pathlib.Path, default=None, help="write the results here")
+    parser.add_argument("--keep-outputs", action="store_true",
+                        help="keep each run's output folder under --workdir (to compare the rows)")
+    parser.add_argument("--compare-tree", type=pathlib.Path, default=None,
+                        help="another checkout (e.g. `git worktree add ../base main`): variants B and C "
+                             "run its pipeline (in-process, 2 workers) with this venv, interleaved")
     # internal: the baseline variant's own process
     parser.add_argument("--child-baseline", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--output", help=argparse.SUPPRESS)
@@ -502,7 +511,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     modes = [m for m in args.modes.split(",") if m]
     variants = [v for v in args.variants.split(",") if v]
     if set(modes) - {"files", "http"} or set(variants) - set(VARIANTS):
-        parser.error("--modes takes files,http; --variants takes a,b,c,d")
+        parser.error("--modes takes files,http; --variants takes a,b,c,d (B,C with --compare-tree)")
+    if set(variants) & set(COMPARED) and not args.compare_tree:
+        parser.error("variants B and C need --compare-tree DIR")
     workdir = args.workdir or pathlib.Path(tempfile.mkdtemp(prefix="newsbeam-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -510,7 +521,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                  "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                                  "args": {"size": args.size, "seed": args.seed, "rounds": args.rounds,
                                           "pages": [str(p) for p in args.pages] if args.pages else None,
-                                          "modes": modes, "variants": variants}}
+                                          "modes": modes, "variants": variants,
+                                          "compare_tree": str(args.compare_tree) if args.compare_tree else None}}
     server = None
     try:
         if args.pages and len(args.pages) == 1:
@@ -544,7 +556,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     shutil.rmtree(output, ignore_errors=True)
                     output.mkdir(parents=True)
                     log = workdir / f"log-{mode}-{variant}-{round_}.txt"
-                    measured = run_measured(command(variant, mode, sources[mode], str(output)), env, log)
+                    tree = args.compare_tree.resolve() if variant in COMPARED else ROOT
+                    measured = run_measured(command(variant, mode, sources[mode], str(output)),
+                                            dict(env, PYTHONPATH=str(tree)), log, cwd=tree)
                     rows = count_rows(str(output))
                     run = {"mode": mode, "variant": variant, "round": round_, **measured, "rows": rows,
                            "articles_per_s": rows["articles"] / measured["wall_s"], "load": loadavg()}
@@ -557,7 +571,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                           f"peak RSS {measured['peak_rss_mib']:.0f} MiB {measured['peak_rss_by_process_mib']}, "
                           f"rows {rows}, load {run['load']}",
                           file=sys.stderr)
-                    shutil.rmtree(output, ignore_errors=True)
+                    if not args.keep_outputs:
+                        shutil.rmtree(output, ignore_errors=True)
         result["runs"] = [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()} for r in runs]
         result["summary"] = summarise(runs, modes, variants)
         result["load_after"] = loadavg()

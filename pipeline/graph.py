@@ -1,6 +1,6 @@
 """The one stage graph of a newsbeam job, for batch and for streaming.
 
-    source -> fetch -> ExtractArticles -> LearnSiteTemplates -> dedup
+    source -> fetch -> ExtractArticles (one per page source) -> LearnSiteTemplates -> dedup
            -> TagEntities -> AssignTopics -> sink (articles, _duplicates,
               _dead_letters, _state/index, _state/signatures) -> report
 
@@ -34,8 +34,20 @@ from transforms import (accounting, dedup, entities, extract, feed_state, feeds,
 
 @dataclasses.dataclass
 class Sourced:
-    """What a source stage hands on: pages to extract, and its dead letters."""
-    pages: beam.PCollection
+    """What a source stage hands on: pages to extract, one PCollection per page source
+    (name -> pages; "" for fetched pages), and its dead letters."""
+    page_sets: Dict[str, beam.PCollection]
+    dead_letters: List[beam.PCollection]
+
+
+@dataclasses.dataclass
+class Extracted:
+    """ExtractArticles' outputs over every page source: the articles (flattened), and
+    per source the articles, the (request URL, article URL) lineage pairs and the dead
+    letters."""
+    articles: beam.PCollection
+    article_sets: List[beam.PCollection]
+    lineage: List[beam.PCollection]
     dead_letters: List[beam.PCollection]
 
 
@@ -53,24 +65,36 @@ class Outputs:
     to_write: beam.PCollection      # the same, bodies omitted where --tdm omit-body says so
     duplicates: List[beam.PCollection]
     dead_letters: List[beam.PCollection]
-    extracted: object               # ExtractArticles' outputs (articles, lineage)
+    extracted: Extracted            # ExtractArticles' outputs (articles, lineage)
 
 
 def build(p: beam.Pipeline, job: JobConfig, inputs: Sources, mode) -> Dict[str, object]:
     """Add the job to ``p``; returns its main PCollections (for tests and the CLI)."""
     sourced = mode.source(p, job, inputs)
-    extracted = sourced.pages | "ExtractArticles" >> extract.ExtractArticles(
-        job.min_words, timeout=job.extract_timeout, tdm=job.tdm)
+    extracted = _extract(sourced.page_sets, job)
     # Per-site template paragraphs out before dedup, so copies compare on clean text.
-    learned = extracted.articles | "LearnSiteTemplates" >> mode.site_learning(job.boilerplate_min_articles)
+    learned = extracted.articles | "LearnSiteTemplates" >> mode.site_learning(
+        job.boilerplate_min_articles, counted=extracted.article_sets)
     unique = mode.dedup(p, learned, job)
     tagged = unique.articles | "TagEntities" >> entities.TagEntities(job.max_entities)
     articles = tagged.articles | "AssignTopics" >> topics.AssignTopics()
     to_write = articles
     if job.tdm == "omit-body":  # bodies dropped only from what is written
         to_write = articles | "OmitReservedBodies" >> beam.Map(usage.omit_body)
-    dead_letters = sourced.dead_letters + [extracted.dead_letter, tagged.dead_letter]
+    dead_letters = sourced.dead_letters + extracted.dead_letters + [tagged.dead_letter]
     return mode.sink(p, job, Outputs(articles, to_write, unique.duplicates, dead_letters, extracted))
+
+
+def _extract(page_sets: Dict[str, beam.PCollection], job: JobConfig) -> Extracted:
+    """One ExtractArticles per page source, the articles flattened after: raw HTML
+    (~90 KB a page) never crosses a Flatten, which the local runner materialises
+    (every element encoded, buffered by the runner and shipped again)."""
+    found = {name: pages | f"ExtractArticles{name}" >> extract.ExtractArticles(
+        job.min_words, timeout=job.extract_timeout, tdm=job.tdm) for name, pages in page_sets.items()}
+    article_sets = [outputs.articles for outputs in found.values()]
+    articles = article_sets[0] if len(article_sets) == 1 else article_sets | "AllArticles" >> beam.Flatten()
+    return Extracted(articles, article_sets, [outputs[extract.LINEAGE] for outputs in found.values()],
+                     [outputs.dead_letter for outputs in found.values()])
 
 
 # --------------------------------------------------------------------------- batch
@@ -85,8 +109,8 @@ class Batch:
         self.skipped: List[beam.PCollection] = []     # URLs an earlier run already wrote
         # Set by source(), read by dedup() and sink(): what earlier runs wrote, and the
         # source's branches the accounting, progress and feed-state steps hang on.
-        self.previous = self.feed_entries = self.fetched = self.pages = None
-        self.page_sets: List[beam.PCollection] = []
+        self.previous = self.feed_entries = self.fetched = None
+        self.page_sets: Dict[str, beam.PCollection] = {}  # "" (fetched), "Saved", "Archived"
 
     site_learning = staticmethod(site_learning.LearnSiteTemplates)
 
@@ -107,17 +131,16 @@ class Batch:
                             self.feed_entries.dead_letter | "FeedFailureUrls" >> beam.Map(lambda d: d.url)]
         self.fetched = requests_.requests | "FetchPages" >> fetch.FetchPages(config)
         dead.append(self.fetched.dead_letter)
-        self.page_sets = [self.fetched.pages] + self._saved_pages(p, job, inputs, dead)
-        self.pages = self.page_sets | "AllPages" >> beam.Flatten()
-        return Sourced(self.pages, dead)
+        self.page_sets = {"": self.fetched.pages, **self._saved_pages(p, job, inputs, dead)}
+        return Sourced(self.page_sets, dead)
 
-    def _saved_pages(self, p, job: JobConfig, inputs: Sources, dead: list) -> List[beam.PCollection]:
+    def _saved_pages(self, p, job: JobConfig, inputs: Sources, dead: list) -> Dict[str, beam.PCollection]:
         """Pages read rather than fetched: ``--html-dir`` and ``--warc``."""
-        found = []
+        found = {}
         if job.html_dir:
             saved = p | "ReadHtmlDir" >> sources.ReadHtmlDir(job.html_dir, files=job.html_files)
             dead.append(saved.dead_letter)
-            found.append(saved.pages)
+            found["Saved"] = saved.pages
             self.input_urls += [saved.pages | "SavedPageUrls" >> beam.Map(lambda page: page.request.url),
                                 saved.dead_letter | "SavedFailureUrls" >> beam.Map(lambda d: d.url)]
         if job.warc:
@@ -125,7 +148,7 @@ class Batch:
             dead.append(archived.dead_letter)
             self.input_urls += [archived.pages | "ArchivedPageUrls" >> beam.Map(lambda page: page.request.url),
                                 archived.dead_letter | "ArchiveFailureUrls" >> beam.Map(lambda d: d.url)]
-            found.append(_check_hosts(archived.pages, inputs, "CheckArchiveHosts", dead))
+            found["Archived"] = _check_hosts(archived.pages, inputs, "CheckArchiveHosts", dead)
         return found
 
     def dedup(self, p, articles, job: JobConfig) -> Deduped:
@@ -149,9 +172,9 @@ class Batch:
             lambda r: r.get("urls", []) if r.get("table") == sink.PRESENT else []).with_output_types(str)
         if self.progress_dir:
             from pipeline import progress
+            read = [pages for name, pages in self.page_sets.items() if name]  # saved, archived
             progress.attach(self.progress_dir, entries=self.feed_entries.entries, fetched=self.fetched.pages,
-                            read=self.page_sets[1:], extracted=out.extracted.articles, errors=all_dead,
-                            written=written)
+                            read=read, extracted=out.extracted.articles, errors=all_dead, written=written)
         index, state_files = self._write_state(job, out.articles, duplicates, published)
         report = self._report(job, out, duplicates, all_dead, published, present_urls, state_files)
         # Conditional-GET state last: a feed is only remembered once its entries are written.
@@ -197,10 +220,10 @@ class Batch:
         skipped = (skipped_urls
                    | "CountSkipped" >> beam.combiners.Count.Globally()
                    | "SkippedRecord" >> beam.Map(lambda n: {"table": "_skipped", "rows": n}))
-        lineage = ((out.extracted[extract.LINEAGE],
-                    self.pages | "PageLineage" >> beam.Map(lambda page: (page.request.url, page.final_url)))
-                   | "AllLineage" >> beam.Flatten())
-        accounted = ({"inputs": self.input_urls | "AllInputUrls" >> beam.Flatten(), "lineage": lineage,
+        page_lineage = [pages | f"PageLineage{name}" >> beam.Map(lambda page: (page.request.url, page.final_url))
+                        for name, pages in self.page_sets.items()]
+        # Lists, not Flattens: Account tags each part where it is produced (one Flatten per join).
+        accounted = ({"inputs": tuple(self.input_urls), "lineage": tuple(out.extracted.lineage + page_lineage),
                       "articles": out.articles, "duplicates": duplicates, "dead_letters": all_dead,
                       "skipped": skipped_urls, "present": present_urls}
                      | "Accounting" >> accounting.Account())
@@ -250,7 +273,10 @@ class Streaming:
     ``in_process``: every worker is this process (the local FnApiRunner): windows are
     buffered in memory instead of Beam state."""
 
-    site_learning = staticmethod(site_learning.LearnSiteTemplatesStreaming)
+    @staticmethod
+    def site_learning(min_articles: int, counted=()):
+        """One page source in streaming: nothing to count apart (``counted`` unused)."""
+        return site_learning.LearnSiteTemplatesStreaming(min_articles)
 
     def __init__(self, duration: float, in_process: bool = True):
         self.duration = duration
@@ -273,7 +299,7 @@ class Streaming:
             groups = checked.allowed | "OnePerGroup" >> beam.Map(lambda r: (fetch.host_key(r.url), (r,)))
         fetched = groups | "FetchPages" >> fetch.FetchHostGroups(config)
         dead.append(fetched.dead_letter)
-        return Sourced(fetched.pages, dead)
+        return Sourced({"": fetched.pages}, dead)
 
     def dedup(self, p, articles, job: JobConfig) -> Deduped:
         # Event time = fetch time: windows, TTLs and "first seen" all count from it.

@@ -277,3 +277,28 @@ def test_signature_computed_once_and_carried():
     assert (again.signature, again.size) == (first.signature, first.size)
     changed = dataclasses.replace(first.article, body=first.article.body + " more words here")
     assert dedup.sketch(changed, hasher, config).signature != first.signature  # a new body: hashed again
+
+
+def test_earlier_runs_reach_both_passes_through_one_join():
+    """The earlier runs' index is joined once (by article id) and its entries go on to
+    the content pass with the articles: an entry whose id no new article shares still
+    makes a same-content article an ``exact`` duplicate; an entry of the same id but an
+    older body makes the article ``already written``; non-article entries count for neither."""
+    old_id = urls.article_id("https://old.example/x.html")
+    other = ARTICLES[4]
+    previous = [
+        IndexEntry(url="https://old.example/x.html", article_id=old_id, content_hash=ARTICLES[1].content_hash,
+                   kind="article", written_at=T0),
+        IndexEntry(url=other.url, article_id=other.article_id, content_hash=content_hash("older body"),
+                   kind="article", written_at=T0),
+        IndexEntry(url="https://e.example/e.html", article_id=urls.article_id("https://e.example/e.html"),
+                   content_hash=None, kind="exact", written_at=T0),
+    ]
+    fresh = art("https://e.example/e.html", "A third story, about the weather in the hills.")
+    with TestPipeline(runner="FnApiRunner") as p:
+        prev = p | "Prev" >> beam.Create(previous)
+        out = p | beam.Create([ARTICLES[1], other, fresh]) | dedup.DedupArticles(prev)
+        assert_that(out["articles"] | beam.Map(lambda a: a.url), equal_to([fresh.url]))
+        assert_that(out["skipped"], equal_to([other.url]), label="skipped")
+        assert_that(out["duplicates"] | "D" >> beam.Map(lambda d: (d.url, d.kind, d.duplicate_of)),
+                    equal_to([(ARTICLES[1].url, "exact", old_id)]), label="dups")

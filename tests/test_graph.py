@@ -147,3 +147,23 @@ def test_site_learning_zero_is_a_pass_through_in_streaming():
     assert site_learning.LearnSiteTemplatesStreaming(0)._k == 0
     with pytest.raises(ValueError):
         site_learning.LearnSiteTemplatesStreaming(1)
+
+
+def test_pages_are_extracted_before_any_flatten(tmp_path):
+    """Raw HTML never crosses a multi-input Flatten (the local runner materialises each
+    one: every element encoded, buffered by the runner process and shipped again): each
+    page source has its own ExtractArticles, the articles are flattened after."""
+    from apache_beam.portability import common_urns
+    job = _job("--html-dir", str(tmp_path), "--warc", str(tmp_path / "x.warc.gz"))
+    pipeline = beam.Pipeline(runner="PortableRunner", options=PipelineOptions())
+    graph.build(pipeline, job, FEEDS, graph.Batch("run-1"))
+    transforms = pipeline.to_runner_api().components.transforms
+    leaves = [t for t in transforms.values() if not t.subtransforms]
+    producer = {pcoll: (t.unique_name, tag) for t in leaves for tag, pcoll in t.outputs.items()}
+    flattened = {producer[pcoll] for t in leaves if t.spec.urn == common_urns.primitives.FLATTEN.urn
+                 and len(t.inputs) > 1 for pcoll in t.inputs.values()}
+    page_steps = ("FetchPages/", "ReadHtmlDir/", "ReadWarc/", "CheckArchiveHosts/")
+    assert ("ExtractArticlesSaved/Extract/ParDo(_ExtractFn)", "None") in flattened  # main output
+    assert not [(name, tag) for name, tag in flattened if name.startswith(page_steps) and tag != "dead_letter"]
+    extracts = {t.unique_name.split("/")[0] for t in leaves if t.unique_name.startswith("ExtractArticles")}
+    assert extracts == {"ExtractArticles", "ExtractArticlesSaved", "ExtractArticlesArchived"}

@@ -118,6 +118,37 @@ class _CountFn(beam.CombineFn):
         return acc
 
 
+def _join(label: str, tagged: Dict[str, List[beam.PCollection]]):
+    """``CoGroupByKey`` over several PCollections per tag, with ONE Flatten: each input is
+    tagged where it is produced (fused there), instead of being flattened per tag first
+    and again inside ``CoGroupByKey`` (each Flatten is materialised by the local runner).
+    Yields (key, {tag: [values]}) for every key, every tag present."""
+    tags = list(tagged)
+    parts = [pcoll | f"{label}Tag{_camel(tag)}{i or ''}" >> beam.Map(lambda kv, t=tag: (kv[0], (t, kv[1])))
+             for tag in tags for i, pcoll in enumerate(tagged[tag])]
+
+    def _ungroup(element):
+        key, values = element
+        groups = {tag: [] for tag in tags}
+        for tag, value in values:
+            groups[tag].append(value)
+        return key, groups
+
+    return (parts
+            | f"{label}Flatten" >> beam.Flatten()
+            | f"{label}Group" >> beam.GroupByKey()
+            | f"{label}Ungroup" >> beam.Map(_ungroup))
+
+
+def _camel(name: str) -> str:
+    return name.title().replace("_", "")
+
+
+def _parts(pcolls) -> List[beam.PCollection]:
+    """A PCollection, or a list of them (parts the caller did not flatten)."""
+    return list(pcolls) if isinstance(pcolls, (list, tuple)) else [pcolls]
+
+
 class Account(beam.PTransform):
     """A dict of PCollections in -> one manifest record ``{"table": "_accounting",
     "inputs": …, "articles": …, "duplicates": …, "dead_letters": …,
@@ -125,22 +156,25 @@ class Account(beam.PTransform):
 
     Keys: ``inputs`` (input URLs), ``lineage`` ((input URL, URL it became)
     pairs), ``articles``/``duplicates``/``dead_letters`` (the records written)
-    and ``skipped`` (URLs an earlier run wrote)."""
+    and ``skipped`` (URLs an earlier run wrote); optional ``present``. ``inputs``
+    and ``lineage`` may be lists of PCollections (not flattened: one Flatten less)."""
 
     def expand(self, pcolls):
-        inputs, lineage, articles, duplicates, dead_letters, skipped = (
-            pcolls[k] for k in ("inputs", "lineage", "articles", "duplicates", "dead_letters", "skipped"))
         str_pair = Tuple[str, str]
-        outcomes = (
-            articles | "ArticleUrls" >> beam.FlatMap(article_outcomes).with_output_types(str_pair),
-            duplicates | "DuplicateUrls" >> beam.Map(lambda d: (d.url, DUPLICATE)).with_output_types(str_pair),
-            dead_letters | "DeadLetterUrls" >> beam.Map(
+        outcomes = [
+            pcolls["articles"] | "ArticleUrls" >> beam.FlatMap(article_outcomes).with_output_types(str_pair),
+            pcolls["duplicates"] | "DuplicateUrls" >> beam.Map(
+                lambda d: (d.url, DUPLICATE)).with_output_types(str_pair),
+            pcolls["dead_letters"] | "DeadLetterUrls" >> beam.Map(
                 lambda d: (d.url, DEAD_LETTER)).with_output_types(str_pair),
-            skipped | "SkippedUrls" >> beam.Map(lambda u: (u, SKIPPED)).with_output_types(str_pair),
-        ) + ((pcolls["present"] | "PresentUrls" >> beam.Map(lambda u: (u, PRESENT)).with_output_types(str_pair),)
-             if "present" in pcolls else ()) | "AllOutcomes" >> beam.Flatten()
+            pcolls["skipped"] | "SkippedUrls" >> beam.Map(lambda u: (u, SKIPPED)).with_output_types(str_pair),
+        ]
+        if "present" in pcolls:
+            outcomes.append(pcolls["present"] | "PresentUrls" >> beam.Map(
+                lambda u: (u, PRESENT)).with_output_types(str_pair))
         # Outcomes reached through lineage: (target, source) joined with outcomes by target.
-        by_target = lineage | "ByTarget" >> beam.Map(lambda p: (p[1], p[0])).with_output_types(str_pair)
+        by_target = [pairs | f"ByTarget{i or ''}" >> beam.Map(lambda p: (p[1], p[0])).with_output_types(str_pair)
+                     for i, pairs in enumerate(_parts(pcolls["lineage"]))]
 
         def _via(element) -> List[Tuple[str, str]]:
             _target, groups = element
@@ -149,19 +183,17 @@ class Account(beam.PTransform):
                 return []
             return [(source, found) for source in set(groups["sources"])]
 
-        inherited = ({"sources": by_target, "out": outcomes}
-                     | "JoinLineage" >> beam.CoGroupByKey()
+        inherited = (_join("JoinLineage", {"sources": by_target, "out": outcomes})
                      | "Inherit" >> beam.FlatMap(_via).with_output_types(str_pair))
-        keyed_inputs = inputs | "KeyInputs" >> beam.Map(lambda u: (u, True)).with_output_types(
-            Tuple[str, bool])
+        keyed_inputs = [urls | f"KeyInputs{i or ''}" >> beam.Map(lambda u: (u, True)).with_output_types(
+            Tuple[str, bool]) for i, urls in enumerate(_parts(pcolls["inputs"]))]
 
         def _classify(element):
             url, groups = element
-            if not list(groups["input"]):
+            if not groups["input"]:
                 return []
             return [(url, classify(groups["out"], groups["via"]))]
 
-        return ({"input": keyed_inputs, "out": outcomes, "via": inherited}
-                | "JoinInputs" >> beam.CoGroupByKey()
+        return (_join("JoinInputs", {"input": keyed_inputs, "out": outcomes, "via": [inherited]})
                 | "Classify" >> beam.FlatMap(_classify).with_output_types(str_pair)
                 | "Count" >> beam.CombineGlobally(_CountFn()))

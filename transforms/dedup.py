@@ -9,7 +9,10 @@ under ``DIR/_state/index``) so reruns and later batches add nothing twice.
 Stages: requests by URL key (before fetching) -> articles by ``article_id``
 (canonical URL) -> articles by ``content_hash`` -> near-duplicates (MinHash +
 LSH bands, verified on shingle sets against the cluster representative, see
-``transforms/minhash.py``) -> duplicates emitted.
+``transforms/minhash.py``) -> duplicates emitted. The earlier runs' index is
+joined once, in the first pass; its entries ride on to the second keyed by
+content hash, so that pass is a plain GroupByKey (each multi-input Flatten is
+one more time every article is shipped through the local runner).
 
 Near-duplicates in batch: articles sharing an LSH band are linked; each
 connected group of links (a "component", normally one story and its copies) is
@@ -170,57 +173,86 @@ class DedupRequests(beam.PTransform):
                 | "MergeRequests" >> beam.FlatMap(_merge).with_outputs(SKIPPED, main="requests"))
 
 
-class _FoldGroups(beam.PTransform):
-    """Group articles by a key, join with earlier runs, keep one per group."""
+def fold_group(new: Sequence[Article], earlier: Iterable[str], kind: str, skip_same_id: bool,
+               now: dt.datetime):
+    """One key's articles -> their representative (copies folded in), or, when an
+    earlier run wrote the key (``earlier``: its article ids), Duplicate rows (tagged
+    ``duplicates``) and, for ``skip_same_id``, the URLs it already wrote (``skipped``)."""
+    earlier = sorted(set(earlier))
+    if earlier:
+        target = earlier[0]
+        for article in new:
+            if skip_same_id and article.article_id == target:
+                Metrics.counter("dedup", "skipped_already_written").inc()
+                yield pvalue.TaggedOutput(SKIPPED, article.url)
+                for dup in duplicates_of(article, target, now):
+                    yield pvalue.TaggedOutput(DUPLICATES, dup)
+                continue
+            Metrics.counter("dedup", f"{kind}_duplicates").inc()
+            yield pvalue.TaggedOutput(DUPLICATES, duplicate_row(
+                article.url, article.article_id, target, kind, 1.0, now))
+            for dup in duplicates_of(article, target, now):
+                yield pvalue.TaggedOutput(DUPLICATES, dup)
+        return
+    representative, others = choose(new)
+    if others:
+        Metrics.counter("dedup", f"{kind}_duplicates").inc(len(others))
+    yield fold(representative, others, kind)
 
-    def __init__(self, key_fn, previous_key_fn, kind: str, skip_same_id: bool):
-        super().__init__()
-        self._key_fn = key_fn
-        self._previous_key_fn = previous_key_fn
-        self._kind = kind
-        self._skip_same_id = skip_same_id
+
+_NEW, _EARLIER = 0, 1  # what a content-keyed value holds: an article, or an earlier run's article id
+
+
+def _fold_by_url(element):
+    """One canonical URL's group -> its representative, keyed by content hash for the
+    next pass; the earlier runs' index entries of the group go on with it (keyed by
+    their content hash), so that pass needs no second join (no Flatten: one
+    materialised boundary fewer for every article)."""
+    _key, groups = element
+    earlier = list(groups["prev"])
+    for article_id, content in earlier:
+        yield content, (_EARLIER, article_id)
+    new = list(groups["new"])
+    if not new:
+        return
+    now = dt.datetime.now(dt.timezone.utc)
+    for out in fold_group(new, [article_id for article_id, _ in earlier], "url", True, now):
+        yield out if isinstance(out, pvalue.TaggedOutput) else (out.content_hash, (_NEW, out))
+
+
+def _fold_by_content(element):
+    _key, values = element
+    new, earlier = [], []
+    for tag, value in values:
+        (new if tag == _NEW else earlier).append(value)
+    if new:
+        yield from fold_group(new, earlier, "exact", False, dt.datetime.now(dt.timezone.utc))
+
+
+class _ByCanonicalUrl(beam.PTransform):
+    """(articles, earlier runs' index) -> one article per canonical URL, keyed by
+    content hash (with the earlier runs' entries); tagged ``duplicates``, ``skipped``."""
 
     def expand(self, pcolls):
         articles, previous = pcolls
-        key_fn, prev_key_fn, kind, skip_same_id = (self._key_fn, self._previous_key_fn,
-                                                   self._kind, self._skip_same_id)
-        keyed = articles | "Key" >> beam.Map(lambda a: (key_fn(a), a)).with_output_types(
+        keyed = articles | "Key" >> beam.Map(lambda a: (a.article_id, a)).with_output_types(
             Tuple[str, Article])
         prev = (previous
                 | "OnlyArticles" >> beam.Filter(_is_article)
-                | "KeyPrevious" >> beam.Map(lambda e: (prev_key_fn(e), e.article_id)).with_output_types(
-                    Tuple[str, str]))
-
-        def _fold(element):
-            _key, groups = element
-            new = list(groups["new"])
-            if not new:
-                return
-            earlier = sorted(set(groups["prev"]))
-            now = dt.datetime.now(dt.timezone.utc)
-            if earlier:
-                target = earlier[0]
-                for article in new:
-                    if skip_same_id and article.article_id == target:
-                        Metrics.counter("dedup", "skipped_already_written").inc()
-                        yield pvalue.TaggedOutput(SKIPPED, article.url)
-                        for dup in duplicates_of(article, target, now):
-                            yield pvalue.TaggedOutput(DUPLICATES, dup)
-                        continue
-                    Metrics.counter("dedup", f"{kind}_duplicates").inc()
-                    yield pvalue.TaggedOutput(DUPLICATES, duplicate_row(
-                        article.url, article.article_id, target, kind, 1.0, now))
-                    for dup in duplicates_of(article, target, now):
-                        yield pvalue.TaggedOutput(DUPLICATES, dup)
-                return
-            representative, others = choose(new)
-            if others:
-                Metrics.counter("dedup", f"{kind}_duplicates").inc(len(others))
-            yield fold(representative, others, kind)
-
+                | "KeyPrevious" >> beam.Map(lambda e: (e.article_id, (e.article_id, e.content_hash or "")))
+                .with_output_types(Tuple[str, Tuple[str, str]]))
         return ({"new": keyed, "prev": prev}
                 | "Join" >> beam.CoGroupByKey()
-                | "Fold" >> beam.FlatMap(_fold).with_outputs(DUPLICATES, SKIPPED, main="articles"))
+                | "Fold" >> beam.FlatMap(_fold_by_url).with_outputs(DUPLICATES, SKIPPED, main="by_content"))
+
+
+class _ByContent(beam.PTransform):
+    """Content-keyed articles and earlier runs' ids -> one article per content hash."""
+
+    def expand(self, by_content):
+        return (by_content
+                | "Group" >> beam.GroupByKey()
+                | "Fold" >> beam.FlatMap(_fold_by_content).with_outputs(DUPLICATES, SKIPPED, main="articles"))
 
 
 class DedupArticles(beam.PTransform):
@@ -238,10 +270,9 @@ class DedupArticles(beam.PTransform):
         self._previous_signatures = previous_signatures
 
     def expand(self, articles):
-        by_url = (articles, self._previous) | "ByCanonicalUrl" >> _FoldGroups(
-            lambda a: a.article_id, lambda e: e.article_id, "url", skip_same_id=True)
-        by_content = (by_url.articles, self._previous) | "ByContent" >> _FoldGroups(
-            lambda a: a.content_hash, lambda e: e.content_hash or "", "exact", skip_same_id=False)
+        # One join with the earlier runs (by canonical URL), then one GroupByKey by content.
+        by_url = (articles, self._previous) | "ByCanonicalUrl" >> _ByCanonicalUrl()
+        by_content = by_url.by_content | "ByContent" >> _ByContent()
         stories = by_content.articles
         near_duplicates = []
         if self._near is not None:
@@ -410,19 +441,20 @@ def _links(kv, config: NearDupConfig):
     return bucket_links(members, config.max_anchor_bucket if key.startswith("a:") else None)
 
 
-def _route(element):
+def _route(s: Sketched, component_of: Dict[str, str]):
     """An article with no near copy in sight passes through; the others go to their component."""
-    _id, groups = element
-    component = sorted(groups["component"])
-    new = list(groups["new"])
-    if not component:
-        for s in new:
-            yield s.article
-        return
-    for s in new:
-        yield pvalue.TaggedOutput("member", (component[0], s))
-    for p in sorted(groups["previous"], key=lambda p: p.article_id)[:1]:
-        yield pvalue.TaggedOutput("member", (component[0], p))
+    component = component_of.get(s.article.article_id)
+    if component is None:
+        yield s.article
+    else:
+        yield pvalue.TaggedOutput("member", (component, s))
+
+
+def _route_previous(p: SignatureEntry, component_of: Dict[str, str]):
+    """An earlier run's story joins the component a new article linked it to."""
+    component = component_of.get(p.article_id)
+    if component is not None:
+        yield component, p
 
 
 def _cluster(element, config: NearDupConfig):
@@ -475,14 +507,13 @@ class NearDuplicates(beam.PTransform):
                       | "CollectLinks" >> beam.combiners.ToList()
                       | "Components" >> beam.FlatMap(lambda ls: sorted(components(ls).items()))
                       .with_output_types(Tuple[str, str]))
-        by_id_new = sketched | "KeyById" >> beam.Map(
-            lambda s: (s.article.article_id, s)).with_output_types(Tuple[str, Sketched])
-        by_id_prev = previous | "KeyPreviousById" >> beam.Map(
-            lambda p: (p.article_id, p)).with_output_types(Tuple[str, SignatureEntry])
-        routed = ({"new": by_id_new, "previous": by_id_prev, "component": assignment}
-                  | "JoinComponents" >> beam.CoGroupByKey()
-                  | "Route" >> beam.FlatMap(_route).with_outputs("member", main="alone"))
-        clustered = (routed.member
+        # The assignment (linked articles only: a small fraction) is a side input, so the
+        # articles are not joined with it through a Flatten and a GroupByKey.
+        component_of = beam.pvalue.AsDict(assignment)
+        routed = sketched | "Route" >> beam.FlatMap(_route, component_of).with_outputs("member", main="alone")
+        previous_members = previous | "RoutePrevious" >> beam.FlatMap(_route_previous, component_of)
+        clustered = ((routed.member, previous_members)
+                     | "AllMembers" >> beam.Flatten()
                      | "GroupByComponent" >> beam.GroupByKey()
                      | "Cluster" >> beam.FlatMap(_cluster, config).with_outputs(DUPLICATES, main="articles"))
         merged = (routed.alone, clustered.articles) | "AllStories" >> beam.Flatten()

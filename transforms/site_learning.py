@@ -282,17 +282,28 @@ class LearnSiteTemplates(beam.PTransform):
 
     A combine counts normalised paragraph hashes per site over distinct articles (by
     ``content_hash``); paragraphs in >= ``min_articles`` of them are removed, as a side input
-    to the cleaning step. ``min_articles=0`` disables the pass."""
+    to the cleaning step. ``min_articles=0`` disables the pass.
 
-    def __init__(self, min_articles: int = DEFAULT_MIN_ARTICLES, label: Optional[str] = None):
+    ``counted``: the input's articles as the PCollections a Flatten made it from (one per
+    page source). Counting those instead lets the Flatten's output flow straight into the
+    cleaning step: a Flatten feeding both the counts and the step that reads them as a side
+    input is materialised twice by the local runner (each article shipped once more)."""
+
+    def __init__(self, min_articles: int = DEFAULT_MIN_ARTICLES, label: Optional[str] = None,
+                 counted: Sequence[beam.PCollection] = ()):
         super().__init__(label)
         self._k = min_articles if min_articles == 0 else check_min_articles(min_articles)
+        self._counted = list(counted)
 
     def expand(self, articles):
         if not self._k:
             return articles | "NoSiteLearning" >> beam.Map(lambda a: a)
-        models = (articles
-                  | "ParagraphSignatures" >> beam.Map(_signature)
+        sources = self._counted or [articles]
+        signatures = [pcoll | f"ParagraphSignatures{i or ''}" >> beam.Map(_signature)
+                      for i, pcoll in enumerate(sources)]
+        if len(signatures) > 1:
+            signatures = [signatures | "AllSignatures" >> beam.Flatten()]
+        models = (signatures[0]
                   | "DistinctArticles" >> beam.Distinct()
                   | "KeyBySite" >> beam.Map(lambda s: (s[0], (s[1], s[2])))
                   | "CountParagraphsPerSite" >> beam.CombinePerKey(CountParagraphsPerSite()))
