@@ -29,10 +29,10 @@ import dataclasses
 import os
 from typing import Any, Dict, Iterable, List, Sequence, Tuple
 
-from pipeline.config import DEFAULTS
+from pipeline.config import CHUNK_PAGES_PER_WORKER
 from pipeline.sources_file import Sources
 
-DEFAULT_CHUNK_PAGES = DEFAULTS.chunk_pages  # measured: docs/performance.md "Memory flat in input size"
+DEFAULT_CHUNK_PAGES = CHUNK_PAGES_PER_WORKER  # in-process; measured: docs/performance.md "Memory flat in input size"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,8 +90,14 @@ def _units(sources: Sources, html_files: Sequence[str], warcs: Sequence[str]) ->
 def plan(sources: Sources, html_files: Sequence[str] = (), warcs: Sequence[str] = (),
          chunk_pages: int = DEFAULT_CHUNK_PAGES) -> List[Chunk]:
     """Consecutive chunks of at most ``chunk_pages`` estimated pages (a unit
-    heavier than that is a chunk alone); ``chunk_pages`` 0: one chunk."""
+    heavier than that is a chunk alone); ``chunk_pages`` 0: one chunk.
+
+    The fewest chunks that fit, of even size (1,200 pages at 1,000: two of 600, not
+    1,000 + 200: a small last chunk would pay a full start-up and run on fewer workers)."""
     units = _units(sources, html_files, warcs)
+    total = sum(unit.weight for unit in units)
+    if chunk_pages and total > chunk_pages:
+        chunk_pages = -(-total // -(-total // chunk_pages))  # ceil(total / number of chunks)
     groups: List[List[_Unit]] = [[]]
     weight = 0
     for unit in units:

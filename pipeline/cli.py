@@ -243,11 +243,24 @@ def _plan_chunks(options, nb, inputs, runner):
     run over more than ``--chunk-pages`` pages; remote runners get one job."""
     from pipeline import chunks
     from transforms import sources
+    if nb.chunk_pages is None:  # the default: CHUNK_PAGES_PER_WORKER per worker process
+        from pipeline.config import CHUNK_PAGES_PER_WORKER
+        nb.chunk_pages = CHUNK_PAGES_PER_WORKER * _planned_workers(options)
     if type(runner).__name__ != "FnApiRunner" or not nb.chunk_pages:
         return []
     html_files = sources.list_html_files(nb.html_dir) if nb.html_dir else []
     planned = chunks.plan(inputs, html_files, chunks.warc_files(nb.warc or ()), nb.chunk_pages)
     return planned if len(planned) > 1 else []
+
+
+def _planned_workers(options) -> int:
+    """Worker processes of the whole-input plan (or the user's Beam flags): a chunk's
+    memory is spread over them, so its size scales with their number."""
+    from apache_beam.options.pipeline_options import DirectOptions
+    direct = options.view_as(DirectOptions)
+    if direct.direct_running_mode != "multi_processing":
+        return 1
+    return max(1, direct.direct_num_workers or 1)
 
 
 def _run_job(pipeline, job, inputs, run_id: str, progress_dir: Optional[str]):

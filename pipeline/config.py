@@ -23,6 +23,12 @@ _FETCH, _NEAR = FetchConfig(), NearDupConfig()  # the fetcher's and dedup's own 
 STREAMING_UNSUPPORTED_MODES = ("multi_processing",)
 
 
+# A chunk's memory is held by its worker processes (and the runner): 500 pages per worker kept
+# the 2,000-20,000-page peaks near the 600-page one, in-process and with 2 workers, while each
+# chunk's start-up (~3.5 CPU-s in-process, ~12 with 2 workers) stays a small share of its work.
+CHUNK_PAGES_PER_WORKER = 500
+
+
 @dataclasses.dataclass(frozen=True)
 class JobConfig:
     """Every newsbeam setting, with its default (the flags' defaults come from here)."""
@@ -56,8 +62,9 @@ class JobConfig:
     lsh_rows: int = _NEAR.rows
     # output
     max_rows_per_file: int = 100_000
-    # performance: a local batch run over more pages runs as chunks of this many (0: one job)
-    chunk_pages: int = 500
+    # performance: a local batch run over more pages runs as chunks of this many (0: one job;
+    # None: CHUNK_PAGES_PER_WORKER per worker process, docs/performance.md)
+    chunk_pages: Optional[int] = None
     # streaming
     poll_interval: float = 60.0
     window: float = 60.0

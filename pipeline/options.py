@@ -10,7 +10,7 @@ import argparse
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.config import DEFAULTS
+from pipeline.config import CHUNK_PAGES_PER_WORKER, DEFAULTS
 from transforms.usage import TDM_MODES
 
 
@@ -176,11 +176,12 @@ def _performance_flags(parser) -> None:
                "the input is big enough to pay their start-up and memory allows, in-process for "
                "small inputs; 1: in-process). Beam's --direct_running_mode/--direct_num_workers "
                "or --runner override it. Streaming always runs in one process")
-    _flag(performance, "chunk-pages", type=_at_least(int, 0), default=DEFAULTS.chunk_pages, metavar="N",
+    _flag(performance, "chunk-pages", type=_at_least(int, 0), default=None, metavar="N",
           help="a local batch run over more than N pages runs as consecutive chunks of at most N "
                "pages, each a Beam run into the same output (later chunks dedup against earlier "
                "ones as a rerun does), so memory stays flat in the input size; one summary and "
-               f"report for the whole run (default {DEFAULTS.chunk_pages}; 0: one job). Remote "
+               f"report for the whole run (default {CHUNK_PAGES_PER_WORKER} per worker process: "
+               f"{CHUNK_PAGES_PER_WORKER} in-process, {2 * CHUNK_PAGES_PER_WORKER} with 2 workers; 0: one job). Remote "
                "runners (--runner Dataflow, Flink, Portable ...) always get one job")
 
 

@@ -137,6 +137,21 @@ def test_plan_is_deterministic_and_keeps_units_whole(tmp_path):
     assert len(chunks.plan(sources, html, [str(big)], chunk_pages=0)) == 1
 
 
+def test_chunks_are_cut_to_even_sizes():
+    html = [f"/pages/p{i:04d}.html" for i in range(1292)]
+    assert [c.weight for c in chunks.plan(Sources(), html, [], chunk_pages=1000)] == [646, 646]
+    assert [c.weight for c in chunks.plan(Sources(), html[:1001], [], chunk_pages=500)] == [334, 334, 333]
+    assert [c.weight for c in chunks.plan(Sources(), html[:500], [], chunk_pages=500)] == [500]
+
+
+def test_default_chunk_size_is_per_worker_process():
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from pipeline import cli
+    assert cli._planned_workers(PipelineOptions([])) == 1
+    assert cli._planned_workers(PipelineOptions(["--direct_running_mode=multi_processing",
+                                                 "--direct_num_workers=2"])) == 2
+
+
 def test_merged_manifests_add_up():
     part = {"files": 2, "tables": {"articles": 3, "duplicates": 1}, "partitions": {"topic=a/date=d": 3},
             "counts": {"duplicates.kind": {"near": 1}}, "skipped_already_written": 1,
