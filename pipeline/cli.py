@@ -243,13 +243,18 @@ def _plan_chunks(options, nb, inputs, runner):
     run over more than ``--chunk-pages`` pages; remote runners get one job."""
     from pipeline import chunks
     from transforms import sources
-    if nb.chunk_pages is None:  # the default: CHUNK_PAGES_PER_WORKER per worker process
+    automatic = nb.chunk_pages is None
+    if automatic:  # the default: CHUNK_PAGES_PER_WORKER per worker process
         from pipeline.config import CHUNK_PAGES_PER_WORKER
         nb.chunk_pages = CHUNK_PAGES_PER_WORKER * _planned_workers(options)
     if type(runner).__name__ != "FnApiRunner" or not nb.chunk_pages:
         return []
     html_files = sources.list_html_files(nb.html_dir) if nb.html_dir else []
     planned = chunks.plan(inputs, html_files, chunks.warc_files(nb.warc or ()), nb.chunk_pages)
+    if automatic and sum(c.weight for c in planned) <= 2 * nb.chunk_pages:
+        # Up to twice a chunk, one job: a second chunk's start-up (~12 CPU-s with 2 workers)
+        # costs more than the memory it saves (docs/performance.md).
+        return []
     return planned if len(planned) > 1 else []
 
 

@@ -227,3 +227,28 @@ def test_multi_process_chunks_run_in_child_processes_with_the_same_rows(chunked,
     assert sorted(tuple(r[k] for k in keys) for r in _rows(out, "")) == \
         sorted(tuple(r[k] for k in keys) for r in _rows(root / "fresh", ""))
     assert len(list((out / "_reports").glob("run-*.json"))) == 1
+
+
+def test_default_chunks_only_above_twice_a_chunk(tmp_path):
+    """The automatic size: one job up to twice a chunk (a second chunk's start-up costs
+    more than it saves); above, even chunks of at most 500 pages per worker process.
+    An explicit --chunk-pages N is a hard limit."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+    from pipeline import cli
+    from pipeline.options import NewsbeamOptions
+    for i in range(1001):
+        (tmp_path / f"p{i:04d}.html").write_text("<html></html>")
+
+    def planned(*flags, files=1001):
+        for extra in sorted(tmp_path.glob("p*.html"))[files:]:
+            extra.unlink()
+        options = PipelineOptions(["--html-dir", str(tmp_path), "--output", str(tmp_path / "out"), *flags])
+        nb = options.view_as(NewsbeamOptions)
+        return [c.weight for c in cli._plan_chunks(options, nb, Sources(), FnApiRunner())], nb.chunk_pages
+
+    assert planned() == ([334, 334, 333], 500)
+    assert planned("--direct_running_mode=multi_processing", "--direct_num_workers=2") == ([], 1000)
+    assert planned(files=1000) == ([], 500)
+    assert planned("--chunk-pages", "600", files=1000) == ([500, 500], 600)
+    assert planned("--chunk-pages", "0", files=1000) == ([], 0)
