@@ -29,10 +29,10 @@ import dataclasses
 import os
 from typing import Any, Dict, Iterable, List, Sequence, Tuple
 
-from pipeline.config import CHUNK_PAGES_PER_WORKER
+from pipeline.config import DEFAULT_CHUNK_PAGES as _DEFAULT
 from pipeline.sources_file import Sources
 
-DEFAULT_CHUNK_PAGES = CHUNK_PAGES_PER_WORKER  # in-process; measured: docs/performance.md "Memory flat in input size"
+DEFAULT_CHUNK_PAGES = _DEFAULT  # measured: docs/performance.md "Memory flat in input size"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -244,10 +244,9 @@ def _plan_chunks(options, nb, inputs, runner):
     from pipeline import chunks
     from transforms import sources
     automatic = nb.chunk_pages is None
-    if automatic:  # the default: CHUNK_PAGES_PER_WORKER per worker process
-        from pipeline.config import CHUNK_PAGES_PER_WORKER
-        nb.chunk_pages = CHUNK_PAGES_PER_WORKER * _planned_workers(options)
-    if type(runner).__name__ != "FnApiRunner" or not nb.chunk_pages:
+    if automatic:
+        nb.chunk_pages = chunks.DEFAULT_CHUNK_PAGES
+    if not _local_runner(options, runner) or not nb.chunk_pages:
         return []
     html_files = sources.list_html_files(nb.html_dir) if nb.html_dir else []
     planned = chunks.plan(inputs, html_files, chunks.warc_files(nb.warc or ()), nb.chunk_pages)
@@ -258,14 +257,16 @@ def _plan_chunks(options, nb, inputs, runner):
     return planned if len(planned) > 1 else []
 
 
-def _planned_workers(options) -> int:
-    """Worker processes of the whole-input plan (or the user's Beam flags): a chunk's
-    memory is spread over them, so its size scales with their number."""
-    from apache_beam.options.pipeline_options import DirectOptions
-    direct = options.view_as(DirectOptions)
-    if direct.direct_running_mode != "multi_processing":
-        return 1
-    return max(1, direct.direct_num_workers or 1)
+def _local_runner(options, runner) -> bool:
+    """Runs whose memory is this machine's: the FnApiRunner, and the PortableRunner with
+    the embedded job service (the FnApiRunner behind it). Chunked alike, so that they
+    give the same rows."""
+    if type(runner).__name__ == "FnApiRunner":
+        return True
+    from apache_beam.options.pipeline_options import PortableOptions
+    from pipeline.runner import runner_label
+    return (runner_label(runner).lower() in ("portablerunner", "portable")
+            and options.view_as(PortableOptions).job_endpoint == "embed")
 
 
 def _run_job(pipeline, job, inputs, run_id: str, progress_dir: Optional[str]):

@@ -23,10 +23,12 @@ _FETCH, _NEAR = FetchConfig(), NearDupConfig()  # the fetcher's and dedup's own 
 STREAMING_UNSUPPORTED_MODES = ("multi_processing",)
 
 
-# A chunk's memory is held by its worker processes (and the runner): 500 pages per worker kept
-# the 2,000-20,000-page peaks near the 600-page one, in-process and with 2 workers, while each
-# chunk's start-up (~3.5 CPU-s in-process, ~12 with 2 workers) stays a small share of its work.
-CHUNK_PAGES_PER_WORKER = 500
+# Pages of a chunk when --chunk-pages is not given (docs/performance.md "Memory flat in input
+# size"): a 1,000-page job peaks at 1.17x the 600-page one with 2 workers (1.28x in-process), and
+# a chunk's start-up (~3.5 CPU-s in-process, ~12 with 2 workers) stays a small share of its work.
+# The same for every runner and worker count: the chunks decide which copy is the
+# representative, so they must not depend on how the run executes.
+DEFAULT_CHUNK_PAGES = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +65,7 @@ class JobConfig:
     # output
     max_rows_per_file: int = 100_000
     # performance: a local batch run over more pages runs as chunks of this many (0: one job;
-    # None: CHUNK_PAGES_PER_WORKER per worker process, docs/performance.md)
+    # None: DEFAULT_CHUNK_PAGES, and one job up to twice that)
     chunk_pages: Optional[int] = None
     # streaming
     poll_interval: float = 60.0

@@ -10,7 +10,7 @@ import argparse
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.config import CHUNK_PAGES_PER_WORKER, DEFAULTS
+from pipeline.config import DEFAULT_CHUNK_PAGES, DEFAULTS
 from transforms.usage import TDM_MODES
 
 
@@ -180,9 +180,9 @@ def _performance_flags(parser) -> None:
           help="a local batch run over more than N pages runs as consecutive chunks of at most N "
                "pages, each a Beam run into the same output (later chunks dedup against earlier "
                "ones as a rerun does), so memory stays flat in the input size; one summary and "
-               f"report for the whole run (default {CHUNK_PAGES_PER_WORKER} per worker process: "
-               f"{CHUNK_PAGES_PER_WORKER} in-process, {2 * CHUNK_PAGES_PER_WORKER} with 2 workers; 0: one job). Remote "
-               "runners (--runner Dataflow, Flink, Portable ...) always get one job")
+               f"report for the whole run (default {DEFAULT_CHUNK_PAGES}, and one job up to "
+               f"{2 * DEFAULT_CHUNK_PAGES} pages; 0: one job). Remote "
+               "runners (--runner Dataflow, Flink, Spark, Portable with a job server ...) always get one job")
 
 
 def _streaming_flags(parser) -> None:

@@ -144,14 +144,6 @@ def test_chunks_are_cut_to_even_sizes():
     assert [c.weight for c in chunks.plan(Sources(), html[:500], [], chunk_pages=500)] == [500]
 
 
-def test_default_chunk_size_is_per_worker_process():
-    from apache_beam.options.pipeline_options import PipelineOptions
-    from pipeline import cli
-    assert cli._planned_workers(PipelineOptions([])) == 1
-    assert cli._planned_workers(PipelineOptions(["--direct_running_mode=multi_processing",
-                                                 "--direct_num_workers=2"])) == 2
-
-
 def test_merged_manifests_add_up():
     part = {"files": 2, "tables": {"articles": 3, "duplicates": 1}, "partitions": {"topic=a/date=d": 3},
             "counts": {"duplicates.kind": {"near": 1}}, "skipped_already_written": 1,
@@ -230,25 +222,28 @@ def test_multi_process_chunks_run_in_child_processes_with_the_same_rows(chunked,
 
 
 def test_default_chunks_only_above_twice_a_chunk(tmp_path):
-    """The automatic size: one job up to twice a chunk (a second chunk's start-up costs
-    more than it saves); above, even chunks of at most 500 pages per worker process.
-    An explicit --chunk-pages N is a hard limit."""
+    """The default: one job up to twice a chunk (a second chunk's start-up costs more
+    than it saves), above it even chunks of at most 1,000 pages, the same for every
+    worker count (the chunks decide representatives). An explicit N is a hard limit."""
     from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
     from pipeline import cli
     from pipeline.options import NewsbeamOptions
-    for i in range(1001):
+    for i in range(2001):
         (tmp_path / f"p{i:04d}.html").write_text("<html></html>")
 
-    def planned(*flags, files=1001):
+    def planned(*flags, files=2001, runner=None):
         for extra in sorted(tmp_path.glob("p*.html"))[files:]:
             extra.unlink()
         options = PipelineOptions(["--html-dir", str(tmp_path), "--output", str(tmp_path / "out"), *flags])
         nb = options.view_as(NewsbeamOptions)
-        return [c.weight for c in cli._plan_chunks(options, nb, Sources(), FnApiRunner())], nb.chunk_pages
+        chosen = runner or FnApiRunner()
+        return [c.weight for c in cli._plan_chunks(options, nb, Sources(), chosen)], nb.chunk_pages
 
-    assert planned() == ([334, 334, 333], 500)
-    assert planned("--direct_running_mode=multi_processing", "--direct_num_workers=2") == ([], 1000)
-    assert planned(files=1000) == ([], 500)
-    assert planned("--chunk-pages", "600", files=1000) == ([500, 500], 600)
-    assert planned("--chunk-pages", "0", files=1000) == ([], 0)
+    assert planned() == ([667, 667, 667], 1000)
+    assert planned("--direct_running_mode=multi_processing", "--direct_num_workers=2") == ([667, 667, 667], 1000)
+    assert planned("--job_endpoint=embed", runner="PortableRunner") == ([667, 667, 667], 1000)
+    assert planned(runner="DataflowRunner") == ([], 1000)  # remote: one job
+    assert planned(files=2000) == ([], 1000)
+    assert planned("--chunk-pages", "600", files=1200) == ([600, 600], 600)
+    assert planned("--chunk-pages", "0", files=1200) == ([], 0)
