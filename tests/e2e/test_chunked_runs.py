@@ -106,6 +106,22 @@ def test_same_rows_in_a_fresh_output_and_a_rerun_adds_nothing(chunked):
     assert (inputs, articles, unaccounted) == (5, 0, 0)
 
 
+def test_the_local_portable_runner_cuts_the_same_chunks(chunked, tmp_path):
+    """The chunks decide representatives, so every local runner cuts the same ones:
+    the PortableRunner (embedded job service) writes the in-process chunked rows."""
+    pages, root, *_ = chunked
+    out = tmp_path / "portable"
+    result = _run(pages, out, "--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=LOOPBACK")
+    assert "Ran as 2 of 2 chunks" in result.stdout
+
+    def rows(base, folder, keys):
+        return sorted(tuple(r[k] for k in keys) for r in _rows(base, folder))
+    for folder, keys in (("", ("article_id", "canonical_url", "body", "cluster_size")),
+                         ("_duplicates", ("article_id", "url", "duplicate_of", "kind")),
+                         ("_dead_letters", ("url", "stage", "reason"))):
+        assert rows(out, folder, keys) == rows(root / "fresh", folder, keys)
+
+
 # --------------------------------------------------------------------------- the plan (pure)
 
 def _req(url):
