@@ -67,11 +67,11 @@ def warc_files(patterns: Sequence[str]) -> List[str]:
 
 
 def _warc_weight(path: str) -> int:
-    from pipeline.runner import WARC_BYTES_PER_PAGE
+    from pipeline.runner import REMOTE_WARC_PAGES, WARC_BYTES_PER_PAGE
     try:
         return max(1, os.path.getsize(path) // WARC_BYTES_PER_PAGE)
     except OSError:
-        return 1000  # remote archive: assume a big one (as runner.estimate_pages does)
+        return REMOTE_WARC_PAGES
 
 
 def _units(sources: Sources, html_files: Sequence[str], warcs: Sequence[str]) -> List[_Unit]:

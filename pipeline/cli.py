@@ -218,19 +218,17 @@ def run(argv: Sequence[str]) -> dict:
             sink.clear_staging(nb.output)
 
 
-def _worker_plan(options, nb, inputs, pages: Optional[int] = None):
-    """All cores by default (pipeline/runner.py decides); sets Beam's direct-runner options.
-    ``pages``: the estimate for a chunk (default: estimated from the whole input)."""
+def _worker_plan(options, nb, inputs):
+    """All cores by default (pipeline/runner.py decides); sets Beam's direct-runner options."""
     from apache_beam.options.pipeline_options import StandardOptions
     from pipeline import runner as runners
     from transforms import sources
     streaming = bool(options.view_as(StandardOptions).streaming)
     if streaming and (nb.workers or 0) > 1:
         raise UsageError("--workers: a streaming run keeps every step in one process (--workers 1 or none)")
-    if pages is None:
-        html_files = len(sources.list_html_files(nb.html_dir)) if nb.html_dir and "://" not in nb.html_dir else 0
-        pages = runners.estimate_pages(pages=len(inputs.pages), feeds=len(inputs.feeds), html_files=html_files,
-                                       warc_paths=getattr(nb, "warc", None) or ())
+    html_files = len(sources.list_html_files(nb.html_dir)) if nb.html_dir and "://" not in nb.html_dir else 0
+    pages = runners.estimate_pages(pages=len(inputs.pages), feeds=len(inputs.feeds), html_files=html_files,
+                                   warc_paths=getattr(nb, "warc", None) or ())
     plan = runners.plan_workers(options, nb.workers or None, pages, streaming=streaming)
     runners.apply_plan(options, plan)
     if plan is not None:
@@ -376,8 +374,7 @@ def _chunk_plan(options, nb, pages: int, explicit: bool):
     from pipeline import runner as runners
     if explicit:
         return None
-    plan = (runners.WorkerPlan(nb.workers, "--workers") if nb.workers
-            else runners.auto_workers(pages, runners.usable_cores(), runners.available_mib()))
+    plan = runners.choose_workers(nb.workers or None, pages)
     runners.apply_plan(options, plan)
     return plan
 

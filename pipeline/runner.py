@@ -61,6 +61,7 @@ WORKER_MIB = 700        # one SDK worker + its extraction sandbox, measured peak
 RUNNER_MIB = 500        # the runner process itself
 PAGES_PER_FEED = 30     # entries of a typical feed: only known once it is read
 WARC_BYTES_PER_PAGE = 20_000  # a gzipped HTML response record
+REMOTE_WARC_PAGES = 1000      # a remote archive's size is not looked up: assume a big one
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,7 +114,7 @@ def estimate_pages(pages: int = 0, feeds: int = 0, html_files: int = 0,
     warc_bytes = 0
     for pattern in warc_paths or ():
         if "://" in pattern:
-            warc_bytes += 1000 * WARC_BYTES_PER_PAGE  # remote archive: assume a big one
+            warc_bytes += REMOTE_WARC_PAGES * WARC_BYTES_PER_PAGE
             continue
         for path in (glob.glob(os.path.join(pattern, "**", "*"), recursive=True)
                      if os.path.isdir(pattern) else glob.glob(pattern)):
@@ -154,6 +155,12 @@ def plan_workers(options: PipelineOptions, requested: Optional[int], pages: int,
     ``--workers`` (None or 0 = automatic). Streaming needs every step in one process."""
     if explicit_runner_flags(options):
         return None
+    return choose_workers(requested, pages, streaming)
+
+
+def choose_workers(requested: Optional[int], pages: int, streaming: bool = False) -> WorkerPlan:
+    """The plan once newsbeam decides (also per chunk of a chunked run, whose first
+    plan has set Beam's flags already)."""
     if streaming:
         return WorkerPlan(1, "streaming runs in one process")
     if requested:

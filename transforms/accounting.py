@@ -124,7 +124,7 @@ def _join(label: str, tagged: Dict[str, List[beam.PCollection]]):
     and again inside ``CoGroupByKey`` (each Flatten is materialised by the local runner).
     Yields (key, {tag: [values]}) for every key, every tag present."""
     tags = list(tagged)
-    parts = [pcoll | f"{label}Tag{_camel(tag)}{i or ''}" >> beam.Map(lambda kv, t=tag: (kv[0], (t, kv[1])))
+    parts = [pcoll | f"{label}Tag{tag.title()}{i or ''}" >> beam.Map(lambda kv, t=tag: (kv[0], (t, kv[1])))
              for tag in tags for i, pcoll in enumerate(tagged[tag])]
 
     def _ungroup(element):
@@ -138,10 +138,6 @@ def _join(label: str, tagged: Dict[str, List[beam.PCollection]]):
             | f"{label}Flatten" >> beam.Flatten()
             | f"{label}Group" >> beam.GroupByKey()
             | f"{label}Ungroup" >> beam.Map(_ungroup))
-
-
-def _camel(name: str) -> str:
-    return name.title().replace("_", "")
 
 
 def _parts(pcolls) -> List[beam.PCollection]:
