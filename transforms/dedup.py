@@ -349,10 +349,11 @@ def copy_entries(new: Sequence[Sketched], representatives: Sequence[Article],
     """State rows of the near copies clustered here, each under its story: in one job a
     copy of a copy joins the cluster through it (star merge, or an exact copy of it);
     with these rows a later run or chunk finds it the same way. Exact and URL copies
-    share their story's body or id: no row."""
+    share their story's body or id, and a copy equal to a kept row repeats it: no row."""
     sketched = {s.article.article_id: s for s in new}
     pairs = {(m.article_id, rep.article_id) for rep in representatives for m in rep.members if m.kind == "near"}
-    pairs |= {(article.article_id, target) for article, target, _similarity in to_previous}
+    # a copy equal to a kept row (similarity 1) would only repeat that row's evidence
+    pairs |= {(article.article_id, target) for article, target, similarity in to_previous if similarity < 1.0}
     return [signature_entry(sketched[copy], config, at, copy_of=story) for copy, story in sorted(pairs)
             if copy in sketched and copy != story and sketched[copy].size > 0]
 
