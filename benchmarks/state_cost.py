@@ -51,11 +51,35 @@ def measure(output: str, ids: int = 50, seed: int = 1) -> Dict[str, object]:
             "whole_table_read_cpu_s": round(whole_read, 3)}
 
 
+def synthetic(template: str, rows: int, folder: str, group_rows: Optional[int] = None) -> str:
+    """An output whose ``_state/signatures`` holds ``rows`` rows cycled from ``template``'s
+    (real bodies and signatures, new ids), written as the pipeline writes it."""
+    import dataclasses
+    import hashlib
+    base = [e for e in dedup.read_evidence(template, {e.article_id: "" for e in dedup.read_signatures(template)},
+                                           NearDupConfig())]
+    entries = [dataclasses.replace(base[i % len(base)][1], article_id=hashlib.sha256(str(i).encode()).hexdigest()[:32])
+               for i in range(rows)]
+    if group_rows:
+        sink.ROW_GROUP_ROWS["signatures"] = group_rows
+    from schemas import arrow as arrow_schemas
+    for start in range(0, rows, sink.MAX_ROWS_PER_FILE):
+        sink.write_partition(folder, "signatures", "", arrow_schemas.rows_for("signatures", entries[start:start + sink.MAX_ROWS_PER_FILE]))
+    return folder
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", nargs="+", help="output folders (compared side by side)")
     parser.add_argument("--ids", type=int, default=50, help="linked stories looked up by the second read")
+    parser.add_argument("--synthetic", type=int, default=0, metavar="N",
+                        help="measure instead an output of N rows cycled from the first output's")
+    parser.add_argument("--group-rows", type=int, default=0, help="row group size of --synthetic")
     args = parser.parse_args(argv)
+    if args.synthetic:
+        import tempfile
+        folder = tempfile.mkdtemp(prefix="newsbeam-state-cost-")
+        args.output = [synthetic(args.output[0], args.synthetic, folder, args.group_rows or None)]
     for output in args.output:
         print(json.dumps({"output": output, **measure(output, args.ids)}))
     return 0
