@@ -25,9 +25,10 @@ runs' signatures (``DIR/_state/signatures``) be compared with each other.
 - ``verify``: candidates are confirmed on the actual shingle sets (Jaccard on
   word 2-grams, or containment of the smaller in the larger on word 5-grams,
   so that an excerpt or a cut-short copy still matches its full original while
-  scattered shared quotes of two different write-ups do not); only estimates
-  from signatures are available for stories written by earlier runs or held in
-  streaming state.
+  scattered shared quotes of two different write-ups do not); earlier runs'
+  stories are verified the same way from their kept bodies (``pack_evidence``);
+  only estimates from signatures are available for streaming state and for
+  signatures written before bodies were kept.
 """
 from __future__ import annotations
 

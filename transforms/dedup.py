@@ -19,9 +19,11 @@ connected group of links (a "component", normally one story and its copies) is
 clustered in one place by ``minhash.cluster`` — greedy in representative order,
 every member verified directly against its representative, so a chain of
 pairwise-similar copies never merges unrelated stories. Stories written by
-earlier runs take part through their signatures (``DIR/_state/signatures``):
-they stay representatives, and a new copy of one is only recorded in
-``_duplicates``. The streaming variant is ``StreamingNearDedup`` (``transforms/near_stream.py``).
+earlier runs (or earlier chunks) take part through ``DIR/_state/signatures``
+with the evidence one job has for its own articles: signature (bands), anchors,
+body (exact verification, read only for the stories a new article links to) and
+the rows of the near copies folded into them (``copy_of``): they stay
+representatives, and a new copy of one is only recorded in ``_duplicates``. The streaming variant is ``StreamingNearDedup`` (``transforms/near_stream.py``).
 """
 from __future__ import annotations
 
