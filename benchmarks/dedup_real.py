@@ -231,14 +231,15 @@ def miss_causes(missed: Sequence[Tuple[str, str]], gold: Dict[str, str], body: D
 # --------------------------------------------------------------------------- run
 
 def run(data: pathlib.Path, extra_args: Sequence[str] = (), keep: Optional[str] = None,
-        causes: bool = True, runs: int = 1) -> Dict[str, object]:
+        causes: bool = True, runs: int = 1, reverse: bool = False) -> Dict[str, object]:
     """``runs`` > 1: the pages split over that many consecutive runs into one output
-    (page i of the sorted list in run i mod runs): dedup across runs (``_state``)."""
+    (page i of the sorted list in run i mod runs; ``reverse``: the last run first):
+    dedup across runs (``_state``)."""
     gold = load_gold(data)
     paths = sorted(gold)
     site = Site(data / "pages", paths, runs)
     output = pathlib.Path(keep or tempfile.mkdtemp(prefix="newsbeam-dedup-real-"))
-    feeds = ["feed.xml"] if runs <= 1 else [f"feed-{k}.xml" for k in range(runs)]
+    feeds = ["feed.xml"] if runs <= 1 else [f"feed-{k}.xml" for k in range(runs)][::-1 if reverse else 1]
     start = time.perf_counter()
     try:
         for feed in feeds:
@@ -251,7 +252,7 @@ def run(data: pathlib.Path, extra_args: Sequence[str] = (), keep: Optional[str] 
         seconds = time.perf_counter() - start
         url_of = {p: f"{site.base}/p/{p}" for p in paths}
         predicted = predicted_clusters(output, url_of)
-        result: Dict[str, object] = {"data": str(data), "args": list(extra_args), "runs": runs,
+        result: Dict[str, object] = {"data": str(data), "args": list(extra_args), "runs": runs, "reverse": reverse,
                                      "pipeline_seconds": round(seconds, 1), **score(gold, predicted)}
         dead = _rows(output / "_dead_letters")
         result["dead_letters"] = dict(collections.Counter(d["reason"] for d in dead))
@@ -274,12 +275,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--json", help="also write the result here")
     parser.add_argument("--runs", type=int, default=1,
                         help="split the pages over this many runs into one output (dedup across runs)")
+    parser.add_argument("--reverse", action="store_true", help="with --runs: the runs in reverse order")
     args, extra = parser.parse_known_args(argv)
     data = pathlib.Path(args.data)
     if not (data / "gold.jsonl").exists():
         print(f"no gold set at {data} (pass --data)", file=sys.stderr)
         return 2
-    result = run(data, extra, args.keep, not args.no_causes, args.runs)
+    result = run(data, extra, args.keep, not args.no_causes, args.runs, args.reverse)
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:
