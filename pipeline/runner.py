@@ -14,7 +14,6 @@ model loading) and the memory allows; in-process for small inputs.
 from __future__ import annotations
 
 import dataclasses
-import glob
 import logging
 import os
 from typing import Optional, Sequence
@@ -110,16 +109,15 @@ def available_mib() -> Optional[int]:
 
 def estimate_pages(pages: int = 0, feeds: int = 0, html_files: int = 0,
                    warc_paths: Sequence[str] = ()) -> int:
-    """Pages a run will process, as far as it is known before it starts."""
+    """Pages a run will process, as far as it is known before it starts. ``warc_paths``:
+    ``--warc`` patterns, expanded as the chunk plan and the job do
+    (``transforms.warc.match_warc_files``); a file whose size is unknown weighs
+    ``REMOTE_WARC_PAGES``."""
+    from transforms import warc
     warc_bytes = 0
     for pattern in warc_paths or ():
-        if "://" in pattern:
-            warc_bytes += REMOTE_WARC_PAGES * WARC_BYTES_PER_PAGE
-            continue
-        for path in (glob.glob(os.path.join(pattern, "**", "*"), recursive=True)
-                     if os.path.isdir(pattern) else glob.glob(pattern)):
-            if os.path.isfile(path):
-                warc_bytes += os.path.getsize(path)
+        for _path, size in warc.match_warc_files(pattern):
+            warc_bytes += REMOTE_WARC_PAGES * WARC_BYTES_PER_PAGE if size is None else size
     return pages + feeds * PAGES_PER_FEED + html_files + warc_bytes // WARC_BYTES_PER_PAGE
 
 

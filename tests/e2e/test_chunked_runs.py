@@ -17,6 +17,7 @@ import re
 import duckdb
 import pytest
 
+from core.warc import WarcRange
 from pipeline import chunks
 from pipeline.sources_file import Sources
 from schemas.records import FeedRequest, PageRequest
@@ -145,8 +146,9 @@ def test_plan_is_deterministic_and_keeps_units_whole(tmp_path):
     assert [len(c.sources.feeds) for c in planned] == [1, 0, 0]
     assert [sorted(p.url for p in c.sources.pages) for c in planned][1] == \
         ["https://example.org/a", "https://example.org/b", "https://example.org/b?utm_source=x"]
-    assert planned[1].html_files == tuple(sorted(html)) and planned[1].warc_files == (str(small),)
-    assert planned[2].warc_files == (str(big),) and planned[2].weight == 50
+    assert planned[1].html_files == tuple(sorted(html)) and planned[1].warc_files == (WarcRange(str(small)),)
+    # No record boundary to cut at (not a real archive): the whole file, a chunk of its own.
+    assert planned[2].warc_files == (WarcRange(str(big)),) and planned[2].weight == 50
     assert all(c.sources.deny_hosts == ("bad.example",) for c in planned)
     assert [c.index for c in planned] == [1, 2, 3]
     assert planned[0].run_id("R") == "R-chunk0001"
