@@ -37,6 +37,7 @@ GZIP_MEMBER = b"\x1f\x8b\x08"  # a gzip member's magic and deflate method: where
 PLAIN_RECORD = b"\r\n\r\nWARC/1."  # the blank lines closing a record, then the next one's version line
 SCAN_BLOCK = 256 * 1024
 SPLIT_SUFFIXES = (".warc", ".warc.gz")  # ARC files are read whole
+BYTES_PER_PAGE = 20_000  # a gzipped HTML response record: the guess before a file is sampled
 
 LOG = logging.getLogger(__name__)
 Result = Union[FetchedPage, DeadLetter]
@@ -369,6 +370,42 @@ def _content_length(head: bytes) -> Optional[int]:
             except ValueError:
                 return None
     return None
+
+
+def bytes_per_page(path: str, size: Optional[int], default: int, opener: Opener = open_local,
+                   samples: int = 8, sample_bytes: int = 256 * 1024, min_pages: int = 20) -> int:
+    """Bytes of archive per page record (``response``/``resource``), measured on ``samples``
+    stretches of ``sample_bytes`` spread evenly over the file (their records decompressed
+    once): archives differ 2-3x (with request and metadata records or not, heavy or light
+    pages). ``default`` for small files, unsplittable ones, or too few pages in the samples."""
+    if not size or size <= samples * sample_bytes or not path.lower().endswith(SPLIT_SUFFIXES):
+        return default
+    pages = consumed = 0
+    try:
+        with opener(path) as handle:
+            gz = handle.read(2) == b"\x1f\x8b"
+            for k in range(samples):
+                start = next_record_start(handle, k * size // samples, gz, size)
+                if start is not None:
+                    found, read = _sample_pages(handle, start, sample_bytes)
+                    pages, consumed = pages + found, consumed + read
+    except Exception:  # damage in a sample: the default is as good a guess
+        return default
+    return max(1, consumed // pages) if pages >= min_pages else default
+
+
+def _sample_pages(handle: BinaryIO, start: int, sample_bytes: int) -> Tuple[int, int]:
+    """(page records, bytes) of the records from ``start`` until ``sample_bytes`` are passed."""
+    from warcio.archiveiterator import ArchiveIterator
+    handle.seek(start)
+    iterator = ArchiveIterator(handle, arc2warc=True, no_record_parse=True)
+    pages, end = 0, start
+    for record in iterator:
+        pages += record.rec_type in PAGE_RECORD_TYPES
+        end = iterator.get_record_offset() + iterator.get_record_length()
+        if end - start >= sample_bytes:
+            break
+    return pages, end - start
 
 
 def read_record_at(path: str, offset: int, max_bytes: int = MAX_RECORD_BYTES,

@@ -72,9 +72,11 @@ def warc_files(patterns: Sequence[str]) -> List[Tuple[str, Optional[int]]]:
     return sorted(found.items())
 
 
-def _warc_weight(size: Optional[int]) -> int:
-    from pipeline.runner import REMOTE_WARC_PAGES, WARC_BYTES_PER_PAGE
-    return REMOTE_WARC_PAGES if size is None else max(1, size // WARC_BYTES_PER_PAGE)
+def _warc_weight(path: str, size: Optional[int]) -> int:
+    from pipeline.runner import REMOTE_WARC_PAGES
+    from transforms import warc
+    pages = warc.estimated_pages(path, size)
+    return REMOTE_WARC_PAGES if pages is None else pages
 
 
 def _units(sources: Sources, html_files: Sequence[str], warcs: Sequence[WarcFile]) -> List[_Unit]:
@@ -88,7 +90,7 @@ def _units(sources: Sources, html_files: Sequence[str], warcs: Sequence[WarcFile
     units += [_Unit("html", (path,), 1) for path in sorted(html_files)]
     sized = [(w, None) if isinstance(w, str) else tuple(w) for w in warcs]  # a bare path: its size looked up
     sized = [(path, size if size is not None or "://" in path else _file_size(path)) for path, size in sized]
-    units += [_Unit("warc", ((path, size),), _warc_weight(size)) for path, size in sorted(sized)]
+    units += [_Unit("warc", ((path, size),), _warc_weight(path, size)) for path, size in sorted(sized)]
     return units
 
 
@@ -101,13 +103,13 @@ def _file_size(path: str) -> Optional[int]:
 
 def _split_warc(unit: _Unit, chunk_pages: int) -> List[_Unit]:
     """A WARC file unit -> units of its record ranges, each about ``chunk_pages`` pages."""
-    from pipeline.runner import WARC_BYTES_PER_PAGE
     from transforms import warc
     ((path, size),) = unit.items
     if not chunk_pages or unit.weight <= chunk_pages or size is None:
         return [_Unit("warc", (WarcRange(path),), unit.weight)]
-    ranges = warc.split_file(path, size, chunk_pages * WARC_BYTES_PER_PAGE)
-    return [_Unit("warc", (r,), max(1, ((r.end if r.end is not None else size) - r.start) // WARC_BYTES_PER_PAGE))
+    per_page = warc.bytes_per_page(path, size)
+    ranges = warc.split_file(path, size, chunk_pages * per_page)
+    return [_Unit("warc", (r,), max(1, ((r.end if r.end is not None else size) - r.start) // per_page))
             for r in ranges]
 
 

@@ -291,4 +291,15 @@ def test_one_expansion_of_warc_patterns(tmp_path):
     assert warc.match_warc_files(str(tmp_path)) == sizes
     assert warc.match_warc_files(str(tmp_path / "*.warc.gz")) == sizes[:1]
     assert chunks.warc_files([str(tmp_path), a]) == sizes
-    assert runner.estimate_pages(warc_paths=[str(tmp_path)]) == sum(s for _p, s in sizes) // runner.WARC_BYTES_PER_PAGE
+    assert runner.estimate_pages(warc_paths=[str(tmp_path)]) == \
+        sum(max(1, s // runner.WARC_BYTES_PER_PAGE) for _p, s in sizes)  # small files: not sampled
+
+
+def test_bytes_per_page_is_sampled_over_the_archive(tmp_path):
+    from core import warc as core_warc
+    path = write_warc(tmp_path / "big.warc.gz", [rec(f"https://news.example/{n}.html", body=story_html(n, 4000))
+                                                  for n in range(60)])
+    size = os.path.getsize(path)
+    sampled = core_warc.bytes_per_page(path, size, 20_000, samples=4, sample_bytes=8000, min_pages=3)
+    assert 0.8 < sampled / (size / 60) < 1.25
+    assert core_warc.bytes_per_page(path, size, 20_000, samples=4, sample_bytes=8000, min_pages=100) == 20_000

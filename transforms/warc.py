@@ -107,6 +107,19 @@ def split_file(path: str, size: Optional[int], range_bytes: int = RANGE_BYTES) -
     return core_warc.split_ranges(path, range_bytes, size if size is not None else _size(path), opener=_open)
 
 
+def bytes_per_page(path: str, size: Optional[int], sample: bool = True) -> int:
+    """Archive bytes per page of ``path``: sampled (:func:`core.warc.bytes_per_page`), or the
+    default guess (``sample`` False, e.g. a remote file the CLI should not read)."""
+    if not sample:
+        return core_warc.BYTES_PER_PAGE
+    return core_warc.bytes_per_page(path, size, core_warc.BYTES_PER_PAGE, opener=_open)
+
+
+def estimated_pages(path: str, size: Optional[int], sample: bool = True) -> Optional[int]:
+    """Pages in ``path`` by its size and :func:`bytes_per_page`; None when its size is unknown."""
+    return None if size is None else max(1, size // bytes_per_page(path, size, sample))
+
+
 def read_record_at(path: str, offset: int, max_bytes: int = MAX_RECORD_BYTES) -> Optional[Result]:
     """:func:`core.warc.read_record_at` on any Beam filesystem."""
     return core_warc.read_record_at(path, offset, max_bytes, opener=_open)
