@@ -303,3 +303,17 @@ def test_bytes_per_page_is_sampled_over_the_archive(tmp_path):
     sampled = core_warc.bytes_per_page(path, size, 20_000, samples=4, sample_bytes=8000, min_pages=3)
     assert 0.8 < sampled / (size / 60) < 1.25
     assert core_warc.bytes_per_page(path, size, 20_000, samples=4, sample_bytes=8000, min_pages=100) == 20_000
+
+
+def test_one_job_reads_a_big_file_as_ranges_on_many_workers(tmp_path):
+    """Inside one job (remote runners): file -> ranges -> reshuffle -> read; the same pages and
+    dead letters as the whole file, each once."""
+    from core import warc as core_warc
+    path, _ = mixed_archive(tmp_path / "crawl.warc.gz", pad=3000)
+    whole = [(getattr(r, "final_url", None) or r.url) for _o, r in core_warc.read_range(core_warc.WarcRange(path))]
+    assert len(core_warc.split_ranges(path, 4000, os.path.getsize(path))) > 3
+    with TestPipeline(runner="FnApiRunner") as p:
+        read = p | warc.ReadWarc([path], range_bytes=4000)
+        urls = ((read.pages | "Pages" >> beam.Map(lambda page: page.final_url),
+                 read.dead_letter | "Dead" >> beam.Map(lambda d: d.url)) | beam.Flatten())
+        assert_that(urls, equal_to(whole))

@@ -158,8 +158,9 @@ class ReadWarc(beam.PTransform):
     extracted by every worker."""
 
     def __init__(self, inputs: Union[str, WarcRange, Sequence[Union[str, WarcRange]]],
-                 max_bytes: int = MAX_RECORD_BYTES, label: Optional[str] = None):
+                 max_bytes: int = MAX_RECORD_BYTES, label: Optional[str] = None, range_bytes: int = RANGE_BYTES):
         super().__init__(label)
+        self._range_bytes = range_bytes
         inputs = [inputs] if isinstance(inputs, (str, WarcRange)) else list(inputs)
         self._patterns = [i for i in inputs if isinstance(i, str)]
         self._ranges = sorted(i for i in inputs if isinstance(i, WarcRange))
@@ -172,7 +173,7 @@ class ReadWarc(beam.PTransform):
                           | "Patterns" >> beam.Create(self._patterns)
                           | "ListFiles" >> beam.FlatMap(match_warc_files)
                           | "ReshuffleFiles" >> beam.Reshuffle()
-                          | "SplitFiles" >> beam.FlatMapTuple(split_file))
+                          | "SplitFiles" >> beam.FlatMapTuple(split_file, range_bytes=self._range_bytes))
         if self._ranges:
             ranges.append(pbegin | "Ranges" >> beam.Create(self._ranges))
         read = (ranges | "AllRanges" >> beam.Flatten()
