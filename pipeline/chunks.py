@@ -18,8 +18,8 @@ Units, in this order (the plan depends only on the input, never on the runner):
   of one URL stay in one chunk, where they are merged into one request);
 - ``--html-dir`` files in sorted path order (a site's folder stays together
   as far as that order does);
-- ``--warc`` files in sorted path order, each weighing its size /
-  :data:`pipeline.runner.WARC_BYTES_PER_PAGE`; a file heavier than a chunk is
+- ``--warc`` files in sorted path order, each weighing its size / its bytes
+  per page (sampled: ``transforms.warc.bytes_per_page``); a file heavier than a chunk is
   cut into record ranges of at most about a chunk's pages
   (:func:`core.warc.split_ranges`: at the first record start past each
   multiple of the chunk's bytes, found by scanning raw bytes near the cut, so

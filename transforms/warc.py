@@ -25,6 +25,7 @@ What becomes of each record:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from typing import BinaryIO, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -107,9 +108,11 @@ def split_file(path: str, size: Optional[int], range_bytes: int = RANGE_BYTES) -
     return core_warc.split_ranges(path, range_bytes, size if size is not None else _size(path), opener=_open)
 
 
+@functools.lru_cache(maxsize=256)
 def bytes_per_page(path: str, size: Optional[int], sample: bool = True) -> int:
-    """Archive bytes per page of ``path``: sampled (:func:`core.warc.bytes_per_page`), or the
-    default guess (``sample`` False, e.g. a remote file the CLI should not read)."""
+    """Archive bytes per page of ``path``: sampled (:func:`core.warc.bytes_per_page`; once per
+    file and size: the worker choice and the chunk plan ask alike), or the default guess
+    (``sample`` False, e.g. a remote file the CLI should not read)."""
     if not sample:
         return core_warc.BYTES_PER_PAGE
     return core_warc.bytes_per_page(path, size, core_warc.BYTES_PER_PAGE, opener=_open)
