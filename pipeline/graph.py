@@ -107,8 +107,9 @@ class Batch:
         self.progress_dir = progress_dir  # where workers leave counts for the CLI's progress line
         self.input_urls: List[beam.PCollection] = []  # accounting: every input URL reaches an outcome
         self.skipped: List[beam.PCollection] = []     # URLs an earlier run already wrote
-        # Set by source(), read by dedup() and sink(): what earlier runs wrote, and the
-        # source's branches the accounting, progress and feed-state steps hang on.
+        # Set by source(), read by dedup() and sink(): what earlier runs wrote under this
+        # run's request URLs, and the source's branches the accounting, progress and
+        # feed-state steps hang on.
         self.previous = self.feed_entries = self.fetched = None
         self.copy_signatures = None  # set by dedup(): near copies' state rows, for _state/signatures
         self.page_sets: Dict[str, beam.PCollection] = {}  # "" (fetched), "Saved", "Archived"
@@ -116,7 +117,6 @@ class Batch:
     site_learning = staticmethod(site_learning.LearnSiteTemplates)
 
     def source(self, p, job: JobConfig, inputs: Sources) -> Sourced:
-        self.previous = p | "ReadPreviousRuns" >> sink.ReadPreviousIndex(job.output)
         dead: List[beam.PCollection] = []
         config = job.fetch()
         feed_list = p | "FeedSources" >> beam.Create(list(inputs.feeds))
@@ -125,8 +125,10 @@ class Batch:
         dead.append(self.feed_entries.dead_letter)
         direct_pages = p | "PageSources" >> beam.Create(list(inputs.pages))
         all_requests = (self.feed_entries.entries, direct_pages) | "AllRequests" >> beam.Flatten()
-        requests_ = (_check_hosts(all_requests, inputs, "CheckPageHosts", dead)
-                     | "DedupRequests" >> dedup.DedupRequests(self.previous))
+        checked = _check_hosts(all_requests, inputs, "CheckPageHosts", dead)
+        # Earlier runs' index: only the entries under this run's request URLs are read.
+        self.previous = checked | "ReadPreviousRuns" >> dedup.ReadPreviousRequests(job.output)
+        requests_ = checked | "DedupRequests" >> dedup.DedupRequests(self.previous)
         self.skipped.append(requests_.skipped)
         self.input_urls += [all_requests | "RequestUrls" >> beam.FlatMap(lambda r: (r.url,) + tuple(r.aliases)),
                             self.feed_entries.dead_letter | "FeedFailureUrls" >> beam.Map(lambda d: d.url)]
@@ -153,11 +155,11 @@ class Batch:
         return found
 
     def dedup(self, p, articles, job: JobConfig) -> Deduped:
-        near = job.near()
-        previous_signatures = (p | "ReadPreviousSignatures" >> dedup.ReadPreviousSignatures(job.output)
-                               if near is not None else None)
+        # What earlier runs wrote, read only where this run's articles can match it: their
+        # ids and content hashes (index), their LSH buckets (signatures, in NearDuplicates).
+        previous = articles | "ReadPreviousArticles" >> dedup.ReadPreviousArticles(job.output)
         unique = articles | "Deduplicate" >> dedup.DedupArticles(
-            self.previous, near=near, previous_signatures=previous_signatures, evidence_from=job.output)
+            previous, near=job.near(), signatures_from=job.output)
         self.skipped.append(unique["skipped"])
         self.copy_signatures = unique.get(dedup.COPY_SIGNATURES)
         return Deduped(unique["articles"], [unique["duplicates"]])

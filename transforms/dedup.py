@@ -31,7 +31,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import zlib
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import AbstractSet, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -176,6 +176,60 @@ class DedupRequests(beam.PTransform):
                 | "MergeRequests" >> beam.FlatMap(_merge).with_outputs(SKIPPED, main="requests"))
 
 
+def previous_requests(output: str, url_keys: AbstractSet[str]) -> Iterator[IndexEntry]:
+    """The earlier runs' index entries under this run's request URL keys (what
+    ``DedupRequests`` skips): the rest of the index is read past, never held."""
+    if not url_keys:
+        return iter(())
+    return sink.iter_index(output, lambda batch: [urls.url_key(u) in url_keys
+                                                  for u in batch.column("url").to_pylist()])
+
+
+def previous_articles(output: str, keys: AbstractSet[str]) -> Iterator[IndexEntry]:
+    """The earlier runs' article entries whose id or content hash is one of this run's
+    articles' (``keys``): all that ``_ByCanonicalUrl`` and ``_ByContent`` can join."""
+    if not keys:
+        return iter(())
+
+    def keep(batch) -> List[bool]:
+        hashes = (batch.column("content_hash").to_pylist() if "content_hash" in batch.schema.names
+                  else [None] * batch.num_rows)
+        return [kind == "article" and (article_id in keys or (content or "") in keys)
+                for kind, article_id, content in zip(batch.column("kind").to_pylist(),
+                                                      batch.column("article_id").to_pylist(), hashes)]
+    return sink.iter_index(output, keep)
+
+
+class ReadPreviousRequests(beam.PTransform):
+    """PageRequest -> the earlier runs' IndexEntry for their URL keys (bounded by this run)."""
+
+    def __init__(self, output: str, label: Optional[str] = None):
+        super().__init__(label)
+        self._output = output
+
+    def expand(self, requests_):
+        keys = (requests_ | "UrlKeys" >> beam.Map(lambda r: urls.url_key(r.url)).with_output_types(str)
+                | "UrlKeySet" >> beam.combiners.ToSet())
+        return requests_.pipeline | "Index" >> sink.ReadFromOutput(
+            self._output, previous_requests, IndexEntry, side_inputs=[pvalue.AsSingleton(keys)])
+
+
+class ReadPreviousArticles(beam.PTransform):
+    """Article -> the earlier runs' article IndexEntry sharing an id or a content hash
+    with one of them (bounded by this run)."""
+
+    def __init__(self, output: str, label: Optional[str] = None):
+        super().__init__(label)
+        self._output = output
+
+    def expand(self, articles):
+        keys = (articles | "IdsAndHashes" >> beam.FlatMap(lambda a: (a.article_id, a.content_hash))
+                .with_output_types(str)
+                | "KeySet" >> beam.combiners.ToSet())
+        return articles.pipeline | "Index" >> sink.ReadFromOutput(
+            self._output, previous_articles, IndexEntry, side_inputs=[pvalue.AsSingleton(keys)])
+
+
 def fold_group(new: Sequence[Article], earlier: Iterable[str], kind: str, skip_same_id: bool,
                now: dt.datetime):
     """One key's articles -> their representative (copies folded in), or, when an
@@ -265,16 +319,19 @@ class DedupArticles(beam.PTransform):
     ``near``: near-duplicate settings (None disables that stage);
     ``previous_signatures``: SignatureEntry of earlier runs (optional);
     ``evidence_from``: the output they were read from, whose kept bodies are read
-    for the few earlier stories a new article links to (None: the entries' own)."""
+    for the few earlier stories a new article links to (None: the entries' own);
+    ``signatures_from``: instead of both, the output whose signatures are read inside
+    the near-duplicate stage, only those in this run's buckets (``read_band_keys``)."""
 
     def __init__(self, previous, label: Optional[str] = None,
                  near: Optional[NearDupConfig] = NearDupConfig(), previous_signatures=None,
-                 evidence_from: Optional[str] = None):
+                 evidence_from: Optional[str] = None, signatures_from: Optional[str] = None):
         super().__init__(label)
         self._previous = previous
         self._near = near.validate() if near is not None else None
         self._previous_signatures = previous_signatures
         self._evidence_from = evidence_from
+        self._signatures_from = signatures_from
 
     def expand(self, articles):
         # One join with the earlier runs (by canonical URL), then one GroupByKey by content.
@@ -283,12 +340,7 @@ class DedupArticles(beam.PTransform):
         stories = by_content.articles
         near_duplicates, copies = [], None
         if self._near is not None:
-            previous_signatures = self._previous_signatures
-            if previous_signatures is None:
-                previous_signatures = articles.pipeline | "NoPreviousSignatures" >> beam.Create(
-                    []).with_output_types(SignatureEntry)
-            near = (stories, previous_signatures) | "NearDuplicates" >> NearDuplicates(
-                self._near, evidence_from=self._evidence_from if self._previous_signatures is not None else None)
+            near = self._near_duplicates(articles.pipeline, stories)
             stories = near["articles"]
             near_duplicates.append(near[DUPLICATES])
             copies = near[COPY_SIGNATURES]
@@ -308,6 +360,15 @@ class DedupArticles(beam.PTransform):
         if copies is not None:  # for _state/signatures, beside the written articles' own rows
             out[COPY_SIGNATURES] = copies
         return out
+
+    def _near_duplicates(self, pipeline, stories):
+        if self._signatures_from is not None:  # read inside the stage, bounded by this run's buckets
+            return stories | "NearDuplicates" >> NearDuplicates(self._near, signatures_from=self._signatures_from)
+        previous_signatures = self._previous_signatures
+        if previous_signatures is None:
+            previous_signatures = pipeline | "NoPreviousSignatures" >> beam.Create([]).with_output_types(SignatureEntry)
+        return (stories, previous_signatures) | "NearDuplicates" >> NearDuplicates(
+            self._near, evidence_from=self._evidence_from if self._previous_signatures is not None else None)
 
 
 # --------------------------------------------------------------------------- near-duplicates (pure)
@@ -537,23 +598,34 @@ _BandKey = Tuple[str, Tuple[str, int]]
 class NearDuplicates(beam.PTransform):
     """(articles, earlier runs' SignatureEntry) -> {"articles": articles with
     near copies folded in (kind ``near``), "duplicates": copies of stories an
-    earlier run wrote, "copy_signatures": the near copies' state rows}."""
+    earlier run wrote, "copy_signatures": the near copies' state rows}.
+
+    With ``signatures_from`` the input is the articles alone: the earlier runs'
+    signatures are read from that output by the band-key step itself, and only the
+    bucket keys this run's articles share cross to the grouping (``read_band_keys``)."""
 
     def __init__(self, config: NearDupConfig = NearDupConfig(), label: Optional[str] = None,
-                 evidence_from: Optional[str] = None):
+                 evidence_from: Optional[str] = None, signatures_from: Optional[str] = None):
         super().__init__(label)
         self._config = config.validate()
-        self._evidence_from = evidence_from
+        self._evidence_from = signatures_from or evidence_from
+        self._signatures_from = signatures_from
 
     def expand(self, pcolls):
-        articles, previous = pcolls
+        articles, previous = pcolls if isinstance(pcolls, tuple) else (pcolls, None)
         config = self._config
         sketched = articles | "Sketch" >> beam.ParDo(_SketchFn(config)).with_output_types(Sketched)
-        previous = previous | "CompatibleSignatures" >> beam.Filter(_compatible(config))
         band_new = sketched | "BandKeys" >> beam.FlatMap(_band_keys_new, config).with_output_types(_BandKey)
         wanted = band_new | "NewBandKeys" >> beam.Keys() | "BandKeySet" >> beam.combiners.ToSet()
-        band_prev = previous | "PreviousBandKeys" >> beam.FlatMap(
-            _band_keys_previous, beam.pvalue.AsSingleton(wanted), config).with_output_types(_BandKey)
+        if self._signatures_from is not None:
+            band_prev = (articles.pipeline
+                         | "SignaturesOutput" >> beam.Create([self._signatures_from])
+                         | "ReadPreviousBandKeys" >> beam.FlatMap(
+                             read_band_keys, beam.pvalue.AsSingleton(wanted), config).with_output_types(_BandKey))
+        else:
+            previous = previous | "CompatibleSignatures" >> beam.Filter(_compatible(config))
+            band_prev = previous | "PreviousBandKeys" >> beam.FlatMap(
+                _band_keys_previous, beam.pvalue.AsSingleton(wanted), config).with_output_types(_BandKey)
         links = ((band_new, band_prev)
                  | "AllBandKeys" >> beam.Flatten()
                  | "GroupByBand" >> beam.GroupByKey()
@@ -615,6 +687,18 @@ def read_signatures(output: str) -> Iterator[SignatureEntry]:
     streamed file by file."""
     for row in sink.iter_state_rows(output, "signatures", _SIGNATURE_COLUMNS):
         yield _signature_entry(row)
+
+
+def read_band_keys(output: str, wanted: AbstractSet[str], config: NearDupConfig) -> Iterator[_BandKey]:
+    """(bucket key, (article id, 0)) of the earlier runs' entries in the buckets this run's
+    articles fall in (``wanted``), read a batch at a time: neither the table nor its
+    non-matching entries are ever held or shipped between stages."""
+    if not wanted:
+        return
+    compatible = _compatible(config)
+    for entry in read_signatures(output):
+        if compatible(entry):
+            yield from _band_keys_previous(entry, wanted, config)
 
 
 def read_evidence(output: str, component_of: Dict[str, str], config: NearDupConfig

@@ -27,7 +27,7 @@ import os
 import re
 import urllib.parse
 import uuid
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -51,6 +51,7 @@ PRESENT = "_present"  # manifest record: rows a partition already held (an earli
 # Small row groups of rows sorted by article_id: a reader looking up a few ids reads only
 # the groups whose id range holds one (``iter_state_rows``), not the whole bulky column.
 ROW_GROUP_ROWS = {"signatures": 1024}
+STATE_BATCH_ROWS = 1024  # rows of a _state table read at a time (iter_state_rows)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _KEY_COLUMNS = {"articles": ("article_id",), "duplicates": ("url", "duplicate_of", "kind"),
                 "dead_letters": ("url", "stage", "reason"), "index": ("url", "kind", "article_id"),
@@ -398,11 +399,15 @@ def read_state_rows(output: str, table: str) -> List[Dict[str, Any]]:
 
 
 def iter_state_rows(output: str, table: str, columns: Optional[List[str]] = None,
-                    ids: Optional[Iterable[str]] = None) -> Iterator[Dict[str, Any]]:
-    """Rows of a ``_state`` table, one row group at a time (never the whole table in
-    memory). ``columns``: only those the file has (older files lack newer columns);
-    ``ids``: only rows with those ``article_id``s, reading only the row groups whose
-    id range may hold one (the table is written sorted by id in small groups)."""
+                    ids: Optional[Iterable[str]] = None,
+                    keep: Optional[Callable[[Any], Sequence[bool]]] = None) -> Iterator[Dict[str, Any]]:
+    """Rows of a ``_state`` table, ``STATE_BATCH_ROWS`` at a time (never the whole table,
+    nor a whole row group of an older file, in memory). ``columns``: only those the file
+    has (older files lack newer columns); ``ids``: only rows with those ``article_id``s,
+    reading only the row groups whose id range may hold one (the table is written sorted
+    by id in small groups); ``keep``: a record batch -> one flag per row, so that a reader
+    looking for a few keys turns only the matching rows into Python objects."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
     pattern = join_path(output, TABLE_DIRS[table], "*.parquet")
     try:
@@ -420,9 +425,12 @@ def iter_state_rows(output: str, table: str, columns: Optional[List[str]] = None
                 if wanted is not None and not _may_hold(parquet.metadata.row_group(group),
                                                         names.index("article_id"), wanted):
                     continue
-                for row in parquet.read_row_group(group, columns=use).to_pylist():
-                    if wanted_set is None or row["article_id"] in wanted_set:
-                        yield row
+                for batch in parquet.iter_batches(STATE_BATCH_ROWS, row_groups=[group], columns=use):
+                    if keep is not None:
+                        batch = batch.filter(pa.array(keep(batch), pa.bool_()))
+                    for row in batch.to_pylist():
+                        if wanted_set is None or row["article_id"] in wanted_set:
+                            yield row
 
 
 def _may_hold(group, column: int, wanted: List[str]) -> bool:
@@ -434,27 +442,34 @@ def _may_hold(group, column: int, wanted: List[str]) -> bool:
     return at < len(wanted) and wanted[at] <= stats.max
 
 
+def iter_index(output: str, keep: Optional[Callable[[Any], Sequence[bool]]] = None) -> Iterator[IndexEntry]:
+    """What earlier runs wrote into ``output`` (nothing for a new output), streamed;
+    ``keep``: only the rows it flags (see :func:`iter_state_rows`)."""
+    for row in iter_state_rows(output, "index", keep=keep):
+        yield IndexEntry(url=row["url"], article_id=row["article_id"], content_hash=row.get("content_hash"),
+                         kind=row["kind"], written_at=row["written_at"])
+
+
 def read_index(output: str) -> List[IndexEntry]:
     """Everything earlier runs wrote into ``output`` (empty for a new output)."""
-    return [IndexEntry(url=row["url"], article_id=row["article_id"],
-                       content_hash=row.get("content_hash"), kind=row["kind"],
-                       written_at=row["written_at"])
-            for row in read_state_rows(output, "index")]
+    return list(iter_index(output))
 
 
 class ReadFromOutput(beam.PTransform):
     """What earlier runs left in ``output``, read on the workers (not at job construction,
-    so a remote runner reads it where the data is) by ``read_fn(output) -> records``."""
+    so a remote runner reads it where the data is) by ``read_fn(output, *side_inputs) ->
+    records`` (``side_inputs``: e.g. this run's keys, to read only what it can match)."""
 
-    def __init__(self, output: str, read_fn: Callable[[str], List[Any]], output_type=None,
-                 label: Optional[str] = None):
+    def __init__(self, output: str, read_fn: Callable[..., Iterable[Any]], output_type=None,
+                 label: Optional[str] = None, side_inputs: Sequence[Any] = ()):
         super().__init__(label)
         self._output = output
         self._read_fn = read_fn
         self._output_type = output_type
+        self._side_inputs = tuple(side_inputs)
 
     def expand(self, pbegin):
-        read = beam.FlatMap(self._read_fn)
+        read = beam.FlatMap(self._read_fn, *self._side_inputs)
         if self._output_type is not None:
             read = read.with_output_types(self._output_type)
         return pbegin | "Output" >> beam.Create([self._output]) | "Read" >> read
@@ -464,7 +479,7 @@ class ReadPreviousIndex(ReadFromOutput):
     """The index of earlier runs as a PCollection of IndexEntry."""
 
     def __init__(self, output: str, label: Optional[str] = None):
-        super().__init__(output, read_index, IndexEntry, label)
+        super().__init__(output, iter_index, IndexEntry, label)
 
 
 # --------------------------------------------------------------------------- run report
