@@ -107,10 +107,9 @@ class Batch:
         self.progress_dir = progress_dir  # where workers leave counts for the CLI's progress line
         self.input_urls: List[beam.PCollection] = []  # accounting: every input URL reaches an outcome
         self.skipped: List[beam.PCollection] = []     # URLs an earlier run already wrote
-        # Set by source(), read by dedup() and sink(): what earlier runs wrote under this
-        # run's request URLs, and the source's branches the accounting, progress and
-        # feed-state steps hang on.
-        self.previous = self.feed_entries = self.fetched = None
+        # Set by source(), read by sink(): the source's branches the accounting, progress
+        # and feed-state steps hang on.
+        self.feed_entries = self.fetched = None
         self.copy_signatures = None  # set by dedup(): near copies' state rows, for _state/signatures
         self.page_sets: Dict[str, beam.PCollection] = {}  # "" (fetched), "Saved", "Archived"
 
@@ -127,8 +126,8 @@ class Batch:
         all_requests = (self.feed_entries.entries, direct_pages) | "AllRequests" >> beam.Flatten()
         checked = _check_hosts(all_requests, inputs, "CheckPageHosts", dead)
         # Earlier runs' index: only the entries under this run's request URLs are read.
-        self.previous = checked | "ReadPreviousRuns" >> dedup.ReadPreviousRequests(job.output)
-        requests_ = checked | "DedupRequests" >> dedup.DedupRequests(self.previous)
+        previous = checked | "ReadPreviousRuns" >> dedup.ReadPreviousRequests(job.output)
+        requests_ = checked | "DedupRequests" >> dedup.DedupRequests(previous)
         self.skipped.append(requests_.skipped)
         self.input_urls += [all_requests | "RequestUrls" >> beam.FlatMap(lambda r: (r.url,) + tuple(r.aliases)),
                             self.feed_entries.dead_letter | "FeedFailureUrls" >> beam.Map(lambda d: d.url)]

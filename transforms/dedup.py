@@ -12,7 +12,10 @@ LSH bands, verified on shingle sets against the cluster representative, see
 ``transforms/minhash.py``) -> duplicates emitted. The earlier runs' index is
 joined once, in the first pass; its entries ride on to the second keyed by
 content hash, so that pass is a plain GroupByKey (each multi-input Flatten is
-one more time every article is shipped through the local runner).
+one more time every article is shipped through the local runner). Each earlier-run
+table is read only where this run can match it, filtered inside the reading step
+(``ReadPreviousRequests``: URL keys; ``ReadPreviousArticles``: ids, content hashes;
+``read_band_keys``: LSH buckets): memory grows with the run, not with the output.
 
 Near-duplicates in batch: articles sharing an LSH band are linked; each
 connected group of links (a "component", normally one story and its copies) is
@@ -200,6 +203,12 @@ def previous_articles(output: str, keys: AbstractSet[str]) -> Iterator[IndexEntr
     return sink.iter_index(output, keep)
 
 
+def _key_set(keys) -> pvalue.AsSingleton:
+    """A set of keys as a side input, empty when there are none (no default-injecting
+    step: one stage and one side input fewer than ``ToSet()`` with defaults)."""
+    return pvalue.AsSingleton(keys, default_value=frozenset())
+
+
 class ReadPreviousRequests(beam.PTransform):
     """PageRequest -> the earlier runs' IndexEntry for their URL keys (bounded by this run)."""
 
@@ -209,9 +218,9 @@ class ReadPreviousRequests(beam.PTransform):
 
     def expand(self, requests_):
         keys = (requests_ | "UrlKeys" >> beam.Map(lambda r: urls.url_key(r.url)).with_output_types(str)
-                | "UrlKeySet" >> beam.combiners.ToSet())
+                | "UrlKeySet" >> beam.combiners.ToSet().without_defaults())
         return requests_.pipeline | "Index" >> sink.ReadFromOutput(
-            self._output, previous_requests, IndexEntry, side_inputs=[pvalue.AsSingleton(keys)])
+            self._output, previous_requests, IndexEntry, side_inputs=[_key_set(keys)])
 
 
 class ReadPreviousArticles(beam.PTransform):
@@ -225,9 +234,9 @@ class ReadPreviousArticles(beam.PTransform):
     def expand(self, articles):
         keys = (articles | "IdsAndHashes" >> beam.FlatMap(lambda a: (a.article_id, a.content_hash))
                 .with_output_types(str)
-                | "KeySet" >> beam.combiners.ToSet())
+                | "KeySet" >> beam.combiners.ToSet().without_defaults())
         return articles.pipeline | "Index" >> sink.ReadFromOutput(
-            self._output, previous_articles, IndexEntry, side_inputs=[pvalue.AsSingleton(keys)])
+            self._output, previous_articles, IndexEntry, side_inputs=[_key_set(keys)])
 
 
 def fold_group(new: Sequence[Article], earlier: Iterable[str], kind: str, skip_same_id: bool,
@@ -616,16 +625,17 @@ class NearDuplicates(beam.PTransform):
         config = self._config
         sketched = articles | "Sketch" >> beam.ParDo(_SketchFn(config)).with_output_types(Sketched)
         band_new = sketched | "BandKeys" >> beam.FlatMap(_band_keys_new, config).with_output_types(_BandKey)
-        wanted = band_new | "NewBandKeys" >> beam.Keys() | "BandKeySet" >> beam.combiners.ToSet()
+        wanted = _key_set(band_new | "NewBandKeys" >> beam.Keys()
+                          | "BandKeySet" >> beam.combiners.ToSet().without_defaults())
         if self._signatures_from is not None:
             band_prev = (articles.pipeline
                          | "SignaturesOutput" >> beam.Create([self._signatures_from])
                          | "ReadPreviousBandKeys" >> beam.FlatMap(
-                             read_band_keys, beam.pvalue.AsSingleton(wanted), config).with_output_types(_BandKey))
+                             read_band_keys, wanted, config).with_output_types(_BandKey))
         else:
             previous = previous | "CompatibleSignatures" >> beam.Filter(_compatible(config))
             band_prev = previous | "PreviousBandKeys" >> beam.FlatMap(
-                _band_keys_previous, beam.pvalue.AsSingleton(wanted), config).with_output_types(_BandKey)
+                _band_keys_previous, wanted, config).with_output_types(_BandKey)
         links = ((band_new, band_prev)
                  | "AllBandKeys" >> beam.Flatten()
                  | "GroupByBand" >> beam.GroupByKey()
