@@ -83,8 +83,8 @@ class ChunkPeaks:
             handle.write(json.dumps(peak, sort_keys=True) + "\n")
 
 
-def measure(pages: pathlib.Path, workdir: pathlib.Path, size: int, workers: int, chunk_pages: str
-            ) -> Dict[str, object]:
+def measure(pages: pathlib.Path, workdir: pathlib.Path, size: int, workers: int, chunk_pages: str,
+            keep: bool = False) -> Dict[str, object]:
     output = workdir / f"out-{size}-{workers}-{chunk_pages}"
     shutil.rmtree(output, ignore_errors=True)
     log = workdir / f"log-{size}-{workers}-{chunk_pages}.txt"
@@ -102,7 +102,8 @@ def measure(pages: pathlib.Path, workdir: pathlib.Path, size: int, workers: int,
            "chunk_peaks": chunk_peaks.peaks,
            "rows": count_rows(str(output)), **report_of(output), "load_before": load_before,
            "load_after": loadavg(), "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-    shutil.rmtree(output, ignore_errors=True)
+    if not keep:
+        shutil.rmtree(output, ignore_errors=True)
     return run
 
 
@@ -115,6 +116,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", type=pathlib.Path, default=None, help="corpora and outputs (default: a temp dir)")
     parser.add_argument("--json", type=pathlib.Path, default=None, help="append each run's result here")
+    parser.add_argument("--keep-output", action="store_true",
+                        help="keep each run's output (WORKDIR/out-SIZE-WORKERS-CHUNKS) for benchmarks.same_rows")
     args = parser.parse_args(argv)
     workdir = args.workdir or pathlib.Path(tempfile.mkdtemp(prefix="newsbeam-memory-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -124,7 +127,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for workers in [int(w) for w in args.workers.split(",") if w]:
             for chunk_pages in [c for c in args.chunk_pages.split(",") if c]:
                 started = time.perf_counter()
-                run = measure(pages, workdir, size, workers, chunk_pages)
+                run = measure(pages, workdir, size, workers, chunk_pages, args.keep_output)
                 results["runs"].append(run)
                 print(f"{size:>6} pages, --workers {workers}, --chunk-pages {chunk_pages:>7}: "
                       f"peak {run['peak_rss_mib']:.0f} MiB {run['peak_rss_by_process_mib']}, "

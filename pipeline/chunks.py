@@ -182,11 +182,11 @@ def runner_label(labels: Sequence[str]) -> str:
     return "; ".join(parts)
 
 
-def remove_chunk_manifests(output: str, run_id: str, chunks: Sequence[Chunk]) -> None:
-    """The chunks' own manifests, once merged into the run's report."""
+def remove_chunk_manifests(output: str, chunk_run_ids: Sequence[str]) -> None:
+    """The chunks' own manifests (``Chunk.run_id``), once merged into the run's report."""
     from apache_beam.io.filesystems import FileSystems
     from pipeline import report
-    found = [p for p in (report.paths(output, c.run_id(run_id))["json"] for c in chunks)
+    found = [p for p in (report.paths(output, chunk_run_id)["json"] for chunk_run_id in chunk_run_ids)
              if FileSystems.exists(p)]
     if found:
         FileSystems.delete(found)
