@@ -349,7 +349,7 @@ def _run_chunked(options, nb, inputs, chunks, run_id: str, lock=None, explicit: 
         progress_interval=nb.progress_interval, quiet=bool(nb.quiet), log_level=nb.log_level,
         log_format=nb.log_format, feeds=list(inputs.feeds), report_inputs=_report_inputs(nb, inputs),
         started_monotonic=time.monotonic(), started_at=dt.datetime.now(dt.timezone.utc))
-    if EXEC_SUPERVISOR and lock is not None and "://" not in nb.output:
+    if EXEC_SUPERVISOR and lock is not None and "://" not in nb.output and os.name == "posix":
         supervisor.exec_into(run)  # never returns
     return supervise(run, lock)
 
@@ -440,7 +440,8 @@ def argv_of(options) -> list:
 
 
 def chunk_child(path: str) -> int:
-    """Entry point of :func:`_run_in_child`'s process: one chunk's Beam run."""
+    """Entry point of a chunk's process (``supervisor.run_child``): one chunk's Beam run,
+    in-process or with worker processes as its plan says; exits 130 if Ctrl-C stopped it."""
     import pickle
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
