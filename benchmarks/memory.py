@@ -9,7 +9,11 @@ as ``benchmarks.pipeline`` measures (peak RSS of the process tree sampled every
 0.1 s, by process kind; wall; CPU seconds of the tree). Generated pages come from
 ``benchmarks.corpus`` (same seed, so 600 pages are the first 600 of 4,000 only in
 kind, not in identity). Results are appended to ``--json`` after every run, so a
-long series (20,000 pages takes ~25 min a run) keeps what finished.
+long series (20,000 pages takes ~25 min a run) keeps what finished. A chunked run's
+peak is also kept per chunk (``chunk_peaks``), and each chunk's peak is appended to
+``WORKDIR/chunks-SIZE-WORKERS-CHUNKS.jsonl`` as the chunk ends, so a run stopped
+early still tells its chunks. ``--keep-output`` keeps the outputs for
+``python -m benchmarks.same_rows``.
 """
 from __future__ import annotations
 
