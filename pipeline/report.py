@@ -61,6 +61,29 @@ def topic_date_rows(partitions: Dict[str, int]) -> List[Dict[str, Any]]:
     return sorted(rows, key=lambda r: (r["date"], r["topic"]))
 
 
+def _feed_rows(feeds: Iterable[Any], per_feed: Dict[str, int]) -> Tuple[List[Dict[str, Any]], Dict[str, int]]:
+    """Articles per configured feed (most first) and per feed tag."""
+    rows, per_tag = [], {}
+    for feed in feeds:
+        n = int(per_feed.get(feed.url, 0))
+        rows.append({"url": feed.url, "articles": n, "topic": feed.topic, "tags": list(feed.tags),
+                     "poll_interval": feed.poll_interval})
+        for tag in feed.tags:
+            per_tag[tag] = per_tag.get(tag, 0) + n
+    rows.sort(key=lambda r: (-r["articles"], r["url"]))
+    return rows, per_tag
+
+
+def _source_rows(counts: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Articles and dead letters per source host, most articles first."""
+    domains = counts.get("articles.source_domain", {})
+    dead_hosts = counts.get("dead_letters.host", {})
+    rows = [{"source": host, "articles": int(domains.get(host, 0)), "dead_letters": int(dead_hosts.get(host, 0))}
+            for host in set(domains) | set(dead_hosts)]
+    rows.sort(key=lambda r: (-r["articles"], -r["dead_letters"], r["source"]))
+    return rows
+
+
 def build(manifest: Dict[str, Any], *, run_id: str, output: str, elapsed: float, runner: str,
           started_at: dt.datetime, inputs: Optional[Dict[str, Any]] = None,
           feeds: Iterable[Any] = (), warnings: Optional[Dict[str, int]] = None) -> Dict[str, Any]:
@@ -70,21 +93,7 @@ def build(manifest: Dict[str, Any], *, run_id: str, output: str, elapsed: float,
     counts = manifest.get("counts", {})
     tables = manifest.get("tables", {})
     articles = int(tables.get("articles", 0))
-    per_feed = counts.get("articles.feed_url", {})
-    feed_rows, per_tag = [], {}
-    for feed in feeds:
-        n = int(per_feed.get(feed.url, 0))
-        feed_rows.append({"url": feed.url, "articles": n, "topic": feed.topic, "tags": list(feed.tags),
-                          "poll_interval": feed.poll_interval})
-        for tag in feed.tags:
-            per_tag[tag] = per_tag.get(tag, 0) + n
-    feed_rows.sort(key=lambda r: (-r["articles"], r["url"]))
-    domains = counts.get("articles.source_domain", {})
-    dead_hosts = counts.get("dead_letters.host", {})
-    sources = [{"source": host, "articles": int(domains.get(host, 0)),
-                "dead_letters": int(dead_hosts.get(host, 0))}
-               for host in set(domains) | set(dead_hosts)]
-    sources.sort(key=lambda r: (-r["articles"], -r["dead_letters"], r["source"]))
+    feed_rows, per_tag = _feed_rows(feeds, counts.get("articles.feed_url", {}))
     freshness = percentiles(counts.get("articles.freshness_s", {}))
     freshness["articles_with_dates"] = sum(counts.get("articles.freshness_s", {}).values())
     report.update({
@@ -108,7 +117,7 @@ def build(manifest: Dict[str, Any], *, run_id: str, output: str, elapsed: float,
             "entities_languages": {  # articles per language tagged / without a model for it
                 "tagged": dict(_top(counts.get("articles.entities_tagged", {}), 100)),
                 "not_tagged": dict(_top(counts.get("articles.entities_not_tagged", {}), 100))},
-            "top_sources": sources[:TOP_N],
+            "top_sources": _source_rows(counts)[:TOP_N],
             "feeds": feed_rows,
             "articles_per_tag": dict(_top(per_tag, 1000)),
             "freshness_seconds": freshness,
@@ -313,8 +322,28 @@ footer{color:var(--muted);font-size:12px;text-align:center;padding:12px}
 def render_html(report: Dict[str, Any]) -> str:
     """The report as one HTML document; all text from the data is escaped."""
     fig = report.get("figures", {})
+    kpis = _kpis(report, fig)
+    sections = _chart_sections(fig)
+    details = _detail_sections(fig) + _optional_sections(fig) + _inputs_section(report.get("inputs", {}))
+    title = f"newsbeam run {report.get('run_id', '?')}"
+    return (
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
+        f"<header><h1>{_e(title)}</h1><p>started {_e(report.get('started_at', '?'))} · "
+        f"runner {_e(report.get('runner', '?'))} · output {_e(report.get('output', '?'))}</p></header>"
+        "<main><div class=\"kpis\">"
+        + "".join(f'<div class="kpi"><b>{_e(v)}</b><span>{_e(k)}</span></div>' for k, v in kpis)
+        + "</div><div class=\"grid2\">" + "".join(sections) + "</div>"
+        + "<div class=\"grid2\">" + "".join(details) + "</div></main>"
+        f"<footer>written by newsbeam · figures also in run-{_e(report.get('run_id', '?'))}.json</footer>"
+        "</body></html>\n")
+
+
+def _kpis(report: Dict[str, Any], fig: Dict[str, Any]) -> List[Tuple[str, Any]]:
     fresh = fig.get("freshness_seconds", {})
-    kpis = [
+    return [
         ("articles", fig.get("articles", 0)),
         ("duplicates", fig.get("duplicates", 0)),
         ("dead letters", fig.get("dead_letters", 0)),
@@ -323,14 +352,13 @@ def render_html(report: Dict[str, Any]) -> str:
         ("articles / s", f'{fig["articles_per_second"]:.2f}' if fig.get("articles_per_second") else "–"),
         ("median freshness", human_duration(fresh.get("p50"))),
     ]
+
+
+def _chart_sections(fig: Dict[str, Any]) -> List[str]:
     dead = list(fig.get("dead_letters_by_reason", {}).items())
     entities = [(f'{e["text"]} ({e["label"]})', [e["mentions"]]) for e in fig.get("top_entities", [])]
     sources = [(s["source"], [s["articles"], s["dead_letters"]]) for s in fig.get("top_sources", [])]
-    feeds = fig.get("feeds", [])  # a table, not bars: feed URLs are long and must show in full
-    inputs = report.get("inputs", {})
-    input_rows = [(k.replace("_", " "), ", ".join(map(str, v)) if isinstance(v, list) else v)
-                  for k, v in sorted(inputs.items()) if v not in (None, [], 0, "")]
-    sections = [
+    return [
         f'<section><h2>Articles per topic per day</h2>'
         f'{stacked_columns(fig.get("articles_per_topic_date", []))}</section>',
         f'<section><h2>Dead letters by reason</h2>'
@@ -341,6 +369,11 @@ def render_html(report: Dict[str, Any]) -> str:
         f'{hbar_chart("Sources", sources, ["articles", "dead letters"], ["#59a14f", "#e15759"])}'
         '</section>',
     ]
+
+
+def _detail_sections(fig: Dict[str, Any]) -> List[str]:
+    """Freshness, duplicates by kind, articles by topic and date: in every report."""
+    fresh = fig.get("freshness_seconds", {})
     fresh_rows = [(f"p{p}", human_duration(fresh.get(f"p{p}"))) for p in PERCENTILES if f"p{p}" in fresh]
     details = [
         '<section><h2>Freshness (fetched − published)</h2>'
@@ -359,6 +392,13 @@ def render_html(report: Dict[str, Any]) -> str:
                   numeric_from=2) if fig.get("articles_per_topic_date") else
            '<p class="empty">No articles written in this run.</p>') + "</section>",
     ]
+    return details
+
+
+def _optional_sections(fig: Dict[str, Any]) -> List[str]:
+    """Tables shown only when the run has something for them."""
+    details = []
+    feeds = fig.get("feeds", [])  # a table, not bars: feed URLs are long and must show in full
     if fig.get("topic_sources"):
         other = fig.get("topic_other_by_source", {})
         details.append('<section><h2>Who decided the topic</h2>' + _table(
@@ -388,23 +428,15 @@ def render_html(report: Dict[str, Any]) -> str:
         details.append('<section><h2>Library warnings by kind</h2>' + _table(
             ["kind", "count"], [(w["kind"], w["count"]) for w in fig["warnings"]])
             + '<p class="empty">Each occurrence is logged at --log-level debug.</p></section>')
-    if input_rows:
-        details.append('<section><h2>Inputs</h2>' + _table(["input", "value"], input_rows, numeric_from=9)
-                       + "</section>")
-    title = f"newsbeam run {report.get('run_id', '?')}"
-    return (
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
-        f"<header><h1>{_e(title)}</h1><p>started {_e(report.get('started_at', '?'))} · "
-        f"runner {_e(report.get('runner', '?'))} · output {_e(report.get('output', '?'))}</p></header>"
-        "<main><div class=\"kpis\">"
-        + "".join(f'<div class="kpi"><b>{_e(v)}</b><span>{_e(k)}</span></div>' for k, v in kpis)
-        + "</div><div class=\"grid2\">" + "".join(sections) + "</div>"
-        + "<div class=\"grid2\">" + "".join(details) + "</div></main>"
-        f"<footer>written by newsbeam · figures also in run-{_e(report.get('run_id', '?'))}.json</footer>"
-        "</body></html>\n")
+    return details
+
+
+def _inputs_section(inputs: Dict[str, Any]) -> List[str]:
+    input_rows = [(k.replace("_", " "), ", ".join(map(str, v)) if isinstance(v, list) else v)
+                  for k, v in sorted(inputs.items()) if v not in (None, [], 0, "")]
+    if not input_rows:
+        return []
+    return ['<section><h2>Inputs</h2>' + _table(["input", "value"], input_rows, numeric_from=9) + "</section>"]
 
 
 # --------------------------------------------------------------------------- files

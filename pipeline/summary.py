@@ -60,18 +60,33 @@ def warning_lines(warnings: List[Dict[str, Any]]) -> List[str]:
 
 def render(report: Dict[str, Any]) -> str:
     fig = report.get("figures", {})
-    tables = report.get("tables", {})
-    counts = report.get("counts", {})
+    lines = _header_lines(report)
+    lines += _outcome_lines(report, fig)
+    lines += _content_lines(report.get("counts", {}), fig)
+    lines += _timing_lines(report, fig)
+    lines.extend(warning_lines(fig.get("warnings") or []))
+    files = report.get("report_files", {})
+    if files:
+        lines.append(f"Report: {files.get('html')} (figures: {files.get('json')})")
+    return "\n".join(lines)
+
+
+def _header_lines(report: Dict[str, Any]) -> List[str]:
     elapsed = report.get("elapsed_seconds")
-    lines: List[str] = [
+    return [
         f"newsbeam run {report.get('run_id', '?')}"
         + (f" finished in {elapsed:.1f} s" if elapsed is not None else "")
         + f" on {report.get('runner', '?')}",
         f"output: {report.get('output', '?')}",
         "",
     ]
-    articles = tables.get("articles", 0)
-    lines.append(f"Articles written: {articles}")
+
+
+def _outcome_lines(report: Dict[str, Any], fig: Dict[str, Any]) -> List[str]:
+    """Where every input went: articles per topic/day, duplicates, dead letters,
+    already written, chunks, and the accounting line that adds them up."""
+    tables, counts = report.get("tables", {}), report.get("counts", {})
+    lines = [f"Articles written: {tables.get('articles', 0)}"]
     per_day = fig.get("articles_per_topic_date")
     if per_day is None:
         per_day = [dict(zip(("topic", "date"), (p.split("=", 1)[1] for p in part.split("/"))), articles=n)
@@ -82,17 +97,7 @@ def render(report: Dict[str, Any]) -> str:
     lines.append("")
     lines.append(f"Duplicates recorded: {tables.get('duplicates', 0)}"
                  + (" (" + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) + ")" if kinds else ""))
-    reasons = fig.get("dead_letters_by_reason", counts.get("dead_letters.reason", {}))
-    lines.append(f"Dead letters: {tables.get('dead_letters', 0)}")
-    if reasons:
-        lines.extend(_table([[k, v] for k, v in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))],
-                            ["stage:reason", "count"]))
-    failed = fig.get("failed_urls", [])
-    if failed:
-        shown = failed[:SUMMARY_ROWS]
-        lines.append(f"Failed URLs (first {len(shown)} of {tables.get('dead_letters', len(failed))}; "
-                     f"up to {len(failed)} in the report, all in _dead_letters):")
-        lines.extend(_table([[f["url"], f"{f['stage']}:{f['reason']}"] for f in shown], ["url", "stage:reason"]))
+    lines += _dead_letter_lines(tables, counts, fig)
     lines.append(f"Already in the output from earlier runs (skipped): {report.get('skipped_already_written', 0)}")
     chunks = report.get("chunks") or {}
     if chunks.get("planned", 1) > 1:
@@ -106,6 +111,27 @@ def render(report: Dict[str, Any]) -> str:
                      f"{acc['already_written']} already written; unaccounted: {acc['unaccounted']}")
         if acc["unaccounted"]:
             lines.append("  unaccounted, e.g.: " + ", ".join(acc.get("unaccounted_examples", [])[:5]))
+    return lines
+
+
+def _dead_letter_lines(tables: Dict[str, Any], counts: Dict[str, Any], fig: Dict[str, Any]) -> List[str]:
+    reasons = fig.get("dead_letters_by_reason", counts.get("dead_letters.reason", {}))
+    lines = [f"Dead letters: {tables.get('dead_letters', 0)}"]
+    if reasons:
+        lines.extend(_table([[k, v] for k, v in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))],
+                            ["stage:reason", "count"]))
+    failed = fig.get("failed_urls", [])
+    if failed:
+        shown = failed[:SUMMARY_ROWS]
+        lines.append(f"Failed URLs (first {len(shown)} of {tables.get('dead_letters', len(failed))}; "
+                     f"up to {len(failed)} in the report, all in _dead_letters):")
+        lines.extend(_table([[f["url"], f"{f['stage']}:{f['reason']}"] for f in shown], ["url", "stage:reason"]))
+    return lines
+
+
+def _content_lines(counts: Dict[str, Any], fig: Dict[str, Any]) -> List[str]:
+    """What the articles hold: top entities and sources, usage, tags."""
+    lines = []
     if fig.get("top_entities"):
         lines.append("Top entities: " + ", ".join(
             f"{e['text']} ({e['label']}) {e['mentions']}" for e in fig["top_entities"]))
@@ -127,6 +153,14 @@ def render(report: Dict[str, Any]) -> str:
     tags = fig.get("articles_per_tag", {})
     if tags:
         lines.append("Articles per tag: " + ", ".join(f"{k} {v}" for k, v in list(tags.items())[:10]))
+    return lines
+
+
+def _timing_lines(report: Dict[str, Any], fig: Dict[str, Any]) -> List[str]:
+    """Freshness, undated articles and the run's rate."""
+    lines = []
+    articles = report.get("tables", {}).get("articles", 0)
+    elapsed = report.get("elapsed_seconds")
     fresh = fig.get("freshness_seconds", {})
     if any(f"p{p}" in fresh for p in PERCENTILES):
         lines.append("Freshness (fetched - published): " + ", ".join(
@@ -139,8 +173,4 @@ def render(report: Dict[str, Any]) -> str:
     if elapsed is not None:
         rate = f", {articles / elapsed:.1f} articles/s" if elapsed and articles else ""
         lines.append(f"Elapsed: {elapsed:.1f} s{rate}")
-    lines.extend(warning_lines(fig.get("warnings") or []))
-    files = report.get("report_files", {})
-    if files:
-        lines.append(f"Report: {files.get('html')} (figures: {files.get('json')})")
-    return "\n".join(lines)
+    return lines

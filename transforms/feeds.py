@@ -264,9 +264,15 @@ def parse_feed(content: bytes, request: FeedRequest, *,
     if parsed.bozo:
         inc(bozo_kind(parsed.get("bozo_exception")))
         LOG.info("feed %s: %s", request.url, parsed.get("bozo_exception"))
+    return _entry_requests(parsed.entries, request, base)
+
+
+def _entry_requests(entries, request: FeedRequest, base: str) -> Tuple[List[PageRequest], List[DeadLetter]]:
+    """feedparser entries -> page requests carrying the entry's metadata; an entry
+    without a usable link is a dead letter."""
     pages: List[PageRequest] = []
     dead: List[DeadLetter] = []
-    for index, entry in enumerate(parsed.entries):
+    for index, entry in enumerate(entries):
         link = _entry_link(entry, base)
         if not link:
             dead.append(_dead_entry(request, f"entry-{index}",
