@@ -10,11 +10,13 @@ Beam's ``FileSystems`` so ``gs://``/``s3://`` archives work); see
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import logging
 import os
 import urllib.parse
 import zlib
-from typing import BinaryIO, Callable, Iterator, Optional, Tuple, Union
+from typing import BinaryIO, Callable, Iterator, List, Optional, Tuple, Union
 
 from core import usage
 from core.charset import header_charset
@@ -31,8 +33,27 @@ ORIGIN = "warc"
 SNIFF_BYTES = 4096
 TRAILER_SLACK = 4  # an uncompressed WARC ends with CRLF CRLF after the last record
 
+GZIP_MEMBER = b"\x1f\x8b\x08"  # a gzip member's magic and deflate method: where a .warc.gz record may start
+PLAIN_RECORD = b"\r\n\r\nWARC/1."  # the blank lines closing a record, then the next one's version line
+SCAN_BLOCK = 256 * 1024
+SPLIT_SUFFIXES = (".warc", ".warc.gz")  # ARC files are read whole
+BYTES_PER_PAGE = 20_000  # a gzipped HTML response record: the guess before a file is sampled
+
+LOG = logging.getLogger(__name__)
 Result = Union[FetchedPage, DeadLetter]
 Opener = Callable[[str], BinaryIO]
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class WarcRange:
+    """The records of one archive that start at byte ``start`` or later and before ``end``
+    (None: the end of the file); ``start`` is a record's first byte."""
+    path: str
+    start: int = 0
+    end: Optional[int] = None
+
+    def __str__(self) -> str:
+        return self.path if (self.start, self.end) == (0, None) else f"{self.path}[{self.start}:{self.end or ''}]"
 
 
 def _now() -> dt.datetime:
@@ -140,57 +161,262 @@ def record_to_page(record, source: str, max_bytes: int = MAX_RECORD_BYTES) -> Op
                                               ai_disallowed=None, tdmrep=None))
 
 
-def _file_error(path: str, detail: str) -> DeadLetter:
-    return dead_letter(path, reasons.STAGE_SOURCES, reasons.FILE_ERROR, detail)
+def _file_error(path: str, detail: str, offset: Optional[int] = None) -> DeadLetter:
+    """A file-level dead letter: the file's path, or ``path#offset=N`` for damage at byte N
+    (each damaged span of one archive is its own input, wherever the archive was cut)."""
+    url = path if not offset else f"{path}#offset={offset}"
+    return dead_letter(url, reasons.STAGE_SOURCES, reasons.FILE_ERROR, detail)
 
 
 def read_warc(path: str, max_bytes: int = MAX_RECORD_BYTES, counter_inc_fn: Optional[CounterInc] = None,
               opener: Opener = open_local, size_of: Callable[[str], Optional[int]] = local_size
               ) -> Iterator[Result]:
-    """Pages and dead letters of one archive, streamed record by record. A file
-    that is corrupt part-way yields what came before it, then one dead letter."""
-    from warcio.archiveiterator import ArchiveIterator
+    """Pages (with their bytes) and dead letters of one whole archive, streamed."""
+    for _offset, result in read_range(WarcRange(path), max_bytes, counter_inc_fn, opener, size_of):
+        yield result
 
+
+def read_range(rng: WarcRange, max_bytes: int = MAX_RECORD_BYTES, counter_inc_fn: Optional[CounterInc] = None,
+               opener: Opener = open_local, size_of: Callable[[str], Optional[int]] = local_size
+               ) -> Iterator[Tuple[Optional[int], Result]]:
+    """(record offset, page or dead letter) for each record starting in ``rng``.
+
+    Damage part-way (a corrupt gzip member, a garbled header) is one dead letter for the
+    unreadable span, and reading resumes at the next record start (:func:`next_record_start`),
+    so every readable record is read whichever way the archive was cut. A file that is one
+    gzip stream for all its records is read through a gunzip stream instead (offsets None:
+    its records cannot be re-read by offset)."""
     inc = or_none(counter_inc_fn)
+    path = rng.path
     try:
         with opener(path) as handle:
             head = handle.read(SNIFF_BYTES)
         handle = opener(path)
     except Exception as exc:
-        yield _file_error(path, f"cannot open: {exc}")
+        yield None, _file_error(path, f"cannot open: {exc}", rng.start)
         return
-    problem = _not_an_archive(head)
+    problem = _not_an_archive(head) if rng.start == 0 else None
     if problem:  # warcio would parse some text files as ARC records: check first
         handle.close()
-        yield _file_error(path, problem)
+        yield None, _file_error(path, problem)
         return
-    records = 0
-    end = 0
-    try:
-        with handle:
-            iterator = ArchiveIterator(handle, arc2warc=True)
+    with handle:
+        yield from _read_records(handle, rng, head[:2] == b"\x1f\x8b", max_bytes, inc, size_of)
+
+
+def _read_records(handle: BinaryIO, rng: WarcRange, gz: bool, max_bytes: int, inc,
+                  size_of: Callable[[str], Optional[int]]) -> Iterator[Tuple[Optional[int], Result]]:
+    """:func:`read_range`'s loop: one ArchiveIterator per readable stretch of the range."""
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    path, position, records = rng.path, rng.start, 0
+    limit = rng.end if rng.end is not None else size_of(rng.path)
+    while True:
+        handle.seek(position)
+        iterator = ArchiveIterator(handle, arc2warc=True)
+        last_end, error = None, None
+        try:
             for record in iterator:
+                offset = iterator.offset  # where this record starts (warcio: set before it is yielded)
+                if rng.end is not None and offset >= rng.end:
+                    return  # the next range's first record
                 records += 1
-                result = record_to_page(record, path, max_bytes)
-                if result is None:
-                    inc(f"records_skipped_{record.rec_type}")
-                    continue
-                inc("pages" if isinstance(result, FetchedPage) else "dead_letters")
-                yield result
-            if records:
-                end = iterator.get_record_offset() + iterator.get_record_length()
-    except Exception as exc:  # warcio raises ArchiveLoadFailed, EOFError, zlib.error ...
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        yield _file_error(path, f"archive unreadable after {records} records: {detail}")
-        return
-    if records == 0:
-        yield _file_error(path, "no WARC records in this file")
-        return
-    # warcio ends quietly at a truncated gzip member: compare with the file size.
-    size = size_of(path)
-    if size is not None and size - end > TRAILER_SLACK:
-        yield _file_error(path, f"archive truncated or corrupt after {records} records: "
-                                f"{size - end} trailing bytes could not be read")
+                result = _counted(record_to_page(record, path, max_bytes), record, inc)
+                if result is not None:
+                    yield offset, result
+                last_end = iterator.get_record_offset() + iterator.get_record_length()
+        except ArchiveLoadFailed as exc:
+            if "non-chunked gzip" in str(exc) and rng.start == 0 and records == 1:
+                LOG.info("%s is one gzip stream, not one member per record: read whole, in one unit", path)
+                inc("single_gzip_stream")
+                yield from _read_gunzipped(handle, path, max_bytes, inc, skip=1)
+                return
+            error = exc
+        except Exception as exc:  # EOFError, zlib.error ...
+            error = exc
+        damaged = iterator.offset if error is not None else last_end
+        if damaged is None and error is None:  # nothing at all from here
+            damaged = position
+        if error is None and (limit is None or limit - damaged <= TRAILER_SLACK):
+            break
+        resume = next_record_start(handle, damaged + 1, gz, limit)
+        yield None, _damage_letter(path, damaged, resume, records, error)
+        if resume is None:
+            return
+        position = resume
+    if records == 0 and rng.start == 0:
+        yield None, _file_error(path, "no WARC records in this file")
+
+
+def _counted(result: Optional[Result], record, inc) -> Optional[Result]:
+    if result is None:
+        inc(f"records_skipped_{record.rec_type}")
+    else:
+        inc("pages" if isinstance(result, FetchedPage) else "dead_letters")
+    return result
+
+
+def _damage_letter(path: str, damaged: int, resume: Optional[int], records: int,
+                   error: Optional[Exception]) -> DeadLetter:
+    if error is not None:
+        text = str(error).strip()
+        cause = text.splitlines()[0][:200] if text else type(error).__name__
+    else:
+        cause = "truncated or corrupt"
+    span = f"bytes {damaged}-{resume}" if resume is not None else f"bytes from {damaged} to the end"
+    return _file_error(path, f"archive unreadable after {records} records ({cause}): {span} could not be read"
+                       + ("; truncated" if resume is None else "; reading resumed at the next record"), damaged)
+
+
+def _read_gunzipped(handle: BinaryIO, path: str, max_bytes: int, inc, skip: int
+                    ) -> Iterator[Tuple[Optional[int], Result]]:
+    """A whole-file gzip stream read as an uncompressed WARC (the first ``skip`` records were read)."""
+    import gzip
+    from warcio.archiveiterator import ArchiveIterator
+    handle.seek(0)
+    try:
+        for number, record in enumerate(ArchiveIterator(gzip.GzipFile(fileobj=handle), arc2warc=True)):
+            result = _counted(record_to_page(record, path, max_bytes), record, inc) if number >= skip else None
+            if result is not None:
+                yield None, result
+    except Exception as exc:
+        yield None, _file_error(path, f"archive unreadable part-way (one gzip stream): {exc}"[:300])
+
+
+# --------------------------------------------------------------------------- cutting into ranges
+
+def split_ranges(path: str, range_bytes: int, size: Optional[int], opener: Opener = open_local) -> List[WarcRange]:
+    """``path`` cut into ranges of about ``range_bytes`` bytes, each cut at the first record
+    start (:func:`next_record_start`) at or after a multiple of ``range_bytes`` past the
+    previous cut. Depends on the file's bytes only. Reads a few KiB around each cut (no
+    decompression but of one record's head); a file where no cut is found (one gzip stream,
+    an ARC file, a small file) is one range."""
+    whole = [WarcRange(path)]
+    if not size or size <= range_bytes or not path.lower().endswith(SPLIT_SUFFIXES):
+        return whole
+    try:
+        with opener(path) as handle:
+            gz = handle.read(2) == b"\x1f\x8b"
+            cuts: List[int] = []
+            while (cuts[-1] if cuts else 0) + range_bytes < size:
+                cut = next_record_start(handle, (cuts[-1] if cuts else 0) + range_bytes, gz, size)
+                if cut is None:
+                    break
+                cuts.append(cut)
+    except OSError as exc:
+        LOG.info("%s: not cut into ranges (%s)", path, exc)
+        return whole
+    if not cuts:
+        LOG.info("%s: no record boundary found past its first %d bytes (one gzip stream?): read as one unit",
+                 path, range_bytes)
+    bounds: List[Optional[int]] = [0, *cuts, None]
+    return [WarcRange(path, start, end) for start, end in zip(bounds, bounds[1:])]
+
+
+def next_record_start(handle: BinaryIO, offset: int, gz: bool, limit: Optional[int] = None) -> Optional[int]:
+    """The first byte at or after ``offset`` (and before ``limit``) where a WARC record
+    starts, or None. ``.warc.gz``: a gzip member whose data begins ``WARC/1.`` and parses as
+    a header; plain ``.warc``: a version line after a record's closing blank lines whose
+    ``Content-Length`` leads to the next record (or the end). Scans raw bytes only."""
+    marker = GZIP_MEMBER if gz else PLAIN_RECORD
+    skip = 0 if gz else 4  # a plain record starts after the CRLF CRLF of the marker
+    position = max(0, offset - skip)
+    while limit is None or position < limit:
+        handle.seek(position)
+        block = handle.read(SCAN_BLOCK)
+        if not block:
+            return None
+        found = block.find(marker)
+        while found >= 0:
+            candidate = position + found + skip
+            if candidate >= offset and (limit is None or candidate < limit) and _record_at(handle, candidate, gz):
+                return candidate
+            found = block.find(marker, found + 1)
+        if len(block) < SCAN_BLOCK:
+            return None
+        position += len(block) - len(marker) + 1
+    return None
+
+
+def _record_at(handle: BinaryIO, offset: int, gz: bool) -> bool:
+    """Whether a WARC record header starts at ``offset`` (checked as :func:`next_record_start` says)."""
+    handle.seek(offset)
+    raw = handle.read(SNIFF_BYTES * 4)
+    if gz:
+        try:
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(raw, SNIFF_BYTES * 4)
+        except zlib.error:
+            return False
+        return head.startswith(b"WARC/1.") and _content_length(head) is not None
+    length = _content_length(raw) if raw.startswith(b"WARC/1.") else None
+    if length is None:
+        return False
+    end = offset + raw.index(b"\r\n\r\n") + 4 + length
+    handle.seek(end)
+    after = handle.read(4 + 7)
+    return after[:4] == b"\r\n\r\n" and (len(after) == 4 or after[4:].startswith(b"WARC/1."))
+
+
+def _content_length(head: bytes) -> Optional[int]:
+    header, sep, _body = head.partition(b"\r\n\r\n")
+    if not sep:
+        return None
+    for line in header.split(b"\r\n")[1:]:
+        name, colon, value = line.partition(b":")
+        if colon and name.strip().lower() == b"content-length":
+            try:
+                return int(value.strip())
+            except ValueError:
+                return None
+    return None
+
+
+def bytes_per_page(path: str, size: Optional[int], default: int, opener: Opener = open_local,
+                   samples: int = 8, sample_bytes: int = 256 * 1024, min_pages: int = 20) -> int:
+    """Bytes of archive per page record (``response``/``resource``), measured on ``samples``
+    stretches of ``sample_bytes`` spread evenly over the file (their records decompressed
+    once): archives differ 2-3x (with request and metadata records or not, heavy or light
+    pages). ``default`` for small files, unsplittable ones, or too few pages in the samples."""
+    if not size or size <= samples * sample_bytes or not path.lower().endswith(SPLIT_SUFFIXES):
+        return default
+    pages = consumed = 0
+    try:
+        with opener(path) as handle:
+            gz = handle.read(2) == b"\x1f\x8b"
+            for k in range(samples):
+                start = next_record_start(handle, k * size // samples, gz, size)
+                if start is not None:
+                    found, read = _sample_pages(handle, start, sample_bytes)
+                    pages, consumed = pages + found, consumed + read
+    except Exception:  # damage in a sample: the default is as good a guess
+        return default
+    return max(1, consumed // pages) if pages >= min_pages else default
+
+
+def _sample_pages(handle: BinaryIO, start: int, sample_bytes: int) -> Tuple[int, int]:
+    """(page records, bytes) of the records from ``start`` until ``sample_bytes`` are passed."""
+    from warcio.archiveiterator import ArchiveIterator
+    handle.seek(start)
+    iterator = ArchiveIterator(handle, arc2warc=True, no_record_parse=True)
+    pages, end = 0, start
+    for record in iterator:
+        pages += record.rec_type in PAGE_RECORD_TYPES
+        end = iterator.get_record_offset() + iterator.get_record_length()
+        if end - start >= sample_bytes:
+            break
+    return pages, end - start
+
+
+def read_record_at(path: str, offset: int, max_bytes: int = MAX_RECORD_BYTES,
+                   opener: Opener = open_local) -> Optional[Result]:
+    """The page (or dead letter) of the one record at ``offset`` of ``path``, read again."""
+    from warcio.archiveiterator import ArchiveIterator
+    with opener(path) as handle:
+        handle.seek(offset)
+        for record in ArchiveIterator(handle, arc2warc=True):
+            return record_to_page(record, path, max_bytes)
+    return None
 
 
 def _not_an_archive(head: bytes) -> Optional[str]:

@@ -18,19 +18,26 @@ Units, in this order (the plan depends only on the input, never on the runner):
   of one URL stay in one chunk, where they are merged into one request);
 - ``--html-dir`` files in sorted path order (a site's folder stays together
   as far as that order does);
-- ``--warc`` files, each one unit weighing its size /
-  :data:`pipeline.runner.WARC_BYTES_PER_PAGE`: a file is never split, so a
-  WARC bigger than a chunk is a chunk of its own (split big archives, e.g.
-  with ``warcio``, to bound memory).
+- ``--warc`` files in sorted path order, each weighing its size / its bytes
+  per page (sampled: ``transforms.warc.bytes_per_page``); a file heavier than a chunk is
+  cut into record ranges of at most about a chunk's pages
+  (:func:`core.warc.split_ranges`: at the first record start past each
+  multiple of the chunk's bytes, found by scanning raw bytes near the cut, so
+  planning reads a few KiB per cut, not the archive). Every record starts in
+  exactly one range. A file with no record boundary to cut at (one gzip
+  stream for all records, an ARC file) stays one unit, a chunk of its own.
 """
 from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Dict, Iterable, List, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
+from core.warc import WarcRange
 from pipeline.config import DEFAULT_CHUNK_PAGES as _DEFAULT
 from pipeline.sources_file import Sources
+
+WarcFile = Union[str, Tuple[str, Optional[int]]]  # a path, or (path, size in bytes)
 
 DEFAULT_CHUNK_PAGES = _DEFAULT  # measured: docs/performance.md "Memory flat in input size"
 
@@ -41,7 +48,7 @@ class Chunk:
     index: int                      # 1-based
     sources: Sources                # feeds and pages (host lists of the whole input)
     html_files: Tuple[str, ...] = ()
-    warc_files: Tuple[str, ...] = ()
+    warc_files: Tuple[WarcRange, ...] = ()  # whole files (0, None) or record ranges of one
     weight: int = 0                 # estimated pages
 
     def run_id(self, run_id: str) -> str:
@@ -56,25 +63,23 @@ class _Unit:
     weight: int
 
 
-def warc_files(patterns: Sequence[str]) -> List[str]:
-    """The archive files behind ``--warc`` patterns (local), sorted; remote
-    patterns stay as given (one unit each)."""
+def warc_files(patterns: Sequence[str]) -> List[Tuple[str, Optional[int]]]:
+    """(path, size) of the archive files behind ``--warc`` patterns (any filesystem), sorted."""
     from transforms import warc
-    found: List[str] = []
+    found: Dict[str, Optional[int]] = {}
     for pattern in patterns or ():
-        found.extend(warc.list_warc_files(pattern) if "://" not in pattern else [pattern])
-    return sorted(dict.fromkeys(found))
+        found.update(warc.match_warc_files(pattern))
+    return sorted(found.items())
 
 
-def _warc_weight(path: str) -> int:
-    from pipeline.runner import REMOTE_WARC_PAGES, WARC_BYTES_PER_PAGE
-    try:
-        return max(1, os.path.getsize(path) // WARC_BYTES_PER_PAGE)
-    except OSError:
-        return REMOTE_WARC_PAGES
+def _warc_weight(path: str, size: Optional[int]) -> int:
+    from pipeline.runner import REMOTE_WARC_PAGES
+    from transforms import warc
+    pages = warc.estimated_pages(path, size)
+    return REMOTE_WARC_PAGES if pages is None else pages
 
 
-def _units(sources: Sources, html_files: Sequence[str], warcs: Sequence[str]) -> List[_Unit]:
+def _units(sources: Sources, html_files: Sequence[str], warcs: Sequence[WarcFile]) -> List[_Unit]:
     from pipeline.runner import PAGES_PER_FEED
     from transforms import urls
     units = [_Unit("feed", (feed,), PAGES_PER_FEED) for feed in sources.feeds]
@@ -83,14 +88,37 @@ def _units(sources: Sources, html_files: Sequence[str], warcs: Sequence[str]) ->
         by_key.setdefault(urls.url_key(page.url), []).append(page)
     units += [_Unit("pages", tuple(by_key[key]), len(by_key[key])) for key in sorted(by_key)]
     units += [_Unit("html", (path,), 1) for path in sorted(html_files)]
-    units += [_Unit("warc", (path,), _warc_weight(path)) for path in sorted(warcs)]
+    sized = [(w, None) if isinstance(w, str) else tuple(w) for w in warcs]  # a bare path: its size looked up
+    sized = [(path, size if size is not None or "://" in path else _file_size(path)) for path, size in sized]
+    units += [_Unit("warc", ((path, size),), _warc_weight(path, size)) for path, size in sorted(sized)]
     return units
 
 
-def plan(sources: Sources, html_files: Sequence[str] = (), warcs: Sequence[str] = (),
+def _file_size(path: str) -> Optional[int]:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return None
+
+
+def _split_warc(unit: _Unit, chunk_pages: int) -> List[_Unit]:
+    """A WARC file unit -> units of its record ranges, each about ``chunk_pages`` pages."""
+    from transforms import warc
+    ((path, size),) = unit.items
+    if not chunk_pages or unit.weight <= chunk_pages or size is None:
+        return [_Unit("warc", (WarcRange(path),), unit.weight)]
+    per_page = warc.bytes_per_page(path, size)
+    ranges = warc.split_file(path, size, chunk_pages * per_page)
+    return [_Unit("warc", (r,), max(1, ((r.end if r.end is not None else size) - r.start) // per_page))
+            for r in ranges]
+
+
+def plan(sources: Sources, html_files: Sequence[str] = (), warcs: Sequence[WarcFile] = (),
          chunk_pages: int = DEFAULT_CHUNK_PAGES) -> List[Chunk]:
     """Consecutive chunks of at most ``chunk_pages`` estimated pages (a unit
-    heavier than that is a chunk alone); ``chunk_pages`` 0: one chunk.
+    heavier than that is a chunk alone; a WARC file heavier than that is cut into
+    record ranges first); ``chunk_pages`` 0: one chunk. ``warcs``: paths or
+    (path, size) pairs (:func:`warc_files`).
 
     The fewest chunks that fit, of even size (1,200 pages at 1,000: two of 600, not
     1,000 + 200: a small last chunk would pay a full start-up and run on fewer workers)."""
@@ -98,6 +126,8 @@ def plan(sources: Sources, html_files: Sequence[str] = (), warcs: Sequence[str] 
     total = sum(unit.weight for unit in units)
     if chunk_pages and total > chunk_pages:
         chunk_pages = -(-total // -(-total // chunk_pages))  # ceil(total / number of chunks)
+    units = [part for unit in units
+             for part in (_split_warc(unit, chunk_pages) if unit.kind == "warc" else [unit])]
     groups: List[List[_Unit]] = [[]]
     weight = 0
     for unit in units:

@@ -9,10 +9,11 @@ themselves (the fetcher and dedup used without the CLI behave the same).
 from __future__ import annotations
 
 import dataclasses
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 from pipeline.errors import UsageError
 from core.fetch_config import FetchConfig, user_agent
+from core.warc import WarcRange
 from transforms.minhash import NearDupConfig
 
 _FETCH, _NEAR = FetchConfig(), NearDupConfig()  # the fetcher's and dedup's own defaults
@@ -39,7 +40,7 @@ class JobConfig:
     # sources
     html_dir: Optional[str] = None
     html_files: Tuple[str, ...] = ()  # a chunk's share of --html-dir (empty: the whole folder)
-    warc: Tuple[str, ...] = ()
+    warc: Tuple[Union[str, WarcRange], ...] = ()  # patterns, or a chunk's record ranges (pipeline/chunks.py)
     # fetching
     contact: Optional[str] = None
     allow_private_hosts: bool = False

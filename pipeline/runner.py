@@ -14,7 +14,6 @@ model loading) and the memory allows; in-process for small inputs.
 from __future__ import annotations
 
 import dataclasses
-import glob
 import logging
 import os
 from typing import Optional, Sequence
@@ -60,7 +59,7 @@ PAGES_PER_WORKER = 150
 WORKER_MIB = 700        # one SDK worker + its extraction sandbox, measured peak (docs/performance.md)
 RUNNER_MIB = 500        # the runner process itself
 PAGES_PER_FEED = 30     # entries of a typical feed: only known once it is read
-WARC_BYTES_PER_PAGE = 20_000  # a gzipped HTML response record
+WARC_BYTES_PER_PAGE = 20_000  # a gzipped HTML response record, before an archive is sampled (core.warc)
 REMOTE_WARC_PAGES = 1000      # a remote archive's size is not looked up: assume a big one
 
 
@@ -110,17 +109,17 @@ def available_mib() -> Optional[int]:
 
 def estimate_pages(pages: int = 0, feeds: int = 0, html_files: int = 0,
                    warc_paths: Sequence[str] = ()) -> int:
-    """Pages a run will process, as far as it is known before it starts."""
-    warc_bytes = 0
+    """Pages a run will process, as far as it is known before it starts. ``warc_paths``:
+    ``--warc`` patterns, expanded and weighed as the chunk plan does
+    (``transforms.warc.match_warc_files``, ``estimated_pages``: local archives sampled);
+    a file whose size is unknown weighs ``REMOTE_WARC_PAGES``."""
+    from transforms import warc
+    archived = 0
     for pattern in warc_paths or ():
-        if "://" in pattern:
-            warc_bytes += REMOTE_WARC_PAGES * WARC_BYTES_PER_PAGE
-            continue
-        for path in (glob.glob(os.path.join(pattern, "**", "*"), recursive=True)
-                     if os.path.isdir(pattern) else glob.glob(pattern)):
-            if os.path.isfile(path):
-                warc_bytes += os.path.getsize(path)
-    return pages + feeds * PAGES_PER_FEED + html_files + warc_bytes // WARC_BYTES_PER_PAGE
+        for path, size in warc.match_warc_files(pattern):
+            found = warc.estimated_pages(path, size, sample="://" not in path)
+            archived += REMOTE_WARC_PAGES if found is None else found
+    return pages + feeds * PAGES_PER_FEED + html_files + archived
 
 
 def auto_workers(pages: int, cores: int, memory_mib: Optional[int]) -> WorkerPlan:

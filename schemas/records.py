@@ -75,6 +75,8 @@ class FetchedPage:
     # A saved page whose bytes are read again where it is extracted (``content`` is empty
     # until then): page bodies never cross a stage boundary (transforms/sources.py).
     content_path: Optional[str] = None
+    # With ``content_path`` a WARC file: the byte offset of the page's record in it.
+    content_offset: Optional[int] = None
 
 
 @dataclasses.dataclass(frozen=True)

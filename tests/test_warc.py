@@ -165,3 +165,155 @@ def test_read_warc_transform(tmp_path, archive):
         assert_that(result.dead_letter | "Reasons" >> beam.Map(lambda d: d.reason),
                     equal_to(["not_html", "archived_redirect", "http_4xx", "http_5xx", "bad_url",
                               "file_error"]), label="dead")
+
+
+# --------------------------------------------------------------------------- record ranges
+
+WORDS = ("harbour council budget river school museum station bridge market library festival "
+         "election weather tram vote hospital park theatre mayor court union").split()
+
+
+def story_html(n: int, pad: int = 0) -> bytes:
+    """A distinct article page; ``pad`` bytes of seeded random text in a comment make
+    records big (and incompressible) enough to be cut apart at a small range size."""
+    import base64
+    import random
+    rng = random.Random(n)
+    sentences = [" ".join(rng.choice(WORDS) for _ in range(12)).capitalize() + f" number {n}-{i}."
+                 for i in range(12)]
+    filler = base64.b64encode(rng.randbytes(pad * 3 // 4)).decode() if pad else ""
+    paragraphs = "".join(f"<p>{s}</p>" for s in sentences)
+    return (f"<html><head><title>Story {n} of the town</title>"
+            f'<meta property="article:published_time" content="2025-05-14T08:00:00Z"></head>'
+            f"<body><!-- {filler} --><article><h1>Story {n} of the town</h1>{paragraphs}</article>"
+            f"</body></html>").encode()
+
+
+def record_offsets(path):
+    from warcio.archiveiterator import ArchiveIterator
+    with open(path, "rb") as handle:
+        iterator = ArchiveIterator(handle)
+        return [iterator.offset for _record in iterator]
+
+
+def garble_record(path, index: int) -> int:
+    """Overwrite the middle of the ``index``-th record (a corrupt gzip member); its offset."""
+    offsets = record_offsets(path)
+    data = bytearray(open(path, "rb").read())
+    start = offsets[index]
+    data[start + 30:start + 200] = b"\x55" * 170
+    open(path, "wb").write(bytes(data))
+    return start
+
+
+def mixed_archive(path, gz=True, pad=0, pages=8):
+    """warcinfo, pages, a PDF, a revisit, a request; record 5 (story-3) is garbled when gzipped."""
+    records = [rec(f"https://news.example/story-{n}.html", body=story_html(n, pad)) for n in range(pages)]
+    records.insert(3, rec("https://news.example/report.pdf", body=b"%PDF-1.4 ...", ctype="application/pdf"))
+    records.insert(6, ("revisit", "https://news.example/story-1.html", b"", "200 OK", "text/html", (), WHEN))
+    records.insert(7, ("request", "https://news.example/story-2.html", b"GET / HTTP/1.1\r\n\r\n", None, "", (), WHEN))
+    path = write_warc(path, records, gz=gz)
+    return path, (garble_record(path, 5) if gz else None)
+
+
+def _results(pairs):
+    return [(offset, type(r).__name__, getattr(r, "final_url", None) or r.url) for offset, r in pairs]
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_ranges_read_exactly_the_records_in_range(tmp_path, gz):
+    from core import warc as core_warc
+    path, damaged = mixed_archive(tmp_path / ("mixed.warc.gz" if gz else "mixed.warc"), gz=gz, pad=3000)
+    size = os.path.getsize(path)
+    whole = _results(core_warc.read_range(core_warc.WarcRange(path)))
+    starts = set(record_offsets(path)) if not gz else None
+    urls = [url for _o, _kind, url in whole]
+    assert "https://news.example/story-7.html" in urls and "https://news.example/report.pdf" in urls
+    if gz:  # the garbled member is one dead letter; reading resumed after it
+        assert f"{path}#offset={damaged}" in urls and "https://news.example/story-3.html" not in urls
+        assert "https://news.example/story-4.html" in urls
+    for range_bytes in (1, 2000, 5000, size // 2):
+        ranges = core_warc.split_ranges(path, range_bytes, size)
+        assert ranges == core_warc.split_ranges(path, range_bytes, size)  # depends on the bytes only
+        assert ranges[0].start == 0 and ranges[-1].end is None and len(ranges) > 1
+        assert all(a.end == b.start for a, b in zip(ranges, ranges[1:]))
+        if starts is not None:
+            assert {r.start for r in ranges} <= starts  # cut at record starts only
+        parts = [_results(core_warc.read_range(r)) for r in ranges]
+        assert [x for part in parts for x in part] == whole, range_bytes  # each record once, in order
+        for r, part in zip(ranges, parts):
+            assert all(r.start <= o < (r.end or size) for o, _k, _u in part if o is not None)
+
+
+def test_one_gzip_stream_is_read_whole_in_one_range(tmp_path):
+    from core import warc as core_warc
+    plain, _ = mixed_archive(tmp_path / "plain.warc", gz=False, pad=2000)
+    single = tmp_path / "single.warc.gz"
+    single.write_bytes(gzip.compress(open(plain, "rb").read()))
+    size = os.path.getsize(single)
+    assert core_warc.split_ranges(str(single), 1000, size) == [core_warc.WarcRange(str(single))]
+    counted = []
+    got = list(core_warc.read_range(core_warc.WarcRange(str(single)), counter_inc_fn=counted.append))
+    assert _results(got) == [(None, kind, url) for _o, kind, url in _results(core_warc.read_range(
+        core_warc.WarcRange(plain)))]
+    assert "single_gzip_stream" in counted
+
+
+def test_archived_pages_cross_stages_without_their_bytes(tmp_path):
+    from core import warc as core_warc
+    from transforms.sources import load_content
+    path, _ = mixed_archive(tmp_path / "crawl.warc.gz")
+    with TestPipeline(runner="FnApiRunner") as p:
+        pages = (p | warc.ReadWarc(path)).pages | beam.Map(lambda page: (page.final_url, page.content,
+                                                                             page.content_offset))
+        assert_that(pages | beam.Map(lambda t: (t[0], t[1], t[2] is not None)), equal_to(
+            [(f"https://news.example/story-{n}.html", b"", True) for n in (0, 1, 2, 4, 5, 6, 7)]))
+    deferred = [warc.defer_record(page, path, offset) for offset, page in
+                core_warc.read_range(warc.WarcRange(path)) if isinstance(page, FetchedPage)]
+    loaded = load_content(deferred[1])
+    assert loaded.content == story_html(1) and loaded.content_path is None
+    # The file rewritten in between: another record at that offset -> a dead letter, not wrong bytes.
+    write_warc(path, [rec("https://news.example/other.html", body=story_html(99))] * 8)
+    letter = load_content(deferred[1])
+    assert isinstance(letter, DeadLetter) and letter.url == "https://news.example/story-1.html"
+    assert (letter.stage, letter.reason) == ("sources", "file_error") and "changed" in letter.detail
+    os.remove(path)
+    assert isinstance(load_content(deferred[2]), DeadLetter)
+
+
+def test_one_expansion_of_warc_patterns(tmp_path):
+    from pipeline import chunks, runner
+    a, _ = mixed_archive(tmp_path / "a.warc.gz", pad=1000)
+    (tmp_path / "sub").mkdir()
+    b = write_warc(tmp_path / "sub" / "b.warc", [rec("https://news.example/z.html")], gz=False)
+    (tmp_path / "notes.txt").write_text("x")
+    sizes = [(a, os.path.getsize(a)), (b, os.path.getsize(b))]
+    assert warc.match_warc_files(str(tmp_path)) == sizes
+    assert warc.match_warc_files(str(tmp_path / "*.warc.gz")) == sizes[:1]
+    assert chunks.warc_files([str(tmp_path), a]) == sizes
+    assert runner.estimate_pages(warc_paths=[str(tmp_path)]) == \
+        sum(max(1, s // runner.WARC_BYTES_PER_PAGE) for _p, s in sizes)  # small files: not sampled
+
+
+def test_bytes_per_page_is_sampled_over_the_archive(tmp_path):
+    from core import warc as core_warc
+    path = write_warc(tmp_path / "big.warc.gz", [rec(f"https://news.example/{n}.html", body=story_html(n, 4000))
+                                                  for n in range(60)])
+    size = os.path.getsize(path)
+    sampled = core_warc.bytes_per_page(path, size, 20_000, samples=4, sample_bytes=8000, min_pages=3)
+    assert 0.8 < sampled / (size / 60) < 1.25
+    assert core_warc.bytes_per_page(path, size, 20_000, samples=4, sample_bytes=8000, min_pages=100) == 20_000
+
+
+def test_one_job_reads_a_big_file_as_ranges_on_many_workers(tmp_path):
+    """Inside one job (remote runners): file -> ranges -> reshuffle -> read; the same pages and
+    dead letters as the whole file, each once."""
+    from core import warc as core_warc
+    path, _ = mixed_archive(tmp_path / "crawl.warc.gz", pad=3000)
+    whole = [(getattr(r, "final_url", None) or r.url) for _o, r in core_warc.read_range(core_warc.WarcRange(path))]
+    assert len(core_warc.split_ranges(path, 4000, os.path.getsize(path))) > 3
+    with TestPipeline(runner="FnApiRunner") as p:
+        read = p | warc.ReadWarc([path], range_bytes=4000)
+        urls = ((read.pages | "Pages" >> beam.Map(lambda page: page.final_url),
+                 read.dead_letter | "Dead" >> beam.Map(lambda d: d.url)) | beam.Flatten())
+        assert_that(urls, equal_to(whole))

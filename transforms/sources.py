@@ -155,10 +155,32 @@ def load_content(page: FetchedPage) -> Union[FetchedPage, DeadLetter]:
     a file gone or broken since it was listed becomes the dead letter reading it gives."""
     if page.content_path is None:
         return page
+    if page.content_offset is not None:
+        return _load_warc_record(page)
     loaded = read_html_file(page.content_path)
     if isinstance(loaded, DeadLetter):
         return loaded
     return dataclasses.replace(page, content=loaded.content, content_path=None)
+
+
+def _load_warc_record(page: FetchedPage) -> Union[FetchedPage, DeadLetter]:
+    """A WARC page's bytes from its record, read again at its offset; a record that is no
+    longer there (the file changed since it was read) is a dead letter under the page's URL."""
+    from transforms import warc
+    where = f"record at byte {page.content_offset} of {page.content_path}"
+    try:
+        loaded = warc.read_record_at(page.content_path, page.content_offset)
+    except Exception as exc:  # a file gone, shortened, or no record there any more
+        loaded, problem = None, f"{type(exc).__name__}: {exc}"[:300]
+    else:
+        problem = "the record there is another one"
+    if isinstance(loaded, FetchedPage) and (loaded.final_url, loaded.fetched_at) == (page.final_url, page.fetched_at):
+        return dataclasses.replace(page, content=loaded.content, content_path=None, content_offset=None)
+    if isinstance(loaded, DeadLetter) and loaded.url == page.final_url:
+        problem = f"{loaded.reason}: {loaded.detail}"
+    return DeadLetter(url=page.request.url, stage=reasons.STAGE_SOURCES, reason=reasons.FILE_ERROR,
+                      detail=f"WARC file changed since it was read: {where}: {problem}"[:500],
+                      at=dt.datetime.now(dt.timezone.utc))
 
 
 class _ReadHtmlFileFn(beam.DoFn):

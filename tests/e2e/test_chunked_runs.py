@@ -17,6 +17,7 @@ import re
 import duckdb
 import pytest
 
+from core.warc import WarcRange
 from pipeline import chunks
 from pipeline.sources_file import Sources
 from schemas.records import FeedRequest, PageRequest
@@ -145,8 +146,9 @@ def test_plan_is_deterministic_and_keeps_units_whole(tmp_path):
     assert [len(c.sources.feeds) for c in planned] == [1, 0, 0]
     assert [sorted(p.url for p in c.sources.pages) for c in planned][1] == \
         ["https://example.org/a", "https://example.org/b", "https://example.org/b?utm_source=x"]
-    assert planned[1].html_files == tuple(sorted(html)) and planned[1].warc_files == (str(small),)
-    assert planned[2].warc_files == (str(big),) and planned[2].weight == 50
+    assert planned[1].html_files == tuple(sorted(html)) and planned[1].warc_files == (WarcRange(str(small)),)
+    # No record boundary to cut at (not a real archive): the whole file, a chunk of its own.
+    assert planned[2].warc_files == (WarcRange(str(big)),) and planned[2].weight == 50
     assert all(c.sources.deny_hosts == ("bad.example",) for c in planned)
     assert [c.index for c in planned] == [1, 2, 3]
     assert planned[0].run_id("R") == "R-chunk0001"
@@ -263,3 +265,73 @@ def test_default_chunks_only_above_twice_a_chunk(tmp_path):
     assert planned(files=2000) == ([], 1000)
     assert planned("--chunk-pages", "600", files=1200) == ([600, 600], 600)
     assert planned("--chunk-pages", "0", files=1200) == ([], 0)
+
+
+# --------------------------------------------------------------------------- one WARC in record ranges
+
+@pytest.fixture(scope="module")
+def warc_chunked(tmp_path_factory):
+    """One .warc.gz (pages padded to be cut apart, an exact copy of story-0 at the end, a
+    PDF, a revisit, a request, a garbled member) run as chunks of record ranges
+    (``--chunk-pages 1``), as one job, and chunked again into the first output."""
+    from tests.test_warc import mixed_archive, rec, story_html, write_warc
+    root = tmp_path_factory.mktemp("warc-chunks")
+    records = [rec("https://copies.example/story-0-again.html", body=story_html(0, 6000))]
+    archive, damaged = mixed_archive(root / "crawl.warc.gz", pad=6000)
+    with open(archive, "ab") as handle:  # one more gzip member: the copy, in the last range
+        handle.write(open(write_warc(root / "tail.warc.gz", records), "rb").read())
+    runs = {name: run_cli("--warc", archive, "--output", str(root / out), "--quiet", "--chunk-pages", pages)
+            for name, out, pages in (("chunked", "out", "1"), ("one_job", "single", "0"), ("rerun", "out", "1"))}
+    for result in runs.values():
+        assert result.returncode == 0, result.stderr[-3000:]
+    return root, archive, damaged, runs
+
+
+def test_one_warc_cut_into_ranges_writes_the_rows_of_one_job(warc_chunked):
+    root, archive, damaged, runs = warc_chunked
+    planned = chunks.plan(Sources(), (), chunks.warc_files([archive]), chunk_pages=1)
+    assert len(planned) >= 3 and all(len(c.warc_files) == 1 for c in planned)
+    assert {c.warc_files[0].path for c in planned} == {archive}
+    assert f"Ran as {len(planned)} of {len(planned)} chunks" in runs["chunked"].stdout
+
+    # The same rows as one job, except which of story-0 and its copy (in different chunks)
+    # represents them: a later chunk's copy points at the earlier chunk's article (README).
+    pair = {"https://news.example/story-0.html", "https://copies.example/story-0-again.html"}
+
+    def rows(out, folder, keys, url="canonical_url"):
+        return sorted(tuple(r[k] for k in keys) for r in _rows(root / out, folder) if r[url] not in pair)
+    assert rows("out", "", ("article_id", "canonical_url", "body", "content_hash", "cluster_size")) == \
+        rows("single", "", ("article_id", "canonical_url", "body", "content_hash", "cluster_size"))
+    assert rows("out", "_dead_letters", ("url", "stage", "reason"), "url") == \
+        rows("single", "_dead_letters", ("url", "stage", "reason"), "url")
+    for out in ("out", "single"):
+        [article] = [r for r in _rows(root / out, "") if r["canonical_url"] in pair]
+        [copy] = _rows(root / out, "_duplicates")
+        assert {article["canonical_url"], copy["url"]} == pair and copy["kind"] == "exact"
+        assert copy["duplicate_of"] == article["article_id"] != copy["article_id"]
+    [article] = [r for r in _rows(root / "out", "") if r["canonical_url"] in pair]
+    assert article["canonical_url"] == "https://news.example/story-0.html"  # chunk 1's
+    failed = {r["url"]: r["reason"] for r in _rows(root / "out", "_dead_letters")}
+    assert failed == {"https://news.example/report.pdf": "not_html", f"{archive}#offset={damaged}": "file_error"}
+
+
+def test_every_record_of_the_ranges_counted_once(warc_chunked):
+    root, _archive, _damaged, runs = warc_chunked
+    out = root / "out"
+    # 8 pages (story-3's member garbled: one dead letter for it) + the copy + the PDF; the
+    # revisit, request and warcinfo records are no pages.
+    expected = (10, 7, 1, 2, 0, 0)
+    for name in ("chunked", "one_job"):
+        assert tuple(map(int, SUMMARY.search(runs[name].stdout).groups())) == expected, name
+    report = _report(out, runs["chunked"].stdout)
+    figures = report["figures"]
+    assert (figures["articles"], figures["duplicates"], figures["dead_letters"]) == \
+        (len(_rows(out, "")), len(_rows(out, "_duplicates")), len(_rows(out, "_dead_letters"))) == (7, 1, 2)
+    assert figures["accounting"]["inputs"] == 10 and figures["accounting"]["unaccounted"] == 0
+    con = duckdb.connect()
+    assert con.execute(f"SELECT count(DISTINCT canonical_url) FROM read_parquet('{out}/topic=*/date=*/*.parquet', "
+                       f"hive_partitioning=true)").fetchone()[0] == 7
+    # The rerun into the same output adds nothing: every page already written.
+    inputs, articles, _dups, _dead, already, unaccounted = map(int, SUMMARY.search(runs["rerun"].stdout).groups())
+    assert (inputs, articles, unaccounted) == (10, 0, 0) and already >= 7
+    assert len(_rows(out, "")) == 7 and len(_rows(out, "_duplicates")) == 1
