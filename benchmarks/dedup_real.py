@@ -75,7 +75,7 @@ def feed_xml(base: str, paths: Sequence[str]) -> bytes:
 class Site:
     """The pages under ``/p/<path>`` and ``/feed.xml`` on 127.0.0.1 (a thread)."""
 
-    def __init__(self, pages_dir: pathlib.Path, paths: Sequence[str]):
+    def __init__(self, pages_dir: pathlib.Path, paths: Sequence[str], runs: int = 1):
         pages = {p: (pages_dir / p).read_bytes() for p in paths}
         routes: Dict[str, Tuple[bytes, str]] = {f"/p/{p}": (body, "text/html") for p, body in pages.items()}
         routes["/robots.txt"] = (b"User-agent: *\nAllow: /\n", "text/plain")
@@ -98,6 +98,8 @@ class Site:
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         routes["/feed.xml"] = (feed_xml(self.base, sorted(paths)), "application/rss+xml")
+        for k in range(runs):  # /feed-<k>.xml: every runs-th page, for a run of its own
+            routes[f"/feed-{k}.xml"] = (feed_xml(self.base, sorted(paths)[k::runs]), "application/rss+xml")
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def close(self) -> None:
@@ -229,23 +231,28 @@ def miss_causes(missed: Sequence[Tuple[str, str]], gold: Dict[str, str], body: D
 # --------------------------------------------------------------------------- run
 
 def run(data: pathlib.Path, extra_args: Sequence[str] = (), keep: Optional[str] = None,
-        causes: bool = True) -> Dict[str, object]:
+        causes: bool = True, runs: int = 1, reverse: bool = False) -> Dict[str, object]:
+    """``runs`` > 1: the pages split over that many consecutive runs into one output
+    (page i of the sorted list in run i mod runs; ``reverse``: the last run first):
+    dedup across runs (``_state``)."""
     gold = load_gold(data)
     paths = sorted(gold)
-    site = Site(data / "pages", paths)
+    site = Site(data / "pages", paths, runs)
     output = pathlib.Path(keep or tempfile.mkdtemp(prefix="newsbeam-dedup-real-"))
-    cmd = [sys.executable, "-m", "pipeline", "--feed", f"{site.base}/feed.xml", "--output", str(output),
-           "--allow-private-hosts", "--host-delay", "0", "--ignore-robots", "--quiet", *extra_args]
+    feeds = ["feed.xml"] if runs <= 1 else [f"feed-{k}.xml" for k in range(runs)][::-1 if reverse else 1]
     start = time.perf_counter()
     try:
-        done = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
-                              capture_output=True, text=True)
+        for feed in feeds:
+            cmd = [sys.executable, "-m", "pipeline", "--feed", f"{site.base}/{feed}", "--output", str(output),
+                   "--allow-private-hosts", "--host-delay", "0", "--ignore-robots", "--quiet", *extra_args]
+            done = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                raise SystemExit(f"pipeline failed ({done.returncode}):\n{done.stderr[-3000:]}")
         seconds = time.perf_counter() - start
-        if done.returncode != 0:
-            raise SystemExit(f"pipeline failed ({done.returncode}):\n{done.stderr[-3000:]}")
         url_of = {p: f"{site.base}/p/{p}" for p in paths}
         predicted = predicted_clusters(output, url_of)
-        result: Dict[str, object] = {"data": str(data), "args": list(extra_args),
+        result: Dict[str, object] = {"data": str(data), "args": list(extra_args), "runs": runs, "reverse": reverse,
                                      "pipeline_seconds": round(seconds, 1), **score(gold, predicted)}
         dead = _rows(output / "_dead_letters")
         result["dead_letters"] = dict(collections.Counter(d["reason"] for d in dead))
@@ -266,12 +273,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--keep", help="write the pipeline output here (default: a temp folder)")
     parser.add_argument("--no-causes", action="store_true", help="skip the missed-pair analysis")
     parser.add_argument("--json", help="also write the result here")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="split the pages over this many runs into one output (dedup across runs)")
+    parser.add_argument("--reverse", action="store_true", help="with --runs: the runs in reverse order")
     args, extra = parser.parse_known_args(argv)
     data = pathlib.Path(args.data)
     if not (data / "gold.jsonl").exists():
         print(f"no gold set at {data} (pass --data)", file=sys.stderr)
         return 2
-    result = run(data, extra, args.keep, not args.no_causes)
+    result = run(data, extra, args.keep, not args.no_causes, args.runs, args.reverse)
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:

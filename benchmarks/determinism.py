@@ -126,6 +126,8 @@ def main(argv: Sequence[str] = ()) -> int:
     parser.add_argument("--runs", default="inprocess,mp2,rerun", help=f"comma list of {sorted(RUNS)}")
     parser.add_argument("--keep", type=pathlib.Path, help="keep pages and outputs under this folder")
     parser.add_argument("--json", type=pathlib.Path, help="write the figures here")
+    parser.add_argument("--chunk-pages", type=int, default=None,
+                        help="passed to every run (0: one job; default: the CLI's chunking)")
     args = parser.parse_args(list(argv) or None)
     work = args.keep or pathlib.Path(tempfile.mkdtemp(prefix="newsbeam-determinism-"))
     pages = work / "pages"
@@ -138,7 +140,8 @@ def main(argv: Sequence[str] = ()) -> int:
         output = work / f"out-{name}"
         if output.exists():
             shutil.rmtree(output)
-        wall, lines, code = run_cli(pages, output, RUNS[name], quiet=True)
+        chunking = [] if args.chunk_pages is None else [f"--chunk-pages={args.chunk_pages}"]
+        wall, lines, code = run_cli(pages, output, [*RUNS[name], *chunking], quiet=True)
         (work / f"out-{name}.log").write_text("\n".join(lines) + "\n")
         snaps[name] = snapshot(output)
         accounting = next((l for l in lines if l.startswith("Accounting by input URL")), "")

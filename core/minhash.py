@@ -25,9 +25,10 @@ runs' signatures (``DIR/_state/signatures``) be compared with each other.
 - ``verify``: candidates are confirmed on the actual shingle sets (Jaccard on
   word 2-grams, or containment of the smaller in the larger on word 5-grams,
   so that an excerpt or a cut-short copy still matches its full original while
-  scattered shared quotes of two different write-ups do not); only estimates
-  from signatures are available for stories written by earlier runs or held in
-  streaming state.
+  scattered shared quotes of two different write-ups do not); earlier runs'
+  stories are verified the same way from their kept bodies (``pack_evidence``);
+  only estimates from signatures are available for streaming state and for
+  signatures written before bodies were kept.
 """
 from __future__ import annotations
 
@@ -139,19 +140,52 @@ def shingles(text: str, k: int = 2) -> np.ndarray:
     return np.unique(gram_hashes(text, k))
 
 
-def anchors(text: str, config: "NearDupConfig") -> List[str]:
+def anchor_values(text: str, config: "NearDupConfig") -> np.ndarray:
     """Winnowing (Schleimer et al. 2003) over word ``containment_shingle``-grams:
-    the minimum hash of every window of ``anchor_window`` grams, as keys
-    ``"a:<16 hex digits>"``. Two texts sharing a run of ``anchor_window +
-    containment_shingle - 1`` words share an anchor. Empty when disabled."""
+    the sorted unique minimum hashes of every window of ``anchor_window`` grams.
+    Two texts sharing a run of ``anchor_window + containment_shingle - 1`` words
+    share one. Empty when disabled."""
     w = config.anchor_window
     grams = gram_hashes(text, config.containment_shingle)
     if w <= 0 or len(grams) == 0:
-        return []
+        return np.empty(0, dtype=np.uint64)
     if len(grams) <= w:
-        return [f"a:{int(grams.min()):016x}"]
-    windows = np.lib.stride_tricks.sliding_window_view(grams, w)
-    return sorted({f"a:{int(v):016x}" for v in windows.min(axis=1)})
+        return grams.min(keepdims=True)
+    return np.unique(np.lib.stride_tricks.sliding_window_view(grams, w).min(axis=1))
+
+
+def anchor_keys(values: np.ndarray) -> List[str]:
+    """Anchor values as candidate keys ``"a:<16 hex digits>"`` (sorted)."""
+    return sorted(f"a:{int(v):016x}" for v in values)
+
+
+def anchors(text: str, config: "NearDupConfig") -> List[str]:
+    """The text's anchors as candidate keys (see ``anchor_values``)."""
+    return anchor_keys(anchor_values(text, config))
+
+
+def pack_anchors(values: np.ndarray) -> bytes:
+    """Anchor values as little-endian uint64 bytes (8 per anchor), for ``_state/signatures``."""
+    return np.ascontiguousarray(values, dtype="<u8").tobytes()
+
+
+def unpack_anchors(raw: Optional[bytes]) -> List[str]:
+    """Keys of packed anchors (none for a signature written before anchors were kept)."""
+    if not raw:
+        return []
+    return anchor_keys(np.frombuffer(raw, dtype="<u8"))
+
+
+def pack_evidence(text: str) -> bytes:
+    """The exact evidence of a written story, compressed (zlib: deterministic, stdlib):
+    a later run verifies against it as one job verifies two of its own articles."""
+    return zlib.compress(text.encode("utf-8", "surrogatepass"), 6)
+
+
+def unpack_evidence(raw: Optional[bytes]) -> Optional[str]:
+    if not raw:
+        return None
+    return zlib.decompress(raw).decode("utf-8", "surrogatepass")
 
 
 class MinHasher:
@@ -295,6 +329,8 @@ class Doc:
     previous: bool = False  # already written: always a representative, never moved
     spans: Optional[np.ndarray] = None  # containment_shingle-gram set, when known
     anchors: Tuple[str, ...] = ()
+    # previous only: the story a kept near copy was folded into (None: the story itself)
+    copy_of: Optional[str] = None
 
 
 def _similar(a: Doc, b: Doc, config: NearDupConfig) -> Tuple[bool, float]:
@@ -372,13 +408,27 @@ def cluster(docs: Sequence[Doc], pairs: Iterable[Tuple[int, int]], config: NearD
         best = None
         for r in sorted({rep_of[n] for n in neighbours[i] if n in rep_of}, key=rank.__getitem__):
             ok, sim = similar(i, r)
-            if ok and (best is None or sim > best[1] + 1e-12):
+            if ok and (docs[r].copy_of is None or _joins_kept_copy(docs, i, r, sim, neighbours[i], similar)) \
+                    and (best is None or sim > best[1] + 1e-12):
                 best = (r, sim)
         rep_of[i] = i if best is None else best[0]
         result[i] = (i, None, 1.0) if best is None else (i, best[0], best[1])
     if config.merge_share > 0:
         _merge_stars(docs, neighbours, rep_of, result, rank, similar, config.merge_share)
     return [result[i] for i in range(len(docs))]
+
+
+def _joins_kept_copy(docs: Sequence[Doc], i: int, r: int, sim: float, neighbours: set, similar) -> bool:
+    """Whether new document ``i``, verified against ``r`` (an earlier run's near copy kept
+    under its story), joins that story as it would in one job: as an exact copy of the
+    copy (one job folds exact copies first), or, like the star merge, verified against
+    at least two of the story's kept documents (the story and its copies)."""
+    if sim >= 1.0:
+        return True
+    story = docs[r].copy_of
+    support = sum(1 for n in neighbours if docs[n].previous and (docs[n].copy_of or docs[n].doc_id) == story
+                  and similar(i, n)[0])
+    return support >= 2
 
 
 def _merge_stars(docs: Sequence[Doc], neighbours: Dict[int, set], rep_of: Dict[int, int],

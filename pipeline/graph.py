@@ -110,6 +110,7 @@ class Batch:
         # Set by source(), read by dedup() and sink(): what earlier runs wrote, and the
         # source's branches the accounting, progress and feed-state steps hang on.
         self.previous = self.feed_entries = self.fetched = None
+        self.copy_signatures = None  # set by dedup(): near copies' state rows, for _state/signatures
         self.page_sets: Dict[str, beam.PCollection] = {}  # "" (fetched), "Saved", "Archived"
 
     site_learning = staticmethod(site_learning.LearnSiteTemplates)
@@ -156,8 +157,9 @@ class Batch:
         previous_signatures = (p | "ReadPreviousSignatures" >> dedup.ReadPreviousSignatures(job.output)
                                if near is not None else None)
         unique = articles | "Deduplicate" >> dedup.DedupArticles(
-            self.previous, near=near, previous_signatures=previous_signatures)
+            self.previous, near=near, previous_signatures=previous_signatures, evidence_from=job.output)
         self.skipped.append(unique["skipped"])
+        self.copy_signatures = unique.get(dedup.COPY_SIGNATURES)
         return Deduped(unique["articles"], [unique["duplicates"]])
 
     def sink(self, p, job: JobConfig, out: Outputs) -> Dict[str, object]:
@@ -210,7 +212,10 @@ class Batch:
         near = job.near()
         if near is None:
             return index, []
-        signatures = after_data(articles | "ArticleSignatures" >> dedup.SignaturesOf(near), "SignaturesAfterData")
+        signatures = articles | "ArticleSignatures" >> dedup.SignaturesOf(near)
+        if self.copy_signatures is not None:  # a later run finds copies of copies too
+            signatures = (signatures, self.copy_signatures) | "AllSignatures" >> beam.Flatten()
+        signatures = after_data(signatures, "SignaturesAfterData")
         return index, [signatures | "WriteSignatures" >> sink.WritePartitioned(
             job.output, "signatures", job.max_rows_per_file)]
 

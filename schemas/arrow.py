@@ -113,6 +113,10 @@ SIGNATURE_SCHEMA = pa.schema([
     pa.field("shingles", pa.int32(), nullable=False),
     pa.field("params", pa.string(), nullable=False),
     pa.field("written_at", TIMESTAMP, nullable=False),
+    # Added 2026-12-05 (absent from older files: readers fall back to bands and estimates).
+    pa.field("anchors", pa.binary()),  # winnowed 5-gram anchors, uint64 little-endian
+    pa.field("evidence", pa.binary()),  # the body, zlib: exact verification by a later run
+    pa.field("copy_of", pa.string()),  # a near copy's row: the story it was folded into
 ], metadata={"newsbeam.table": "signatures"})
 
 # Columns that only the partition path carries (moved out of the files in v3).
@@ -204,7 +208,9 @@ def index_to_row(entry: "IndexEntry") -> Dict[str, Any]:
 def signature_to_row(entry: "SignatureEntry") -> Dict[str, Any]:
     return {"article_id": entry.article_id, "signature": bytes(entry.signature),
             "shingles": int(entry.shingles), "params": entry.params,
-            "written_at": _utc(entry.written_at)}
+            "written_at": _utc(entry.written_at), "anchors": bytes(entry.anchors or b""),
+            "evidence": None if entry.evidence is None else bytes(entry.evidence),
+            "copy_of": entry.copy_of}
 
 
 def _valid_utf8(value: Any) -> Any:

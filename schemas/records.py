@@ -182,9 +182,27 @@ class SignatureEntry:
     """MinHash signature of a written article, kept under ``DIR/_state/signatures``
     so that later runs find near-duplicates of stories already written.
     ``params`` names the shingle/permutation settings: signatures made with
-    other settings are not comparable and are ignored."""
+    other settings are not comparable and are ignored.
+
+    ``anchors`` (packed uint64 anchor values) and ``evidence`` (the compressed
+    body) give a later run (or chunk) the evidence one job has for its own
+    articles: anchor candidates (excerpts, longer versions) and exact
+    verification. Both are empty in signatures written before they were kept
+    (and ``evidence`` is only read for the few stories a new article links to):
+    such stories are found by bands and estimated verification, as before.
+    ``copy_of``: set on the row of a near copy folded into a story (the row's
+    ``article_id`` is the copy's): a later copy of that copy is a duplicate of
+    the story, as in one job, where it would have joined the copy's cluster."""
     article_id: str
     signature: bytes
     shingles: int
     params: str
     written_at: dt.datetime
+    anchors: bytes = b""
+    evidence: Optional[bytes] = None
+    copy_of: Optional[str] = None
+
+    @property
+    def story(self) -> str:
+        """The written article this row stands for."""
+        return self.copy_of or self.article_id

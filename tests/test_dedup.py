@@ -302,3 +302,93 @@ def test_earlier_runs_reach_both_passes_through_one_join():
         assert_that(out["skipped"], equal_to([other.url]), label="skipped")
         assert_that(out["duplicates"] | "D" >> beam.Map(lambda d: (d.url, d.kind, d.duplicate_of)),
                     equal_to([(ARTICLES[1].url, "exact", old_id)]), label="dups")
+
+
+# --------------------------------------------------------------------------- across runs (d27)
+
+from schemas import arrow as arrow_schemas  # noqa: E402
+from transforms import minhash as core_minhash  # noqa: E402
+from transforms import sink  # noqa: E402
+
+
+def _excerpt_and_story():
+    """A story and an excerpt of it (its first 60 words, then 40 of another story): linked
+    only by an anchor (no shared LSH band) and verified only by exact 5-gram containment
+    (the 2-gram Jaccard and its estimate are far below the thresholds)."""
+    story = art("https://econotimes.example/santos.html", _body(SANTOS[0]))
+    other = _body(CUP[0]).split()
+    excerpt = " ".join(story.body.split()[:60] + other[:40])
+    return story, art("https://digest.example/santos-excerpt.html", excerpt, published=T0 + dt.timedelta(hours=3))
+
+
+def _write_run(output, articles):
+    """A first run into ``output``: its articles' (and near copies') rows in _state/signatures."""
+    with TestPipeline(runner="FnApiRunner") as p:
+        prev = p | "Prev" >> beam.Create([], reshuffle=False).with_output_types(IndexEntry)
+        out = p | beam.Create(articles) | dedup.DedupArticles(prev)
+        rows = ((out["articles"] | dedup.SignaturesOf(), out[dedup.COPY_SIGNATURES]) | beam.Flatten())
+        _ = rows | sink.WritePartitioned(str(output), "signatures")
+
+
+def _later_run(output, articles, expected_articles, expected_dups):
+    """A later run into ``output``: its article urls and (url, kind, duplicate_of) rows."""
+    with TestPipeline(runner="FnApiRunner") as p:
+        prev = p | "Prev" >> beam.Create([], reshuffle=False).with_output_types(IndexEntry)
+        sigs = p | "Sigs" >> dedup.ReadPreviousSignatures(str(output))
+        out = p | beam.Create(articles) | dedup.DedupArticles(prev, previous_signatures=sigs,
+                                                                evidence_from=str(output))
+        assert_that(out["articles"] | "Urls" >> beam.Map(lambda a: a.url), equal_to(expected_articles),
+                    label="articles")
+        assert_that(out["duplicates"] | "Dups" >> beam.Map(lambda d: (d.url, d.kind, d.duplicate_of)),
+                    equal_to(expected_dups), label="dups")
+
+
+def test_excerpt_of_a_story_an_earlier_run_wrote_is_found_by_anchor_and_exact_containment(tmp_path):
+    story, excerpt = _excerpt_and_story()
+    config = NearDupConfig()
+    docs = [dedup.sketch(a, core_minhash.MinHasher(config.num_perm, config.seed), config) for a in (story, excerpt)]
+    assert not set(core_minhash.band_keys(dedup._sig(docs[0].signature), config.bands, config.rows)) & set(
+        core_minhash.band_keys(dedup._sig(docs[1].signature), config.bands, config.rows))  # no band link
+    _write_run(tmp_path / "out", [story])
+    _later_run(tmp_path / "out", [excerpt], [], [(excerpt.url, "near", story.article_id)])
+
+
+def test_signatures_written_by_the_previous_version_still_work(tmp_path):
+    """An old ``_state/signatures`` file (no anchors, bodies or copies): bands and
+    estimates as before: the syndicated copy is found, the excerpt is not."""
+    story, excerpt = _excerpt_and_story()
+    copy = art("https://ledger.example/santos.html", _body(SANTOS[1]), published=T0 + dt.timedelta(hours=5))
+    config = NearDupConfig()
+    sketched = dedup.sketch(story, core_minhash.MinHasher(config.num_perm, config.seed), config)
+    row = arrow_schemas.signature_to_row(dedup.signature_entry(sketched, config, T0))
+    old_schema = arrow_schemas.pa.schema([arrow_schemas.SIGNATURE_SCHEMA.field(n) for n in
+                                          ("article_id", "signature", "shingles", "params", "written_at")])
+    folder = tmp_path / "out" / "_state" / "signatures"
+    folder.mkdir(parents=True)
+    import pyarrow.parquet as pq
+    pq.write_table(arrow_schemas.pa.Table.from_pylist([{k: row[k] for k in old_schema.names}], schema=old_schema),
+                   folder / "part-old.parquet")
+    _later_run(tmp_path / "out", [copy, excerpt], [excerpt.url], [(copy.url, "near", story.article_id)])
+
+
+def test_copy_of_a_copy_an_earlier_run_folded_joins_its_story_as_in_one_job():
+    """An earlier run folded near copy C into story S and kept C's row under S. A later
+    exact copy of C (not verified against S itself) is a duplicate of S, as in one job;
+    a document verified against C alone (one job: no star merge) stays a story."""
+    config = NearDupConfig()
+    hasher = core_minhash.MinHasher(config.num_perm, config.seed)
+    words = _body(SANTOS[0]).split()
+    s_body, c_body = " ".join(words[:120]), " ".join(words[60:180])
+    other = _body(CUP[0]).split()
+    s = dedup.sketch(art("https://a.example/s.html", s_body), hasher, config)
+    c = dedup.sketch(art("https://b.example/c.html", c_body), hasher, config)
+    spans = [core_minhash.shingles(b, config.containment_shingle) for b in (s_body, c_body)]
+    assert not core_minhash.verify(core_minhash.shingles(s_body, 2), core_minhash.shingles(c_body, 2), config,
+                                   *spans)[0]  # C joined S through other copies, not directly
+    rows = [dedup.signature_entry(s, config, T0),
+            dedup.signature_entry(c, config, T0, copy_of=s.article.article_id)]
+    again = dedup.sketch(art("https://d.example/c-again.html", c_body), hasher, config)
+    near_c = dedup.sketch(art("https://e.example/c-near.html", " ".join(words[100:180] + other[:60])), hasher, config)
+    representatives, to_previous = dedup.cluster_component([again, near_c], rows, config)
+    assert [(a.url, target) for a, target, _ in to_previous] == [(again.article.url, s.article.article_id)]
+    assert [a.url for a in representatives] == [near_c.article.url]

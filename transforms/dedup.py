@@ -19,9 +19,11 @@ connected group of links (a "component", normally one story and its copies) is
 clustered in one place by ``minhash.cluster`` — greedy in representative order,
 every member verified directly against its representative, so a chain of
 pairwise-similar copies never merges unrelated stories. Stories written by
-earlier runs take part through their signatures (``DIR/_state/signatures``):
-they stay representatives, and a new copy of one is only recorded in
-``_duplicates``. The streaming variant is ``StreamingNearDedup`` (``transforms/near_stream.py``).
+earlier runs (or earlier chunks) take part through ``DIR/_state/signatures``
+with the evidence one job has for its own articles: signature (bands), anchors,
+body (exact verification, read only for the stories a new article links to) and
+the rows of the near copies folded into them (``copy_of``): they stay
+representatives, and a new copy of one is only recorded in ``_duplicates``. The streaming variant is ``StreamingNearDedup`` (``transforms/near_stream.py``).
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import zlib
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -43,6 +45,7 @@ from transforms.minhash import NearDupConfig
 
 DUPLICATES = "duplicates"
 SKIPPED = "skipped"  # already written by an earlier run: accounted for there
+COPY_SIGNATURES = "copy_signatures"  # near copies' state rows, under their story (_state/signatures)
 _FAR_FUTURE = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
 _ORIGIN_RANK = {"feed": 0, "sources": 1, "url": 2, "html_dir": 3}
 
@@ -260,29 +263,35 @@ class DedupArticles(beam.PTransform):
     every folded copy) and ``skipped`` (URLs whose article an earlier run wrote).
 
     ``near``: near-duplicate settings (None disables that stage);
-    ``previous_signatures``: SignatureEntry of earlier runs (optional)."""
+    ``previous_signatures``: SignatureEntry of earlier runs (optional);
+    ``evidence_from``: the output they were read from, whose kept bodies are read
+    for the few earlier stories a new article links to (None: the entries' own)."""
 
     def __init__(self, previous, label: Optional[str] = None,
-                 near: Optional[NearDupConfig] = NearDupConfig(), previous_signatures=None):
+                 near: Optional[NearDupConfig] = NearDupConfig(), previous_signatures=None,
+                 evidence_from: Optional[str] = None):
         super().__init__(label)
         self._previous = previous
         self._near = near.validate() if near is not None else None
         self._previous_signatures = previous_signatures
+        self._evidence_from = evidence_from
 
     def expand(self, articles):
         # One join with the earlier runs (by canonical URL), then one GroupByKey by content.
         by_url = (articles, self._previous) | "ByCanonicalUrl" >> _ByCanonicalUrl()
         by_content = by_url.by_content | "ByContent" >> _ByContent()
         stories = by_content.articles
-        near_duplicates = []
+        near_duplicates, copies = [], None
         if self._near is not None:
             previous_signatures = self._previous_signatures
             if previous_signatures is None:
                 previous_signatures = articles.pipeline | "NoPreviousSignatures" >> beam.Create(
                     []).with_output_types(SignatureEntry)
-            near = (stories, previous_signatures) | "NearDuplicates" >> NearDuplicates(self._near)
+            near = (stories, previous_signatures) | "NearDuplicates" >> NearDuplicates(
+                self._near, evidence_from=self._evidence_from if self._previous_signatures is not None else None)
             stories = near["articles"]
             near_duplicates.append(near[DUPLICATES])
+            copies = near[COPY_SIGNATURES]
 
         def _emit(article: Article):
             now = dt.datetime.now(dt.timezone.utc)
@@ -295,7 +304,10 @@ class DedupArticles(beam.PTransform):
         duplicates = ((by_url.duplicates, by_content.duplicates, final.duplicates, *near_duplicates)
                       | "FlattenDuplicates" >> beam.Flatten())
         skipped = (by_url.skipped, by_content.skipped) | "FlattenSkipped" >> beam.Flatten()
-        return {"articles": final.articles, DUPLICATES: duplicates, SKIPPED: skipped}
+        out = {"articles": final.articles, DUPLICATES: duplicates, SKIPPED: skipped}
+        if copies is not None:  # for _state/signatures, beside the written articles' own rows
+            out[COPY_SIGNATURES] = copies
+        return out
 
 
 # --------------------------------------------------------------------------- near-duplicates (pure)
@@ -320,9 +332,32 @@ def sketch(article: Article, hasher: minhash.MinHasher, config: NearDupConfig) -
     return Sketched(carried, signature, len(shingles))
 
 
-def signature_entry(sketched: Sketched, config: NearDupConfig, at: dt.datetime) -> SignatureEntry:
+def signature_entry(sketched: Sketched, config: NearDupConfig, at: dt.datetime,
+                    copy_of: Optional[str] = None) -> SignatureEntry:
+    """The state a later run needs to find copies of this story (or, with ``copy_of``,
+    of this near copy of a story) as one job would: signature (bands), anchors
+    (excerpts, longer versions) and the body (exact checks)."""
+    body = sketched.article.body
     return SignatureEntry(article_id=sketched.article.article_id, signature=sketched.signature,
-                          shingles=sketched.size, params=config.params_id, written_at=at)
+                          shingles=sketched.size, params=config.params_id, written_at=at,
+                          anchors=minhash.pack_anchors(minhash.anchor_values(body, config)),
+                          evidence=minhash.pack_evidence(body) if sketched.size > 0 else None,
+                          copy_of=copy_of)
+
+
+def copy_entries(new: Sequence[Sketched], representatives: Sequence[Article],
+                 to_previous: Sequence[Tuple[Article, str, float]], config: NearDupConfig,
+                 at: dt.datetime) -> List[SignatureEntry]:
+    """State rows of the near copies clustered here, each under its story: in one job a
+    copy of a copy joins the cluster through it (star merge, or an exact copy of it);
+    with these rows a later run or chunk finds it the same way. Exact and URL copies
+    share their story's body or id, and a copy equal to a kept row repeats it: no row."""
+    sketched = {s.article.article_id: s for s in new}
+    pairs = {(m.article_id, rep.article_id) for rep in representatives for m in rep.members if m.kind == "near"}
+    # a copy equal to a kept row (similarity 1) would only repeat that row's evidence
+    pairs |= {(article.article_id, target) for article, target, similarity in to_previous if similarity < 1.0}
+    return [signature_entry(sketched[copy], config, at, copy_of=story) for copy, story in sorted(pairs)
+            if copy in sketched and copy != story and sketched[copy].size > 0]
 
 
 def _sig(raw: bytes) -> np.ndarray:
@@ -365,6 +400,21 @@ def components(links: Iterable[Tuple[str, str]]) -> Dict[str, str]:
     return {x: find(x) for x in list(parent)}
 
 
+def previous_doc(entry: SignatureEntry, config: NearDupConfig) -> minhash.Doc:
+    """An earlier run's story for clustering: with its kept body, verified exactly and
+    found by its anchors like one job's own articles; without (a signature written
+    before bodies were kept), by bands and estimates from its signature."""
+    body = minhash.unpack_evidence(entry.evidence)
+    if body is None:
+        return minhash.Doc(entry.article_id, (), _sig(entry.signature), entry.shingles, None,
+                           previous=True, anchors=tuple(minhash.unpack_anchors(entry.anchors)),
+                           copy_of=entry.copy_of)
+    return minhash.Doc(entry.article_id, (), _sig(entry.signature), entry.shingles,
+                       minhash.shingles(body, config.shingle), previous=True,
+                       spans=minhash.shingles(body, config.containment_shingle),
+                       anchors=tuple(minhash.anchors(body, config)), copy_of=entry.copy_of)
+
+
 def cluster_component(new: Sequence[Sketched], previous: Sequence[SignatureEntry],
                       config: NearDupConfig) -> Tuple[List[Article], List[Tuple[Article, str, float]]]:
     """Cluster one component. Returns (representatives with their near copies
@@ -376,8 +426,8 @@ def cluster_component(new: Sequence[Sketched], previous: Sequence[SignatureEntry
                         s.size, minhash.shingles(s.article.body, config.shingle),
                         spans=minhash.shingles(s.article.body, config.containment_shingle),
                         anchors=tuple(minhash.anchors(s.article.body, config))) for s in new]
-    docs += [minhash.Doc(p.article_id, (), _sig(p.signature), p.shingles, None, previous=True)
-             for p in previous]
+    docs += [previous_doc(p, config) for p in previous]
+    story_of = {p.article_id: p.story for p in previous}
     result = minhash.cluster(docs, minhash.candidate_pairs(docs, config), config)
     members: Dict[int, List[Tuple[int, float]]] = {}
     to_previous = []
@@ -385,7 +435,7 @@ def cluster_component(new: Sequence[Sketched], previous: Sequence[SignatureEntry
         if rep is None or i >= len(new):
             continue
         if rep >= len(new):
-            to_previous.append((new[i].article, docs[rep].doc_id, similarity))
+            to_previous.append((new[i].article, story_of[docs[rep].doc_id], similarity))
         else:
             members.setdefault(rep, []).append((i, similarity))
     representatives = []
@@ -434,6 +484,9 @@ def _band_keys_previous(p: SignatureEntry, wanted, config: NearDupConfig):
     for key in minhash.band_keys(_sig(p.signature), config.bands, config.rows):
         if key in wanted:
             yield key, (p.article_id, 0)
+    for key in minhash.unpack_anchors(p.anchors):  # empty in signatures of older versions
+        if key in wanted:
+            yield key, (p.article_id, 0)
 
 
 def _links(kv, config: NearDupConfig):
@@ -468,6 +521,8 @@ def _cluster(element, config: NearDupConfig):
             Metrics.counter("dedup", "near_clusters").inc()
         yield article
     now = dt.datetime.now(dt.timezone.utc)
+    for entry in copy_entries(new, representatives, to_previous, config, now):
+        yield pvalue.TaggedOutput(COPY_SIGNATURES, entry)
     for article, target, similarity in sorted(to_previous, key=lambda t: t[0].article_id):
         Metrics.counter("dedup", "near_duplicates_of_earlier_runs").inc()
         yield pvalue.TaggedOutput(DUPLICATES, duplicate_row(
@@ -482,11 +537,13 @@ _BandKey = Tuple[str, Tuple[str, int]]
 class NearDuplicates(beam.PTransform):
     """(articles, earlier runs' SignatureEntry) -> {"articles": articles with
     near copies folded in (kind ``near``), "duplicates": copies of stories an
-    earlier run wrote}."""
+    earlier run wrote, "copy_signatures": the near copies' state rows}."""
 
-    def __init__(self, config: NearDupConfig = NearDupConfig(), label: Optional[str] = None):
+    def __init__(self, config: NearDupConfig = NearDupConfig(), label: Optional[str] = None,
+                 evidence_from: Optional[str] = None):
         super().__init__(label)
         self._config = config.validate()
+        self._evidence_from = evidence_from
 
     def expand(self, pcolls):
         articles, previous = pcolls
@@ -511,13 +568,20 @@ class NearDuplicates(beam.PTransform):
         # articles are not joined with it through a Flatten and a GroupByKey.
         component_of = beam.pvalue.AsDict(assignment)
         routed = sketched | "Route" >> beam.FlatMap(_route, component_of).with_outputs("member", main="alone")
-        previous_members = previous | "RoutePrevious" >> beam.FlatMap(_route_previous, component_of)
+        if self._evidence_from is None:  # the entries themselves (bodies, if any, included)
+            previous_members = previous | "RoutePrevious" >> beam.FlatMap(_route_previous, component_of)
+        else:  # read again, with bodies, only for the linked stories: nothing held between passes
+            previous_members = (articles.pipeline
+                                | "EvidenceOutput" >> beam.Create([self._evidence_from])
+                                | "ReadEvidence" >> beam.FlatMap(read_evidence, component_of, config))
         clustered = ((routed.member, previous_members)
                      | "AllMembers" >> beam.Flatten()
                      | "GroupByComponent" >> beam.GroupByKey()
-                     | "Cluster" >> beam.FlatMap(_cluster, config).with_outputs(DUPLICATES, main="articles"))
+                     | "Cluster" >> beam.FlatMap(_cluster, config).with_outputs(
+                         DUPLICATES, COPY_SIGNATURES, main="articles"))
         merged = (routed.alone, clustered.articles) | "AllStories" >> beam.Flatten()
-        return {"articles": merged, DUPLICATES: clustered.duplicates}
+        return {"articles": merged, DUPLICATES: clustered.duplicates,
+                COPY_SIGNATURES: clustered[COPY_SIGNATURES]}
 
 
 class SignaturesOf(beam.PTransform):
@@ -535,11 +599,34 @@ class SignaturesOf(beam.PTransform):
                 | "Entry" >> beam.Map(lambda s: signature_entry(s, config, now)))
 
 
-def read_signatures(output: str) -> List[SignatureEntry]:
-    """Signatures earlier runs wrote into ``output`` (empty for a new output)."""
-    return [SignatureEntry(article_id=row["article_id"], signature=row["signature"],
-                           shingles=row["shingles"], params=row["params"], written_at=row["written_at"])
-            for row in sink.read_state_rows(output, "signatures")]
+_SIGNATURE_COLUMNS = ["article_id", "signature", "shingles", "params", "written_at", "anchors", "copy_of"]
+
+
+def _signature_entry(row: Dict) -> SignatureEntry:
+    return SignatureEntry(article_id=row["article_id"], signature=row["signature"],
+                          shingles=row["shingles"], params=row["params"], written_at=row["written_at"],
+                          anchors=row.get("anchors") or b"", evidence=row.get("evidence"),
+                          copy_of=row.get("copy_of"))
+
+
+def read_signatures(output: str) -> Iterator[SignatureEntry]:
+    """Signatures earlier runs wrote into ``output`` (none for a new output), without
+    their bodies (read only for the stories a new article links to: ``read_evidence``),
+    streamed file by file."""
+    for row in sink.iter_state_rows(output, "signatures", _SIGNATURE_COLUMNS):
+        yield _signature_entry(row)
+
+
+def read_evidence(output: str, component_of: Dict[str, str], config: NearDupConfig
+                  ) -> Iterator[Tuple[str, SignatureEntry]]:
+    """(component, entry with its body) for the earlier runs' stories (and kept copies)
+    a new article linked to: only the row groups holding them are read."""
+    compatible = _compatible(config)
+    for row in sink.iter_state_rows(output, "signatures", _SIGNATURE_COLUMNS + ["evidence"],
+                                    ids=component_of):
+        entry = _signature_entry(row)
+        if compatible(entry):
+            yield component_of[entry.article_id], entry
 
 
 class ReadPreviousSignatures(sink.ReadFromOutput):

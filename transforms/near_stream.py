@@ -243,6 +243,8 @@ def restored_records(signatures: Sequence[SignatureEntry], config: NearDupConfig
     for sig in sorted(signatures, key=lambda e: e.article_id):
         if sig.params != params or len(sig.signature) != 2 * config.num_perm or sig.shingles <= 0:
             continue
+        if sig.copy_of:  # a batch run's near copy kept under its story: not a story of its own
+            continue
         micros = int(sig.written_at.timestamp() * 1_000_000)
         record = Record(id64(sig.article_id), sig.article_id, micros, 0, sig.shingles, content_prefix(""),
                         bytes(sig.signature))

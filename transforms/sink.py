@@ -17,6 +17,7 @@ crash) leaves nothing half-done for readers, and the next run clears the stage.
 """
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 import io
@@ -26,7 +27,7 @@ import os
 import re
 import urllib.parse
 import uuid
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -47,6 +48,9 @@ TABLE_DIRS = {"articles": "", "duplicates": "_duplicates", "dead_letters": "_dea
 STAGING_DIR = "_staging"
 FAILED_URLS_KEPT = 100
 PRESENT = "_present"  # manifest record: rows a partition already held (an earlier, cut-short run)
+# Small row groups of rows sorted by article_id: a reader looking up a few ids reads only
+# the groups whose id range holds one (``iter_state_rows``), not the whole bulky column.
+ROW_GROUP_ROWS = {"signatures": 1024}
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _KEY_COLUMNS = {"articles": ("article_id",), "duplicates": ("url", "duplicate_of", "kind"),
                 "dead_letters": ("url", "stage", "reason"), "index": ("url", "kind", "article_id"),
@@ -122,10 +126,10 @@ def publish_bytes(path: str, data: bytes) -> None:
             raise
 
 
-def write_parquet_atomically(path: str, table) -> None:
+def write_parquet_atomically(path: str, table, row_group_size: Optional[int] = None) -> None:
     import pyarrow.parquet as pq
     buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
+    pq.write_table(table, buffer, compression="zstd", row_group_size=row_group_size)
     publish_bytes(path, buffer.getvalue())
 
 
@@ -190,7 +194,7 @@ def write_partition(output: str, table: str, partition: str, rows: List[Dict[str
             record["failed"] = sorted([r["url"], r["stage"], r["reason"]] for r in chunk)[:FAILED_URLS_KEPT]
         if staging:
             record["staged"] = join_path(staging, TABLE_DIRS[table], partition, name)
-        write_parquet_atomically(record.get("staged", path), arrow_table)
+        write_parquet_atomically(record.get("staged", path), arrow_table, ROW_GROUP_ROWS.get(table))
         written.append(record)
     if held:
         urls = sorted({u for row in held for u in (row.get("url"), row.get("canonical_url")) if u})
@@ -391,6 +395,43 @@ def read_state_rows(output: str, table: str) -> List[Dict[str, Any]]:
         with FileSystems.open(path, compression_type="uncompressed") as handle:
             rows.extend(pq.read_table(io.BytesIO(handle.read())).to_pylist())
     return rows
+
+
+def iter_state_rows(output: str, table: str, columns: Optional[List[str]] = None,
+                    ids: Optional[Iterable[str]] = None) -> Iterator[Dict[str, Any]]:
+    """Rows of a ``_state`` table, one row group at a time (never the whole table in
+    memory). ``columns``: only those the file has (older files lack newer columns);
+    ``ids``: only rows with those ``article_id``s, reading only the row groups whose
+    id range may hold one (the table is written sorted by id in small groups)."""
+    import pyarrow.parquet as pq
+    pattern = join_path(output, TABLE_DIRS[table], "*.parquet")
+    try:
+        paths = sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
+    except Exception:  # no such folder yet
+        return
+    wanted_set = set(ids) if ids is not None else None
+    wanted = sorted(wanted_set) if wanted_set is not None else None
+    for path in paths:
+        with FileSystems.open(path, compression_type="uncompressed") as handle:
+            parquet = pq.ParquetFile(handle)
+            names = parquet.schema_arrow.names
+            use = [c for c in columns if c in names] if columns is not None else names
+            for group in range(parquet.num_row_groups):
+                if wanted is not None and not _may_hold(parquet.metadata.row_group(group),
+                                                        names.index("article_id"), wanted):
+                    continue
+                for row in parquet.read_row_group(group, columns=use).to_pylist():
+                    if wanted_set is None or row["article_id"] in wanted_set:
+                        yield row
+
+
+def _may_hold(group, column: int, wanted: List[str]) -> bool:
+    """Whether a row group's ``article_id`` range (its statistics) holds a wanted id."""
+    stats = group.column(column).statistics
+    if stats is None or not stats.has_min_max:
+        return True
+    at = bisect.bisect_left(wanted, stats.min)
+    return at < len(wanted) and wanted[at] <= stats.max
 
 
 def read_index(output: str) -> List[IndexEntry]:

@@ -218,7 +218,11 @@ def test_syndicated_copies_are_near_duplicates(demo_run):
         assert a in rows and b in rows and rows[a]["article_id"] != rows[b]["article_id"]
         assert a not in duplicates and b not in duplicates
     signatures = _side_table(out, "_state/signatures")
-    assert {r["article_id"] for r in signatures} == {r["article_id"] for r in rows.values()}
+    stories = [r for r in signatures if r["copy_of"] is None]
+    assert {r["article_id"] for r in stories} == {r["article_id"] for r in rows.values()}
+    # the near copies' rows (a later run finds copies of copies), under their story
+    assert sorted((r["article_id"], r["copy_of"]) for r in signatures if r["copy_of"]) == sorted(
+        (duplicates[page]["article_id"], rows[original]["article_id"]) for page, original in near.items())
 
 
 # --------------------------------------------------------------------------- every reader
