@@ -240,7 +240,9 @@ def idle_children() -> List[int]:
 
 # --------------------------------------------------------------------------- child side
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
+    """Linux: this process is killed when ``parent`` (the process that started it) dies,
+    so that no worker or chunk runner outlives the run that owns its output lock."""
     try:
         import ctypes
         import signal
@@ -271,7 +273,7 @@ def _serve(parent: int, level: int) -> None:
     import signal
     # Ctrl-C reaches the whole process group: the parent decides what stops (it kills us if needed).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent(parent)
+    die_with_parent(parent)
     _limit_memory()
     logs: List[Tuple[int, str, str]] = []
 

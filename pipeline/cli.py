@@ -439,10 +439,14 @@ def argv_of(options) -> list:
     return list(getattr(options, "_flags", None) or [])
 
 
-def chunk_child(path: str) -> int:
+def chunk_child(path: str, supervisor: Optional[int] = None) -> int:
     """Entry point of a chunk's process (``supervisor.run_child``): one chunk's Beam run,
-    in-process or with worker processes as its plan says; exits 130 if Ctrl-C stopped it."""
+    in-process or with worker processes as its plan says; exits 130 if Ctrl-C stopped it.
+    It dies with the ``supervisor`` process: a chunk never runs on without the output lock."""
     import pickle
+    from core.sandbox import die_with_parent
+    if supervisor is not None:
+        die_with_parent(supervisor)
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
     from pipeline import runner as runners

@@ -68,7 +68,8 @@ def run_child(task: ChunkTask) -> None:
     from transforms import interrupt
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p))
     child = subprocess.Popen([sys.executable, "-c", "import sys; from pipeline.cli import chunk_child; "
-                              "sys.exit(chunk_child(sys.argv[1]))", task.payload], env=env)
+                              "sys.exit(chunk_child(sys.argv[1], int(sys.argv[2])))", task.payload,
+                              str(os.getpid())], env=env)
     while True:
         try:
             code = child.wait()

@@ -50,3 +50,31 @@ def test_the_run_process_supervises_its_chunks_without_beam(tmp_path):
     assert max(rss for _beam, rss in seen) < 100, seen  # ~30 MiB; the CLI with Beam holds ~200
     assert not (tmp_path / "out" / "_state" / "lock.json").exists()
     assert len(list((tmp_path / "out" / "_reports").glob("run-*.json"))) == 1
+
+
+def _children(pid: int) -> list:
+    return [int(c) for task in (os.listdir(f"/proc/{pid}/task") if os.path.isdir(f"/proc/{pid}/task") else ())
+            for c in _read(f"/proc/{pid}/task/{task}/children").split()]
+
+
+def test_a_chunk_dies_with_its_supervisor(tmp_path):
+    """``kill -9`` of the run's process: its chunk's runner must not carry on without the lock."""
+    pages = _pages(tmp_path)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "--html-dir", str(pages), "--output",
+                             str(tmp_path / "out"), "--quiet", "--chunk-pages", "3"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline, chunk = time.monotonic() + 120, None
+    while chunk is None and proc.poll() is None and time.monotonic() < deadline:
+        if "pipeline.supervisor" in _read(f"/proc/{proc.pid}/cmdline"):
+            chunk = next(iter(_children(proc.pid)), None)
+        time.sleep(0.02)
+    assert chunk is not None, "no chunk child seen"
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{chunk}") and "chunk_child" in _read(f"/proc/{chunk}/cmdline") \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    gone = not os.path.exists(f"/proc/{chunk}") or "chunk_child" not in _read(f"/proc/{chunk}/cmdline")
+    assert gone, "the chunk's runner outlived the supervisor"
