@@ -9,7 +9,11 @@ as ``benchmarks.pipeline`` measures (peak RSS of the process tree sampled every
 0.1 s, by process kind; wall; CPU seconds of the tree). Generated pages come from
 ``benchmarks.corpus`` (same seed, so 600 pages are the first 600 of 4,000 only in
 kind, not in identity). Results are appended to ``--json`` after every run, so a
-long series (20,000 pages takes ~25 min a run) keeps what finished.
+long series (20,000 pages takes ~25 min a run) keeps what finished. A chunked run's
+peak is also kept per chunk (``chunk_peaks``), and each chunk's peak is appended to
+``WORKDIR/chunks-SIZE-WORKERS-CHUNKS.jsonl`` as the chunk ends, so a run stopped
+early still tells its chunks. ``--keep-output`` keeps the outputs for
+``python -m benchmarks.same_rows``.
 """
 from __future__ import annotations
 
@@ -51,18 +55,59 @@ def report_of(output: pathlib.Path) -> Dict[str, object]:
             "accounting": report.get("figures", {}).get("accounting")}
 
 
-def measure(pages: pathlib.Path, workdir: pathlib.Path, size: int, workers: int, chunk_pages: str
-            ) -> Dict[str, object]:
+class ChunkPeaks:
+    """Peak tree RSS (and its parts) per chunk, keyed by how many chunk manifests the
+    run has published in ``_reports`` (chunk k runs while k-1 are there). Each chunk's
+    peak is appended to ``live`` as it ends, so a run stopped early keeps its chunks."""
+
+    def __init__(self, output: pathlib.Path, live: Optional[pathlib.Path] = None):
+        self.output, self.live = output, live
+        self.peaks: List[Dict[str, object]] = []
+        self._checked = 0.0
+
+    def _published(self) -> int:
+        return len(list((self.output / "_reports").glob("run-*-chunk*.json")))
+
+    def sample(self, total: int, parts: Dict[str, int]) -> None:
+        now = time.monotonic()
+        if now - self._checked >= 1.0 or not self.peaks:  # a glob a second is enough
+            self._checked = now
+            done = self._published()
+            while len(self.peaks) <= done:
+                if self.peaks and self.live:
+                    self._write_live(self.peaks[-1])
+                self.peaks.append({"chunk": len(self.peaks) + 1, "peak_rss_mib": 0.0, "by_process_mib": {}})
+        current = self.peaks[-1]
+        if total / 2**20 > current["peak_rss_mib"]:
+            current["peak_rss_mib"] = round(total / 2**20, 1)
+            current["by_process_mib"] = {k: round(v / 2**20) for k, v in sorted(parts.items())}
+
+    def _write_live(self, peak: Dict[str, object]) -> None:
+        with open(self.live, "a") as handle:
+            handle.write(json.dumps(peak, sort_keys=True) + "\n")
+
+
+def measure(pages: pathlib.Path, workdir: pathlib.Path, size: int, workers: int, chunk_pages: str,
+            keep: bool = False) -> Dict[str, object]:
     output = workdir / f"out-{size}-{workers}-{chunk_pages}"
     shutil.rmtree(output, ignore_errors=True)
     log = workdir / f"log-{size}-{workers}-{chunk_pages}.txt"
     env = dict(os.environ, PYTHONHASHSEED="0")
     load_before = loadavg()
-    measured = run_measured(command(pages, output, workers, chunk_pages), env, log)
+    live = workdir / f"chunks-{size}-{workers}-{chunk_pages}.jsonl"
+    live.unlink(missing_ok=True)
+    chunk_peaks = ChunkPeaks(output, live)
+    measured = run_measured(command(pages, output, workers, chunk_pages), env, log,
+                            on_sample=chunk_peaks.sample)
+    if chunk_peaks.peaks:
+        chunk_peaks._write_live(chunk_peaks.peaks[-1])
     run = {"size": size, "workers": workers, "chunk_pages": chunk_pages, **measured,
+           "chunk_peaks_mib": [p["peak_rss_mib"] for p in chunk_peaks.peaks],
+           "chunk_peaks": chunk_peaks.peaks,
            "rows": count_rows(str(output)), **report_of(output), "load_before": load_before,
            "load_after": loadavg(), "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-    shutil.rmtree(output, ignore_errors=True)
+    if not keep:
+        shutil.rmtree(output, ignore_errors=True)
     return run
 
 
@@ -75,6 +120,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", type=pathlib.Path, default=None, help="corpora and outputs (default: a temp dir)")
     parser.add_argument("--json", type=pathlib.Path, default=None, help="append each run's result here")
+    parser.add_argument("--keep-output", action="store_true",
+                        help="keep each run's output (WORKDIR/out-SIZE-WORKERS-CHUNKS) for benchmarks.same_rows")
     args = parser.parse_args(argv)
     workdir = args.workdir or pathlib.Path(tempfile.mkdtemp(prefix="newsbeam-memory-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -84,12 +131,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for workers in [int(w) for w in args.workers.split(",") if w]:
             for chunk_pages in [c for c in args.chunk_pages.split(",") if c]:
                 started = time.perf_counter()
-                run = measure(pages, workdir, size, workers, chunk_pages)
+                run = measure(pages, workdir, size, workers, chunk_pages, args.keep_output)
                 results["runs"].append(run)
                 print(f"{size:>6} pages, --workers {workers}, --chunk-pages {chunk_pages:>7}: "
                       f"peak {run['peak_rss_mib']:.0f} MiB {run['peak_rss_by_process_mib']}, "
                       f"{run['wall_s']:.0f} s wall, {run['cpu_s']:.0f} s CPU, chunks {run['chunks']}, "
-                      f"rows {run['rows']}, load {run['load_before']}->{run['load_after']} "
+                      f"rows {run['rows']}, chunk peaks {run['chunk_peaks_mib']}, load {run['load_before']}->{run['load_after']} "
                       f"({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
                 if args.json:
                     args.json.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")

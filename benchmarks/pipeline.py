@@ -47,7 +47,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 VARIANTS = {"a": "baseline (plain loop)", "b": "pipeline, in-process",
@@ -288,9 +288,11 @@ def tree_rss(root: int, parts: Optional[Dict[str, int]] = None,
 
 
 def run_measured(cmd: List[str], env: Optional[dict] = None, log: Optional[pathlib.Path] = None,
-                 interval: float = 0.1, cwd: pathlib.Path = ROOT) -> Dict[str, float]:
+                 interval: float = 0.1, cwd: pathlib.Path = ROOT,
+                 on_sample: Optional[Callable[[int, Dict[str, int]], None]] = None) -> Dict[str, float]:
     """Run ``cmd``; wall seconds, CPU seconds of the process tree (waited-for descendants
-    included) and peak RSS of the tree. Raises on a non-zero exit."""
+    included) and peak RSS of the tree. Raises on a non-zero exit. ``on_sample(bytes,
+    bytes by kind)`` sees every sample (e.g. peaks per chunk)."""
     out = open(log, "wb") if log else subprocess.DEVNULL
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -303,6 +305,8 @@ def run_measured(cmd: List[str], env: Optional[dict] = None, log: Optional[pathl
             total = tree_rss(proc.pid, parts, cpu_by_pid)
             if total > peak[0]:
                 peak[0], peak_parts[0] = total, parts
+            if on_sample is not None:
+                on_sample(total, parts)
             done.wait(interval)
 
     watcher = threading.Thread(target=poll, daemon=True)

@@ -156,6 +156,14 @@ def _single_blas_thread():
     return _BLAS.limit(limits=1, user_api="blas") if _BLAS else contextlib.nullcontext()
 
 
+def _memory_zone(nlp):
+    """spaCy's ``memory_zone``: the strings and lexemes the texts add to a long-lived model's
+    vocab are freed when it ends (without it the StringStore grows with every new word of the
+    input, run after run in one worker). Mentions are copied out as ``str`` inside it."""
+    zone = getattr(nlp, "memory_zone", None)
+    return zone() if zone is not None else contextlib.nullcontext()
+
+
 def tag_texts(nlp, texts: Sequence[str], cap: int = MAX_ENTITIES, batch_size: int = BATCH_SIZE,
               off: FrozenSet[str] = frozenset(),
               model: Optional[LanguageModel] = None) -> List[Tuple[Entity, ...]]:
@@ -169,7 +177,7 @@ def tag_texts(nlp, texts: Sequence[str], cap: int = MAX_ENTITIES, batch_size: in
         for offset, piece in chunk_text(text or ""):
             pieces.append((index, offset, piece))
     mentions: List[List[Mention]] = [[] for _ in texts]
-    with _single_blas_thread():
+    with _single_blas_thread(), _memory_zone(nlp):
         docs = nlp.pipe((p for _, _, p in pieces), batch_size=batch_size)
         for (index, offset, _piece), doc in zip(pieces, docs):
             mentions[index].extend((ent.text, labels[ent.label_], offset + ent.start_char)

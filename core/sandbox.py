@@ -39,6 +39,12 @@ LOG = logging.getLogger(__name__)
 
 MEMORY_LIMIT_BYTES = 3 * 1024 ** 3
 MAX_IDLE = 8
+# A child's RSS creeps with the pages it has parsed (lxml/libxml2 and library state: 166 MiB
+# after 600 pages, 209 after 1,000); a fresh one costs ~1 CPU-s to start (docs/performance.md).
+RECYCLE_AFTER_CALLS = 250
+# An idle child is closed after this long: a batch stage extracts its pages back to back,
+# then the runner's later stages (NER, dedup, writing) would run beside a useless child.
+IDLE_CLOSE_SECONDS = 5.0
 _HEADER = struct.Struct("!Q")
 _ROOT = str(pathlib.Path(__file__).resolve().parents[1])
 
@@ -66,9 +72,12 @@ class _Child:
             [sys.executable, "-m", "core.sandbox", str(os.getpid()), str(level)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,  # logs come back in replies
             env=env, cwd=_ROOT, close_fds=True)
+        self.calls = 0
+        self.idle_since = time.monotonic()
 
     def call(self, target: str, args: tuple, kwargs: dict, timeout: float) -> Any:
         data = pickle.dumps((target, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+        self.calls += 1
         try:
             self.proc.stdin.write(_HEADER.pack(len(data)) + data)
             self.proc.stdin.flush()
@@ -129,6 +138,7 @@ class _Child:
 _LOCK = threading.Lock()
 _IDLE: List[_Child] = []
 _SPAWN_FAILED = False
+_REAPER: Optional[threading.Thread] = None
 
 
 def _acquire() -> Optional[_Child]:
@@ -150,11 +160,42 @@ def _acquire() -> Optional[_Child]:
 
 
 def _release(child: _Child) -> None:
+    """Back to the pool; closed instead once it has served :data:`RECYCLE_AFTER_CALLS`
+    calls, so that its memory does not grow with the input (the next call starts a new one)."""
+    global _REAPER
     with _LOCK:
-        if len(_IDLE) < MAX_IDLE:
+        if len(_IDLE) < MAX_IDLE and child.calls < RECYCLE_AFTER_CALLS:
+            child.idle_since = time.monotonic()
             _IDLE.append(child)
+            if _REAPER is None:
+                _REAPER = threading.Thread(target=_close_idle_forever, name="sandbox-reaper", daemon=True)
+                _REAPER.start()
             return
     child.close()
+
+
+def close_idle(older_than: float) -> int:
+    """Close the pooled children idle for more than ``older_than`` seconds; how many."""
+    now = time.monotonic()
+    with _LOCK:
+        stale = [c for c in _IDLE if now - c.idle_since > older_than]
+        _IDLE[:] = [c for c in _IDLE if c not in stale]
+    for child in stale:
+        child.close()
+    return len(stale)
+
+
+def _close_idle_forever() -> None:
+    """The reaper thread: idle children go after :data:`IDLE_CLOSE_SECONDS`; the thread
+    ends when the pool is empty (the next release starts it again)."""
+    global _REAPER
+    while True:
+        time.sleep(min(1.0, IDLE_CLOSE_SECONDS / 2))
+        close_idle(IDLE_CLOSE_SECONDS)
+        with _LOCK:
+            if not _IDLE:
+                _REAPER = None  # under the lock: a release after this starts a new reaper
+                return
 
 
 @atexit.register
@@ -199,7 +240,9 @@ def idle_children() -> List[int]:
 
 # --------------------------------------------------------------------------- child side
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
+    """Linux: this process is killed when ``parent`` (the process that started it) dies,
+    so that no worker or chunk runner outlives the run that owns its output lock."""
     try:
         import ctypes
         import signal
@@ -230,7 +273,7 @@ def _serve(parent: int, level: int) -> None:
     import signal
     # Ctrl-C reaches the whole process group: the parent decides what stops (it kills us if needed).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent(parent)
+    die_with_parent(parent)
     _limit_memory()
     logs: List[Tuple[int, str, str]] = []
 

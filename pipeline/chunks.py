@@ -184,20 +184,6 @@ def merge_manifests(manifests: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
     return merged
 
 
-def release_memory() -> None:
-    """Between chunks: collect garbage and hand freed heap back to the OS (glibc
-    ``malloc_trim``). The runner's buffers of a finished chunk are free but stay in
-    the process's malloc arenas (one per thread that touched them); without this the
-    runner's peak rose ~70-100 MiB per 1000-page chunk with 2 workers."""
-    import ctypes
-    import gc
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
-        pass
-
-
 def runner_label(labels: Sequence[str]) -> str:
     """What the summary says the chunks ran on: ``X`` when all chunks used the same,
     else ``chunks 1-4: X; chunk 5: Y`` (the worker count is chosen per chunk)."""
@@ -212,11 +198,11 @@ def runner_label(labels: Sequence[str]) -> str:
     return "; ".join(parts)
 
 
-def remove_chunk_manifests(output: str, run_id: str, chunks: Sequence[Chunk]) -> None:
-    """The chunks' own manifests, once merged into the run's report."""
+def remove_chunk_manifests(output: str, chunk_run_ids: Sequence[str]) -> None:
+    """The chunks' own manifests (``Chunk.run_id``), once merged into the run's report."""
     from apache_beam.io.filesystems import FileSystems
     from pipeline import report
-    found = [p for p in (report.paths(output, c.run_id(run_id))["json"] for c in chunks)
+    found = [p for p in (report.paths(output, chunk_run_id)["json"] for chunk_run_id in chunk_run_ids)
              if FileSystems.exists(p)]
     if found:
         FileSystems.delete(found)

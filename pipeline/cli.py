@@ -15,13 +15,17 @@ import sys
 import tempfile
 import time
 import uuid
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from pipeline.errors import UsageError  # noqa: F401  (re-exported: callers catch pipeline.cli.UsageError)
 from transforms import interrupt
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 LOG = logging.getLogger("newsbeam")
+# ``python -m pipeline`` (pipeline/__main__.py) sets it: a chunked run's process then
+# ``exec``s into the Beam-free chunk supervisor (pipeline/supervisor.py); callers of
+# :func:`run` in their own process (tests, notebooks) keep theirs.
+EXEC_SUPERVISOR = False
 INTERRUPT_LINE = ("newsbeam: interrupted: stopping; nothing of this run is published and the same "
                   "command finishes the work (Ctrl-C again to quit at once)")
 
@@ -159,10 +163,15 @@ def _check_warc(pattern: str) -> str:
 
 
 def _configure_logging(options) -> None:
+    configure_logging(options.log_level, options.log_format, options.quiet)
+
+
+def configure_logging(level: Optional[str], fmt: str, quiet: bool) -> None:
+    """Logging of this process (also the chunk supervisor's, which has no Beam options)."""
     from pipeline import progress
     from transforms import logtally
-    progress.configure_logging(options.log_level, options.log_format, options.quiet)
-    show = (options.log_level or "").upper() == "DEBUG"  # each third-party warning, not just counts
+    progress.configure_logging(level, fmt, quiet)
+    show = (level or "").upper() == "DEBUG"  # each third-party warning, not just counts
     os.environ[logtally.ENV_SHOW] = "1" if show else "0"
     logtally.install(show)
 
@@ -323,41 +332,86 @@ def _report_inputs(nb, inputs) -> dict:
 
 def _run_chunked(options, nb, inputs, chunks, run_id: str, lock=None, explicit: bool = False) -> dict:
     """Consecutive Beam runs into one output (pipeline/chunks.py), one summary and report.
-    Ctrl-C or a failure stops after the published chunks (a rerun skips them): the
-    report of those is written, then the error propagates."""
-    from pipeline import chunks as chunking
+    Each chunk runs in a fresh child process under the chunk supervisor
+    (pipeline/supervisor.py); from ``python -m pipeline`` this process first ``exec``s
+    into the Beam-free supervisor, so that it does not hold Beam beside each chunk."""
     from pipeline import progress
-    from pipeline.config import JobConfig
-    from transforms import logtally
-    started, started_at = time.monotonic(), dt.datetime.now(dt.timezone.utc)
-    job = JobConfig.from_options(options)
+    from pipeline import supervisor
+    workdir = tempfile.mkdtemp(prefix="newsbeam-chunks-")
     show_progress = progress.wanted(nb.quiet, nb.progress_interval, in_process=True)
-    done: list = []  # (manifest, runner label) of each published chunk
-    warning_counts: dict = {}
+    progress_dir = os.path.join(workdir, "progress") if show_progress else None
+    if progress_dir:
+        os.makedirs(progress_dir)
     LOG.info("%d chunks of at most %d pages (--chunk-pages)", len(chunks), nb.chunk_pages)
+    run = supervisor.SupervisedRun(
+        tasks=_chunk_tasks(options, nb, chunks, run_id, workdir, progress_dir, explicit), run_id=run_id,
+        output=nb.output, chunk_pages=nb.chunk_pages, workdir=workdir, progress_dir=progress_dir,
+        progress_interval=nb.progress_interval, quiet=bool(nb.quiet), log_level=nb.log_level,
+        log_format=nb.log_format, feeds=list(inputs.feeds), report_inputs=_report_inputs(nb, inputs),
+        started_monotonic=time.monotonic(), started_at=dt.datetime.now(dt.timezone.utc))
+    if EXEC_SUPERVISOR and lock is not None and "://" not in nb.output and os.name == "posix":
+        supervisor.exec_into(run)  # never returns
+    return supervise(run, lock)
+
+
+def _chunk_tasks(options, nb, chunks, run_id: str, workdir: str, progress_dir: Optional[str],
+                 explicit: bool) -> list:
+    """Each chunk's child-process arguments, pickled under ``workdir``, with its worker
+    choice made for its size and the runner label of the summary."""
+    import dataclasses
+    import pickle
+    from pipeline.config import JobConfig
+    from pipeline.runner import choose_runner, describe_runner
+    from pipeline.supervisor import ChunkTask
+    job = JobConfig.from_options(options)
+    tasks = []
+    for chunk in chunks:
+        plan = _chunk_plan(options, nb, chunk.weight, explicit)
+        label = describe_runner(choose_runner(options), options, plan)
+        chunk_job = dataclasses.replace(job, html_dir=job.html_dir if chunk.html_files else None,
+                                        html_files=chunk.html_files, warc=chunk.warc_files)
+        payload = os.path.join(workdir, f"chunk{chunk.index:04d}.pickle")
+        with open(payload, "wb") as handle:
+            pickle.dump((argv_of(options), plan, chunk_job, chunk.sources, chunk.run_id(run_id), progress_dir),
+                        handle, protocol=pickle.HIGHEST_PROTOCOL)
+        LOG.debug("chunk %d: ~%d pages on %s", chunk.index, chunk.weight, label)
+        tasks.append(ChunkTask(chunk.index, payload, chunk.run_id(run_id), label))
+    return tasks
+
+
+def supervise(run, lock=None) -> dict:
+    """The chunks of ``run`` (a ``supervisor.SupervisedRun``), one child process each.
+    Ctrl-C or a failure stops after the published chunks (a rerun skips them): the
+    report of those is written, then the error propagates. Beam is imported only
+    after the last chunk's process has ended (the report)."""
+    import shutil
+    from pipeline import progress
+    from pipeline import supervisor
+    from transforms import logtally
+    done: list = []  # the published chunks' tasks
+    warning_counts: dict = {}
+    planned = len(run.tasks)
     try:
-        with tempfile.TemporaryDirectory(prefix="newsbeam-progress-") as progress_dir, \
-                logtally.counting(os.path.join(progress_dir, "warnings")) as warning_counts:
-            stop = _StopOnCtrlC(lock, line=lambda: _chunk_interrupt_line(len(done), len(chunks)))
-            with progress.ProgressReporter(progress_dir, interval=nb.progress_interval,
-                                           feeds_total=len(inputs.feeds), enabled=show_progress), \
-                    stop, logtally.quiet_worker_stderr(nb.quiet and not logtally.show_each()):
-                for chunk in chunks:
+        with logtally.counting(run.warnings_dir) as warning_counts:
+            stop = _StopOnCtrlC(lock, line=lambda: _chunk_interrupt_line(len(done), planned))
+            with progress.ProgressReporter(run.progress_dir, interval=run.progress_interval,
+                                           feeds_total=len(run.feeds), enabled=run.progress_dir is not None), \
+                    stop, logtally.quiet_worker_stderr(run.quiet and not logtally.show_each()):
+                for task in run.tasks:
                     if interrupt.requested():  # Ctrl-C while the previous chunk was publishing
                         break
                     try:
-                        done.append(_run_chunk(options, nb, job, chunk, run_id,
-                                               progress_dir if show_progress else None, explicit))
-                        chunking.release_memory()
+                        supervisor.run_child(task)
+                        done.append(task)
                     except Interrupted:
                         break
                     except Exception:
-                        print(f"newsbeam: chunk {chunk.index} of {len(chunks)} failed; the {len(done)} chunks "
+                        print(f"newsbeam: chunk {task.index} of {planned} failed; the {len(done)} chunks "
                               f"before it are published and the same command finishes the work",
                               file=sys.stderr, flush=True)
                         raise
-        if interrupt.requested() and len(done) < len(chunks):
-            print(f"newsbeam: stopped after {len(done)} of {len(chunks)} chunks (those are published); "
+        if interrupt.requested() and len(done) < planned:
+            print(f"newsbeam: stopped after {len(done)} of {planned} chunks (those are published); "
                   f"the same command finishes the work", file=sys.stderr, flush=True)
             raise Interrupted()
         if interrupt.requested():
@@ -365,7 +419,8 @@ def _run_chunked(options, nb, inputs, chunks, run_id: str, lock=None, explicit: 
                   file=sys.stderr, flush=True)
     finally:
         if done:  # the published chunks' one report, even when a later chunk failed
-            report = _chunked_report(nb, inputs, chunks, done, run_id, started, started_at, warning_counts)
+            report = _chunked_report(run, done, warning_counts)
+        shutil.rmtree(run.workdir, ignore_errors=True)
     return report
 
 
@@ -379,69 +434,19 @@ def _chunk_plan(options, nb, pages: int, explicit: bool):
     return plan
 
 
-def _run_chunk(options, nb, job, chunk, run_id: str, progress_dir: Optional[str], explicit: bool = False):
-    """One chunk as one Beam run, its worker count chosen for its size; returns
-    (its manifest, the runner it used)."""
-    import dataclasses
-    import apache_beam as beam
-    from pipeline import report as run_report
-    from pipeline.runner import choose_runner, describe_runner
-    plan = _chunk_plan(options, nb, chunk.weight, explicit)
-    runner = choose_runner(options)
-    chunk_job = dataclasses.replace(job, html_dir=job.html_dir if chunk.html_files else None,
-                                    html_files=chunk.html_files, warc=chunk.warc_files)
-    label = describe_runner(runner, options, plan)
-    LOG.debug("chunk %d: ~%d pages on %s", chunk.index, chunk.weight, label)
-    if _multi_process(options):
-        _run_in_child(argv_of(options), plan, chunk_job, chunk.sources, chunk.run_id(run_id), progress_dir)
-    else:
-        _run_job(beam.Pipeline(runner=runner, options=options), chunk_job, chunk.sources, chunk.run_id(run_id),
-                 progress_dir).wait_until_finish()
-    return run_report.read_manifest(nb.output, chunk.run_id(run_id)), label
-
-
-def _multi_process(options) -> bool:
-    from apache_beam.options.pipeline_options import DirectOptions
-    return (options.view_as(DirectOptions).direct_running_mode or "") == "multi_processing"
-
-
 def argv_of(options) -> list:
     """The command line the options came from (Beam keeps it)."""
     return list(getattr(options, "_flags", None) or [])
 
 
-def _run_in_child(argv, plan, job, sources, run_id: str, progress_dir: Optional[str]) -> None:
-    """A multi-process chunk's runner in a fresh process: Beam's multi-process runner
-    leaves ~100 MiB of native memory (not Python objects) behind per 500-page run in
-    the process that ran it (docs/performance.md), so the CLI's own process never
-    runs one. Ctrl-C reaches the child too (same process group): it stops as a run
-    does and exits 130."""
+def chunk_child(path: str, supervisor: Optional[int] = None) -> int:
+    """Entry point of a chunk's process (``supervisor.run_child``): one chunk's Beam run,
+    in-process or with worker processes as its plan says; exits 130 if Ctrl-C stopped it.
+    It dies with the ``supervisor`` process: a chunk never runs on without the output lock."""
     import pickle
-    import subprocess
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    with tempfile.NamedTemporaryFile(prefix="newsbeam-chunk-", suffix=".pickle", delete=False) as handle:
-        pickle.dump((argv, plan, job, sources, run_id, progress_dir), handle)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
-    try:
-        child = subprocess.Popen([sys.executable, "-c", "import sys; from pipeline.cli import chunk_child; "
-                                  "sys.exit(chunk_child(sys.argv[1]))", handle.name], env=env)
-        while True:
-            try:
-                code = child.wait()
-                break
-            except KeyboardInterrupt:  # only without our handler; wait for the child to stop
-                continue
-    finally:
-        os.unlink(handle.name)
-    if code in (EXIT_INTERRUPTED, -2) or interrupt.requested():
-        raise Interrupted()
-    if code != 0:
-        raise RuntimeError(f"the chunk's runner process exited with code {code}")
-
-
-def chunk_child(path: str) -> int:
-    """Entry point of :func:`_run_in_child`'s process: one chunk's Beam run."""
-    import pickle
+    from core.sandbox import die_with_parent
+    if supervisor is not None:
+        die_with_parent(supervisor)
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
     from pipeline import runner as runners
@@ -464,19 +469,20 @@ def chunk_child(path: str) -> int:
     return EXIT_OK
 
 
-def _chunked_report(nb, inputs, chunks, done, run_id: str, started: float, started_at, warnings) -> dict:
+def _chunked_report(run, done, warnings) -> dict:
     """The one report of a chunked run (the published chunks' manifests merged), written
     under the run id; the chunks' own manifests are removed."""
     from pipeline import chunks as chunking
     from pipeline import report as run_report
+    manifests = [run_report.read_manifest(run.output, task.run_id) for task in done]
     report = run_report.build(
-        chunking.merge_manifests(m for m, _label in done), run_id=run_id, output=nb.output,
-        elapsed=time.monotonic() - started, runner=chunking.runner_label([label for _m, label in done]),
-        started_at=started_at,
-        feeds=inputs.feeds, warnings=warnings, inputs=_report_inputs(nb, inputs))
-    report["chunks"] = {"planned": len(chunks), "completed": len(done), "chunk_pages": nb.chunk_pages}
-    report = run_report.write(nb.output, run_id, report)
-    chunking.remove_chunk_manifests(nb.output, run_id, chunks)
+        chunking.merge_manifests(manifests), run_id=run.run_id, output=run.output,
+        elapsed=time.monotonic() - run.started_monotonic,
+        runner=chunking.runner_label([task.label for task in done]), started_at=run.started_at,
+        feeds=run.feeds, warnings=warnings, inputs=run.report_inputs)
+    report["chunks"] = {"planned": len(run.tasks), "completed": len(done), "chunk_pages": run.chunk_pages}
+    report = run_report.write(run.output, run.run_id, report)
+    chunking.remove_chunk_manifests(run.output, [task.run_id for task in run.tasks])
     return report
 
 
@@ -536,10 +542,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if any(a in ("-h", "--help") for a in argv):
         print(_help_text())
         return EXIT_OK
-    from pipeline.summary import render
+    return outcome(lambda: run(argv))
+
+
+def outcome(run_: Callable[[], dict]) -> int:
+    """Run ``run_`` (the run, or the chunk supervisor's rest of it), print its summary
+    or its one-line error; the exit code."""
     from pipeline.lock import LockHeld
     try:
-        report = run(argv)
+        report = run_()
     except UsageError as exc:
         print(f"newsbeam: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -568,5 +579,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if report.get("streaming"):
         print(report["summary"])
         return EXIT_OK
+    from pipeline.summary import render
     print(render(report))
     return EXIT_OK

@@ -24,8 +24,6 @@ import threading
 import time
 from typing import Callable, Dict, Iterable, Optional, TextIO, Tuple
 
-import apache_beam as beam
-
 from core import logtally
 
 LOG = logging.getLogger("newsbeam.progress")
@@ -72,42 +70,13 @@ def bump(directory: Optional[str], name: str, n: int = 1, distinct: Optional[str
         _flush(directory)
 
 
-class _CountFn(beam.DoFn):
-    def __init__(self, directory: Optional[str], name: str,
-                 weigh: Optional[Callable[[object], Iterable[tuple]]]):
-        self._directory = directory
-        self._name = name
-        self._weigh = weigh
-
-    def process(self, element):
-        if self._weigh is None:
-            bump(self._directory, self._name)
-        else:
-            for name, n, distinct in self._weigh(element):
-                bump(self._directory, name, n, distinct)
-        return ()
-
-    def finish_bundle(self):
-        if self._directory:
-            _flush(self._directory, force=True)
-
-
-class Count(beam.PTransform):
-    """Count elements for the progress line; outputs nothing.
-
-    ``weigh(element)`` may return ``(counter, n, distinct_or_None)`` triples
-    instead of counting the element once under ``name``."""
-
-    def __init__(self, directory: Optional[str], name: str,
-                 weigh: Optional[Callable[[object], Iterable[tuple]]] = None,
-                 label: Optional[str] = None):
-        super().__init__(label)
-        self._directory = directory
-        self._name = name
-        self._weigh = weigh
-
-    def expand(self, pcoll):
-        return pcoll | "Count" >> beam.ParDo(_CountFn(self._directory, self._name, self._weigh))
+def __getattr__(name: str):
+    """``Count`` (a Beam transform) lives in ``pipeline/progress_count.py``: this module
+    stays Beam-free for the chunk supervisor (pipeline/supervisor.py)."""
+    if name in ("Count", "_CountFn"):
+        from pipeline import progress_count
+        return getattr(progress_count, name)
+    raise AttributeError(name)
 
 
 def feed_entry_weights(entry) -> Iterable[tuple]:
@@ -124,6 +93,7 @@ def written_rows(record) -> Iterable[tuple]:
 def attach(directory: str, *, entries=None, fetched=None, read=(), extracted=None, errors=None,
            written=()) -> None:
     """Hang the progress counters on the job's main PCollections (side branches)."""
+    from pipeline.progress_count import Count
     if entries is not None:
         _ = entries | "ProgressFeedEntries" >> Count(directory, "entries", feed_entry_weights)
     if fetched is not None:

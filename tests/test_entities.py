@@ -90,3 +90,23 @@ def test_numpy_blas_model_gives_the_same_entities_as_default_ops(nlp):
     texts = [t for _, t, _ in load_gold()] + [TEXT]
     spans = lambda model: [[(e.start_char, e.end_char, e.label_) for e in d.ents] for d in model.pipe(texts)]
     assert spans(nlp) == spans(default)
+
+
+def test_memory_zone_frees_the_new_words_and_keeps_the_entities(nlp, monkeypatch):
+    """A long-lived model's StringStore must not grow with every new word of the input
+    (core/entities.py ``_memory_zone``); the entities are those found without the zone."""
+    import contextlib
+    import random
+    from core import entities
+    rng = random.Random(5)
+    names = ["".join(rng.choice("bcdfghklmnprstvz") + rng.choice("aeiou") for _ in range(4)).title()
+             for _ in range(60)]
+    texts = [f"{names[i]} {names[i + 1]} met officials of {names[i + 2]} Corp in {names[i + 3]} on Tuesday, "
+             f"said Reuters. {names[i + 4]} denied it." for i in range(0, 55, 5)]
+    before = len(nlp.vocab.strings)
+    zoned = entities.tag_texts(nlp, texts)
+    assert len(nlp.vocab.strings) == before
+    assert sum(len(found) for found in zoned) >= len(texts), zoned
+    monkeypatch.setattr(entities, "_memory_zone", lambda _nlp: contextlib.nullcontext())
+    assert entities.tag_texts(nlp, texts) == zoned
+    assert len(nlp.vocab.strings) > before + len(names) // 2  # what the zone saves
