@@ -426,11 +426,13 @@ def iter_state_rows(output: str, table: str, columns: Optional[List[str]] = None
                                                         names.index("article_id"), wanted):
                     continue
                 for batch in parquet.iter_batches(STATE_BATCH_ROWS, row_groups=[group], columns=use):
+                    if wanted_set is not None:  # before any cell (a body) becomes a Python object
+                        batch = batch.filter(pa.array([i in wanted_set for i in
+                                                       batch.column("article_id").to_pylist()], pa.bool_()))
                     if keep is not None:
                         batch = batch.filter(pa.array(keep(batch), pa.bool_()))
-                    for row in batch.to_pylist():
-                        if wanted_set is None or row["article_id"] in wanted_set:
-                            yield row
+                    yield from batch.to_pylist()
+    pa.default_memory_pool().release_unused()  # the batches' buffers back to the system
 
 
 def _may_hold(group, column: int, wanted: List[str]) -> bool:
