@@ -334,9 +334,7 @@ def _later_run(output, articles, expected_articles, expected_dups):
     """A later run into ``output``: its article urls and (url, kind, duplicate_of) rows."""
     with TestPipeline(runner="FnApiRunner") as p:
         prev = p | "Prev" >> beam.Create([], reshuffle=False).with_output_types(IndexEntry)
-        sigs = p | "Sigs" >> dedup.ReadPreviousSignatures(str(output))
-        out = p | beam.Create(articles) | dedup.DedupArticles(prev, previous_signatures=sigs,
-                                                                evidence_from=str(output))
+        out = p | beam.Create(articles) | dedup.DedupArticles(prev, signatures_from=str(output))
         assert_that(out["articles"] | "Urls" >> beam.Map(lambda a: a.url), equal_to(expected_articles),
                     label="articles")
         assert_that(out["duplicates"] | "Dups" >> beam.Map(lambda d: (d.url, d.kind, d.duplicate_of)),

@@ -326,20 +326,19 @@ class DedupArticles(beam.PTransform):
     every folded copy) and ``skipped`` (URLs whose article an earlier run wrote).
 
     ``near``: near-duplicate settings (None disables that stage);
-    ``previous_signatures``: SignatureEntry of earlier runs (optional);
-    ``evidence_from``: the output they were read from, whose kept bodies are read
-    for the few earlier stories a new article links to (None: the entries' own);
-    ``signatures_from``: instead of both, the output whose signatures are read inside
-    the near-duplicate stage, only those in this run's buckets (``read_band_keys``)."""
+    ``signatures_from``: the output whose earlier runs' signatures are read inside the
+    near-duplicate stage, only those in this run's buckets (``read_band_keys``), and
+    their kept bodies only for the stories a new article links to (``read_evidence``);
+    ``previous_signatures``: instead, SignatureEntry of earlier runs as a PCollection
+    (signatures held elsewhere; estimated verification unless they carry bodies)."""
 
     def __init__(self, previous, label: Optional[str] = None,
                  near: Optional[NearDupConfig] = NearDupConfig(), previous_signatures=None,
-                 evidence_from: Optional[str] = None, signatures_from: Optional[str] = None):
+                 signatures_from: Optional[str] = None):
         super().__init__(label)
         self._previous = previous
         self._near = near.validate() if near is not None else None
         self._previous_signatures = previous_signatures
-        self._evidence_from = evidence_from
         self._signatures_from = signatures_from
 
     def expand(self, articles):
@@ -376,8 +375,7 @@ class DedupArticles(beam.PTransform):
         previous_signatures = self._previous_signatures
         if previous_signatures is None:
             previous_signatures = pipeline | "NoPreviousSignatures" >> beam.Create([]).with_output_types(SignatureEntry)
-        return (stories, previous_signatures) | "NearDuplicates" >> NearDuplicates(
-            self._near, evidence_from=self._evidence_from if self._previous_signatures is not None else None)
+        return (stories, previous_signatures) | "NearDuplicates" >> NearDuplicates(self._near)
 
 
 # --------------------------------------------------------------------------- near-duplicates (pure)
@@ -614,10 +612,9 @@ class NearDuplicates(beam.PTransform):
     bucket keys this run's articles share cross to the grouping (``read_band_keys``)."""
 
     def __init__(self, config: NearDupConfig = NearDupConfig(), label: Optional[str] = None,
-                 evidence_from: Optional[str] = None, signatures_from: Optional[str] = None):
+                 signatures_from: Optional[str] = None):
         super().__init__(label)
         self._config = config.validate()
-        self._evidence_from = signatures_from or evidence_from
         self._signatures_from = signatures_from
 
     def expand(self, pcolls):
@@ -650,11 +647,11 @@ class NearDuplicates(beam.PTransform):
         # articles are not joined with it through a Flatten and a GroupByKey.
         component_of = beam.pvalue.AsDict(assignment)
         routed = sketched | "Route" >> beam.FlatMap(_route, component_of).with_outputs("member", main="alone")
-        if self._evidence_from is None:  # the entries themselves (bodies, if any, included)
+        if self._signatures_from is None:  # the entries themselves (bodies, if any, included)
             previous_members = previous | "RoutePrevious" >> beam.FlatMap(_route_previous, component_of)
         else:  # read again, with bodies, only for the linked stories: nothing held between passes
             previous_members = (articles.pipeline
-                                | "EvidenceOutput" >> beam.Create([self._evidence_from])
+                                | "EvidenceOutput" >> beam.Create([self._signatures_from])
                                 | "ReadEvidence" >> beam.FlatMap(read_evidence, component_of, config))
         clustered = ((routed.member, previous_members)
                      | "AllMembers" >> beam.Flatten()
@@ -721,13 +718,6 @@ def read_evidence(output: str, component_of: Dict[str, str], config: NearDupConf
         entry = _signature_entry(row)
         if compatible(entry):
             yield component_of[entry.article_id], entry
-
-
-class ReadPreviousSignatures(sink.ReadFromOutput):
-    """Earlier runs' signatures as a PCollection of SignatureEntry."""
-
-    def __init__(self, output: str, label: Optional[str] = None):
-        super().__init__(output, read_signatures, SignatureEntry, label)
 
 
 # --------------------------------------------------------------------------- streaming

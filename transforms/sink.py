@@ -477,13 +477,6 @@ class ReadFromOutput(beam.PTransform):
         return pbegin | "Output" >> beam.Create([self._output]) | "Read" >> read
 
 
-class ReadPreviousIndex(ReadFromOutput):
-    """The index of earlier runs as a PCollection of IndexEntry."""
-
-    def __init__(self, output: str, label: Optional[str] = None):
-        super().__init__(output, iter_index, IndexEntry, label)
-
-
 # --------------------------------------------------------------------------- run report
 
 def merge_manifest(records: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
