@@ -70,15 +70,6 @@ def bump(directory: Optional[str], name: str, n: int = 1, distinct: Optional[str
         _flush(directory)
 
 
-def __getattr__(name: str):
-    """``Count`` (a Beam transform) lives in ``pipeline/progress_count.py``: this module
-    stays Beam-free for the chunk supervisor (pipeline/supervisor.py)."""
-    if name in ("Count", "_CountFn"):
-        from pipeline import progress_count
-        return getattr(progress_count, name)
-    raise AttributeError(name)
-
-
 def feed_entry_weights(entry) -> Iterable[tuple]:
     yield ("entries", 1, None)
     if getattr(entry, "feed_url", None):
