@@ -13,7 +13,10 @@ long series (20,000 pages takes ~25 min a run) keeps what finished. A chunked ru
 peak is also kept per chunk (``chunk_peaks``), and each chunk's peak is appended to
 ``WORKDIR/chunks-SIZE-WORKERS-CHUNKS.jsonl`` as the chunk ends, so a run stopped
 early still tells its chunks. ``--keep-output`` keeps the outputs for
-``python -m benchmarks.same_rows``.
+``python -m benchmarks.same_rows``. ``--html-dir DIR`` measures a given folder instead
+(e.g. one site's pages; its size is named ``dir``); ``--code CHECKOUT`` runs the
+pipeline from another checkout (e.g. a ``git worktree`` of main), for a before/after
+under the same load (``--label`` keeps their outputs apart).
 """
 from __future__ import annotations
 
@@ -87,21 +90,24 @@ class ChunkPeaks:
             handle.write(json.dumps(peak, sort_keys=True) + "\n")
 
 
-def measure(pages: pathlib.Path, workdir: pathlib.Path, size: int, workers: int, chunk_pages: str,
-            keep: bool = False) -> Dict[str, object]:
-    output = workdir / f"out-{size}-{workers}-{chunk_pages}"
+def measure(pages: pathlib.Path, workdir: pathlib.Path, size, workers: int, chunk_pages: str,
+            keep: bool = False, code: Optional[pathlib.Path] = None, label: str = "") -> Dict[str, object]:
+    name = f"{label}{size}-{workers}-{chunk_pages}"
+    output = workdir / f"out-{name}"
     shutil.rmtree(output, ignore_errors=True)
-    log = workdir / f"log-{size}-{workers}-{chunk_pages}.txt"
+    log = workdir / f"log-{name}.txt"
     env = dict(os.environ, PYTHONHASHSEED="0")
+    if code is not None:  # that checkout's packages first, also in the run's child processes
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
     load_before = loadavg()
-    live = workdir / f"chunks-{size}-{workers}-{chunk_pages}.jsonl"
+    live = workdir / f"chunks-{name}.jsonl"
     live.unlink(missing_ok=True)
     chunk_peaks = ChunkPeaks(output, live)
     measured = run_measured(command(pages, output, workers, chunk_pages), env, log,
-                            on_sample=chunk_peaks.sample)
+                            on_sample=chunk_peaks.sample, **({"cwd": code} if code else {}))
     if chunk_peaks.peaks:
         chunk_peaks._write_live(chunk_peaks.peaks[-1])
-    run = {"size": size, "workers": workers, "chunk_pages": chunk_pages, **measured,
+    run = {"size": size, "code": str(code or ""), "workers": workers, "chunk_pages": chunk_pages, **measured,
            "chunk_peaks_mib": [p["peak_rss_mib"] for p in chunk_peaks.peaks],
            "chunk_peaks": chunk_peaks.peaks,
            "rows": count_rows(str(output)), **report_of(output), "load_before": load_before,
@@ -122,18 +128,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--json", type=pathlib.Path, default=None, help="append each run's result here")
     parser.add_argument("--keep-output", action="store_true",
                         help="keep each run's output (WORKDIR/out-SIZE-WORKERS-CHUNKS) for benchmarks.same_rows")
+    parser.add_argument("--html-dir", type=pathlib.Path, default=None,
+                        help="measure this folder of pages instead of generated corpora (--sizes ignored)")
+    parser.add_argument("--code", type=pathlib.Path, default=None,
+                        help="run the pipeline from this checkout (default: this one)")
+    parser.add_argument("--label", default="", help="prefix of the outputs' and logs' names in WORKDIR")
     args = parser.parse_args(argv)
     workdir = args.workdir or pathlib.Path(tempfile.mkdtemp(prefix="newsbeam-memory-"))
     workdir.mkdir(parents=True, exist_ok=True)
     results: Dict[str, object] = {"machine": machine(), "runs": []}
-    for size in [int(s) for s in args.sizes.split(",") if s]:
-        pages = corpus_pages(workdir, size, args.seed)
+    sizes = ["dir"] if args.html_dir else [int(s) for s in args.sizes.split(",") if s]
+    for size in sizes:
+        pages = args.html_dir.resolve() if args.html_dir else corpus_pages(workdir, size, args.seed)
         for workers in [int(w) for w in args.workers.split(",") if w]:
             for chunk_pages in [c for c in args.chunk_pages.split(",") if c]:
                 started = time.perf_counter()
-                run = measure(pages, workdir, size, workers, chunk_pages, args.keep_output)
+                run = measure(pages, workdir, size, workers, chunk_pages, args.keep_output,
+                              args.code.resolve() if args.code else None, args.label)
                 results["runs"].append(run)
-                print(f"{size:>6} pages, --workers {workers}, --chunk-pages {chunk_pages:>7}: "
+                print(f"{args.label}{size:>6} pages, --workers {workers}, --chunk-pages {chunk_pages:>7}: "
                       f"peak {run['peak_rss_mib']:.0f} MiB {run['peak_rss_by_process_mib']}, "
                       f"{run['wall_s']:.0f} s wall, {run['cpu_s']:.0f} s CPU, chunks {run['chunks']}, "
                       f"rows {run['rows']}, chunk peaks {run['chunk_peaks_mib']}, load {run['load_before']}->{run['load_after']} "

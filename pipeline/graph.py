@@ -99,6 +99,30 @@ def _extract(page_sets: Dict[str, beam.PCollection], job: JobConfig) -> Extracte
 
 # --------------------------------------------------------------------------- batch
 
+# Beam's SDK harness keeps each fused stage's BundleProcessor (its operations and DoFns) for
+# 60 s after its last bundle (sdk_worker.DEFAULT_BUNDLE_PROCESSOR_CACHE_SHUTDOWN_THRESHOLD_S).
+# A batch job in-process runs each stage once, one after another in a few minutes, so that
+# cache only holds finished stages: native memory in proportion to the pages they processed,
+# ~0.1 MiB a page, all of it still held when the NER stage peaks (docs/performance.md, "What
+# a chunk holds per page"). One second lets a stage go once it is done.
+IDLE_STAGE_SECONDS = 1.0
+_CACHE_SECONDS = "DEFAULT_BUNDLE_PROCESSOR_CACHE_SHUTDOWN_THRESHOLD_S"
+_beam_idle_seconds: Optional[float] = None  # Beam's own value, for streaming jobs
+
+
+def keep_idle_stages(seconds: Optional[float]) -> None:
+    """How long this process's SDK harness keeps a stage's processor after its last bundle
+    (None: Beam's default). Read when the runner starts its in-process worker."""
+    global _beam_idle_seconds
+    from apache_beam.runners.worker import sdk_worker
+    current = getattr(sdk_worker, _CACHE_SECONDS, None)
+    if current is None:  # another Beam version: leave it alone
+        return
+    if _beam_idle_seconds is None:
+        _beam_idle_seconds = current
+    setattr(sdk_worker, _CACHE_SECONDS, _beam_idle_seconds if seconds is None else seconds)
+
+
 class Batch:
     """One run over a fixed set of inputs; dedup joins what earlier runs wrote."""
 
@@ -112,6 +136,7 @@ class Batch:
         self.feed_entries = self.fetched = None
         self.copy_signatures = None  # set by dedup(): near copies' state rows, for _state/signatures
         self.page_sets: Dict[str, beam.PCollection] = {}  # "" (fetched), "Saved", "Archived"
+        keep_idle_stages(IDLE_STAGE_SECONDS)  # every stage runs once: none is needed again
 
     site_learning = staticmethod(site_learning.LearnSiteTemplates)
 
@@ -285,6 +310,7 @@ class Streaming:
         return site_learning.LearnSiteTemplatesStreaming(min_articles)
 
     def __init__(self, duration: float, in_process: bool = True):
+        keep_idle_stages(None)  # stages run again every polling round: keep them (and their models)
         self.duration = duration
         self.in_process = in_process
         self.ticks = None  # set by source(): the sink's windows are flushed by the ticks

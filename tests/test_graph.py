@@ -167,3 +167,51 @@ def test_pages_are_extracted_before_any_flatten(tmp_path):
     assert not [(name, tag) for name, tag in flattened if name.startswith(page_steps) and tag != "dead_letter"]
     extracts = {t.unique_name.split("/")[0] for t in leaves if t.unique_name.startswith("ExtractArticles")}
     assert extracts == {"ExtractArticles", "ExtractArticlesSaved", "ExtractArticlesArchived"}
+
+
+_TORN_DOWN: list = []  # labels of DoFns torn down in this process (the in-process runner)
+
+
+class _MarksTeardown(beam.DoFn):
+    def __init__(self, label: str):
+        self._label = label
+
+    def process(self, element):
+        yield element
+
+    def teardown(self):
+        _TORN_DOWN.append(self._label)
+
+
+def _saw_first_stage_released(element, wait: float = 20.0) -> bool:
+    import time
+    deadline = time.monotonic() + wait
+    while "first" not in _TORN_DOWN and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return "first" in _TORN_DOWN
+
+
+def test_a_batch_run_releases_finished_stages_while_later_ones_run():
+    """A finished stage's processor (and what its operations hold) goes while the job runs on,
+    not 60 s later: the in-process peak (NER, late in the job) no longer carries every earlier
+    stage (docs/performance.md, "What a chunk holds per page")."""
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+    from apache_beam.testing.util import assert_that, equal_to
+    graph.Batch("run")  # the batch mode: this process keeps no finished stage
+    _TORN_DOWN.clear()
+    try:
+        with beam.Pipeline(runner=FnApiRunner()) as p:
+            seen = (p | beam.Create([1, 2, 3])
+                    | "First" >> beam.ParDo(_MarksTeardown("first"))
+                    | beam.GroupBy(lambda n: n % 2)  # a stage boundary
+                    | "Later" >> beam.Map(lambda _group: _saw_first_stage_released(_group)))
+            assert_that(seen, equal_to([True, True]))
+    finally:
+        graph.keep_idle_stages(None)
+
+
+def test_streaming_keeps_its_stages_between_polling_rounds():
+    graph.Batch("run")
+    graph.Streaming(duration=1.0)
+    from apache_beam.runners.worker import sdk_worker
+    assert sdk_worker.DEFAULT_BUNDLE_PROCESSOR_CACHE_SHUTDOWN_THRESHOLD_S == 60
