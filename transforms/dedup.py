@@ -468,19 +468,18 @@ def components(links: Iterable[Tuple[str, str]]) -> Dict[str, str]:
     return {x: find(x) for x in list(parent)}
 
 
-def previous_doc(entry: SignatureEntry, config: NearDupConfig) -> minhash.Doc:
-    """An earlier run's story for clustering: with its kept body, verified exactly and
-    found by its anchors like one job's own articles; without (a signature written
-    before bodies were kept), by bands and estimates from its signature."""
-    body = minhash.unpack_evidence(entry.evidence)
-    if body is None:
-        return minhash.Doc(entry.article_id, (), _sig(entry.signature), entry.shingles, None,
-                           previous=True, anchors=tuple(minhash.unpack_anchors(entry.anchors)),
-                           copy_of=entry.copy_of)
-    return minhash.Doc(entry.article_id, (), _sig(entry.signature), entry.shingles,
-                       minhash.shingles(body, config.shingle), previous=True,
-                       spans=minhash.shingles(body, config.containment_shingle),
-                       anchors=tuple(minhash.anchors(body, config)), copy_of=entry.copy_of)
+def previous_doc(entry: SignatureEntry, config: NearDupConfig, anchors_of_new: AbstractSet[str]
+                 ) -> minhash.Doc:
+    """An earlier run's story for clustering, by its signature and the anchors it shares
+    with this run's articles (``anchors_of_new``: no other can pair it; stored, or from
+    its body when an older row has none). Its kept body, if any, is compared through
+    ``minhash.PreviousEvidence``; without one (a signature written before bodies were
+    kept) it is verified by estimates from its signature."""
+    stored = minhash.unpack_anchors(entry.anchors)
+    if not stored and entry.evidence:
+        stored = minhash.anchors(minhash.unpack_evidence(entry.evidence), config)
+    return minhash.Doc(entry.article_id, (), _sig(entry.signature), entry.shingles, None, previous=True,
+                       anchors=tuple(a for a in stored if a in anchors_of_new), copy_of=entry.copy_of)
 
 
 def cluster_component(new: Sequence[Sketched], previous: Sequence[SignatureEntry],
@@ -494,9 +493,12 @@ def cluster_component(new: Sequence[Sketched], previous: Sequence[SignatureEntry
                         s.size, minhash.shingles(s.article.body, config.shingle),
                         spans=minhash.shingles(s.article.body, config.containment_shingle),
                         anchors=tuple(minhash.anchors(s.article.body, config))) for s in new]
-    docs += [previous_doc(p, config) for p in previous]
+    anchors_of_new = {a for doc in docs for a in doc.anchors}
+    docs += [previous_doc(p, config, anchors_of_new) for p in previous]
+    evidence = {len(new) + k: p.evidence for k, p in enumerate(previous) if p.evidence}
     story_of = {p.article_id: p.story for p in previous}
-    result = minhash.cluster(docs, minhash.candidate_pairs(docs, config), config)
+    pairs = minhash.candidate_pairs(docs, config, limit_previous=True)
+    result = minhash.cluster(docs, pairs, config, minhash.PreviousEvidence(docs, evidence, pairs, config))
     members: Dict[int, List[Tuple[int, float]]] = {}
     to_previous = []
     for i, rep, similarity in result:
