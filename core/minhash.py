@@ -522,29 +522,35 @@ def _merge_stars(docs: Sequence[Doc], neighbours: Dict[int, set], rep_of: Dict[i
 
 
 class PreviousEvidence:
-    """``cluster``'s ``compare`` for earlier runs' stories whose bodies were kept
-    (``evidence``: document index -> packed body), verified exactly as one job
-    verifies its own articles, but story by story: a story's shingle sets are built
-    once, compared with every new document paired with it, and kept only when one of
-    them verifies (the story may then become a new document's representative). A run
-    that links many earlier stories holds their comparisons, not all their shingles.
-    Other pairs are compared as ``cluster`` would."""
+    """``cluster``'s ``compare`` for earlier runs' stories whose bodies were kept, verified
+    exactly as one job verifies its own articles, but story by story: ``evidence(ids)``
+    yields ``(doc_id, packed body)`` for those that have one (read from the output as it
+    streams, or carried by the entries); each body's shingle sets are built once,
+    compared with every new document paired with it, and kept only when one of them
+    verifies (the story may then become a new document's representative). A run that
+    links many earlier stories holds their comparisons, neither their bodies nor their
+    shingles. A story without a body is verified by estimates, as ``cluster`` would."""
 
-    def __init__(self, docs: Sequence[Doc], evidence: Dict[int, bytes], pairs: Iterable[Tuple[int, int]],
-                 config: NearDupConfig):
-        self._docs, self._evidence, self._config = docs, evidence, config
+    def __init__(self, docs: Sequence[Doc], evidence: Callable[[List[str]], Iterable[Tuple[str, bytes]]],
+                 pairs: Iterable[Tuple[int, int]], config: NearDupConfig):
+        self._docs, self._config = docs, config
         self._sets: Dict[int, Tuple[np.ndarray, np.ndarray]] = {}
         self._known: Dict[Tuple[int, int], Tuple[bool, float]] = {}
         partners: Dict[int, List[int]] = {}
         for a, b in pairs:
             for old, new in ((a, b), (b, a)):
-                if old in evidence and not docs[new].previous:
+                if docs[old].previous and not docs[new].previous:
                     partners.setdefault(old, []).append(new)
-        for old in sorted(partners):
-            sets = self._shingle_sets(old)
+        index = {docs[old].doc_id: old for old in partners}
+        for doc_id, packed in evidence(sorted(index)):
+            old = index.pop(doc_id, None)  # a row repeated in another file: once
+            body = unpack_evidence(packed)
+            if old is None or body is None:
+                continue
+            sets = shingles(body, config.shingle), shingles(body, config.containment_shingle)
             verified = False
             for new in partners[old]:
-                result = self._verify(self._shingle_sets(new), sets)
+                result = verify(docs[new].shingles, sets[0], config, docs[new].spans, sets[1])
                 self._known[(min(old, new), max(old, new))] = result
                 verified = verified or result[0]
             if verified:
@@ -555,22 +561,16 @@ class PreviousEvidence:
         """Earlier stories whose shingle sets are held (those a new document verified against)."""
         return sorted(self._sets)
 
-    def _shingle_sets(self, i: int) -> Tuple[np.ndarray, np.ndarray]:
-        if i in self._sets:
-            return self._sets[i]
-        doc = self._docs[i]
-        if i not in self._evidence:
-            return doc.shingles, doc.spans
-        body = unpack_evidence(self._evidence[i])
-        return shingles(body, self._config.shingle), shingles(body, self._config.containment_shingle)
-
-    def _verify(self, a: Tuple[np.ndarray, np.ndarray], b: Tuple[np.ndarray, np.ndarray]) -> Tuple[bool, float]:
-        return verify(a[0], b[0], self._config, a[1], b[1])
+    def _doc(self, i: int) -> Doc:
+        if i not in self._sets:
+            return self._docs[i]
+        return dataclasses.replace(self._docs[i], shingles=self._sets[i][0], spans=self._sets[i][1])
 
     def __call__(self, x: int, y: int) -> Tuple[bool, float]:
         known = self._known.pop((x, y), None)  # ``cluster`` keeps what it asked
         if known is not None:
             return known
-        if x not in self._evidence and y not in self._evidence:
-            return _similar(self._docs[x], self._docs[y], self._config)
-        return self._verify(self._shingle_sets(x), self._shingle_sets(y))
+        # A held story, or one without a body (estimates). ``cluster`` asks for no other
+        # earlier story than those paired with a new document (answered above) and the
+        # representatives of new documents (held).
+        return _similar(self._doc(x), self._doc(y), self._config)

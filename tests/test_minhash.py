@@ -256,14 +256,21 @@ def test_a_new_document_is_compared_with_its_closest_earlier_stories_only():
 
 def test_earlier_stories_bodies_are_verified_exactly_and_only_matches_are_kept():
     """``PreviousEvidence``: the same clustering as with every earlier story's shingle sets
-    in memory, holding only those of the stories a new document verifies against."""
+    in memory, with the bodies streamed in and only the shingle sets of the stories a new
+    document verifies against held."""
     texts = _earlier_run(random.Random(19))
     full = [_doc(k, (i,), t) for i, (k, t) in enumerate(sorted(texts.items()))]
     docs = [d if d.doc_id == "new" else _previous(d) for d in full]
     with_sets = [d if d.doc_id == "new" else Doc(d.doc_id, (), d.signature, d.size, d.shingles, previous=True,
                                                  spans=d.spans, anchors=d.anchors) for d in full]
-    evidence = {i: minhash.pack_evidence(texts[d.doc_id]) for i, d in enumerate(docs) if d.previous}
+    asked = []
+
+    def evidence(ids):  # as read from the output: only the stories paired with a new document
+        asked.extend(ids)
+        return [(i, minhash.pack_evidence(texts[i])) for i in ids]
+
     pairs = minhash.candidate_pairs(docs, CONFIG)
     compare = minhash.PreviousEvidence(docs, evidence, pairs, CONFIG)
+    assert sorted(asked) == sorted(d.doc_id for d in docs if d.previous)
     assert minhash.cluster(docs, pairs, CONFIG, compare) == minhash.cluster(with_sets, pairs, CONFIG)
     assert sorted(docs[i].doc_id for i in compare.held) == ["old-copy", "old-loose"]
