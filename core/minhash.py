@@ -35,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import zlib
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -83,6 +83,11 @@ class NearDupConfig:
     # ("All rights reserved ..."), not a story: it links nothing.
     max_anchor_bucket: int = 100
     merge_share: float = 0.3  # 0: no cluster merging (star clusters only)
+    # A new document is compared with at most this many earlier runs' stories: those
+    # its signature estimates closest. Real copies have a few; text that shares
+    # buckets with much of an output's history would otherwise cost memory and time
+    # in proportion to that history. 0: no limit.
+    max_previous_candidates: int = 32
 
     @property
     def num_perm(self) -> int:
@@ -339,33 +344,72 @@ def _similar(a: Doc, b: Doc, config: NearDupConfig) -> Tuple[bool, float]:
     return verify_estimated(a.signature, a.size, b.signature, b.size, config)
 
 
-def candidate_pairs(docs: Sequence[Doc], config: NearDupConfig) -> List[Tuple[int, int]]:
+def candidate_pairs(docs: Sequence[Doc], config: NearDupConfig, limit_previous: bool = False
+                    ) -> List[Tuple[int, int]]:
     """Index pairs sharing at least one band (at most ``max_bucket`` x bucket per
     key) or one anchor (anchors shared by more than ``max_anchor_bucket``
-    documents are ignored)."""
-    buckets = {}
-    anchor_buckets = {}
-    for i, doc in enumerate(docs):
-        for key in band_keys(doc.signature, config.bands, config.rows):
-            buckets.setdefault(key, []).append(i)
-        for key in doc.anchors:
-            anchor_buckets.setdefault(key, []).append(i)
+    documents are ignored). No pair of two earlier runs' documents: ``cluster``
+    never compares them, and in a run that links many earlier stories they would
+    be most of the pairs (quadratic in the stories linked). ``limit_previous``: each
+    new document keeps its ``max_previous_candidates`` closest earlier stories
+    (``closest_previous``)."""
+    buckets: Dict[str, List[int]] = {}
+    anchor_buckets: Dict[str, List[int]] = {}
+    # new documents first: an earlier story only joins the buckets a new document opened
+    for i in sorted(range(len(docs)), key=lambda i: docs[i].previous):
+        doc = docs[i]
+        for index, keys in ((buckets, band_keys(doc.signature, config.bands, config.rows)),
+                            (anchor_buckets, doc.anchors)):
+            for key in keys:
+                if not doc.previous:
+                    index.setdefault(key, []).append(i)
+                elif key in index:
+                    index[key].append(i)
     buckets.update((k, v) for k, v in anchor_buckets.items() if len(set(v)) <= config.max_anchor_bucket)
     pairs = set()
+    previous_of: Dict[int, set] = {}  # new document -> earlier stories sharing a bucket with it
+
+    def pair(a: int, b: int) -> None:
+        if not docs[a].previous and not docs[b].previous:
+            pairs.add((a, b))
+        elif docs[a].previous != docs[b].previous:  # two earlier stories are never compared (``cluster``)
+            new, old = (b, a) if docs[a].previous else (a, b)
+            previous_of.setdefault(new, set()).add(old)
+
     for members in buckets.values():
         if len(members) < 2:
             continue
         members = sorted(set(members))
         if len(members) > config.max_bucket:
-            pairs.update((members[0], m) for m in members[1:])
+            for m in members[1:]:
+                pair(members[0], m)
             continue
         for x in range(len(members)):
             for y in range(x + 1, len(members)):
-                pairs.add((members[x], members[y]))
+                pair(members[x], members[y])
+    limit = config.max_previous_candidates if limit_previous else 0
+    for new, olds in previous_of.items():
+        pairs.update((min(new, old), max(new, old)) for old in closest_previous(docs, new, olds, limit))
     return sorted(pairs)
 
 
-def cluster(docs: Sequence[Doc], pairs: Iterable[Tuple[int, int]], config: NearDupConfig
+def closest_previous(docs: Sequence[Doc], new: int, olds: Iterable[int], limit: int) -> List[int]:
+    """The ``limit`` (0: all) earlier stories of ``olds`` whose signatures estimate them
+    closest to new document ``new``: estimated containment, then Jaccard, then id (a
+    total order, so the cut does not depend on input order)."""
+    olds = sorted(olds)
+    if limit <= 0 or len(olds) <= limit:
+        return olds
+
+    def closeness(old: int) -> Tuple[float, float, str]:
+        j = estimate_jaccard(docs[new].signature, docs[old].signature)
+        return -containment_from_jaccard(j, docs[new].size, docs[old].size), -j, docs[old].doc_id
+
+    return sorted(sorted(olds, key=closeness)[:limit])
+
+
+def cluster(docs: Sequence[Doc], pairs: Iterable[Tuple[int, int]], config: NearDupConfig,
+            compare: Optional[Callable[[int, int], Tuple[bool, float]]] = None
             ) -> List[Tuple[int, Optional[int], float]]:
     """Greedy star clustering in representative order, then merging of stars.
 
@@ -383,6 +427,9 @@ def cluster(docs: Sequence[Doc], pairs: Iterable[Tuple[int, int]], config: NearD
     agreement that one chain of pairwise matches (two write-ups sharing a few
     quotes) does not give. Stars of earlier runs' stories never merge.
 
+    ``compare(x, y)`` (x < y): the verification of a pair, when the documents do not
+    carry their shingle sets themselves (``PreviousEvidence``).
+
     Returns ``(index, representative index or None, similarity)`` per document,
     independent of the input order."""
     neighbours = {i: set() for i in range(len(docs))}
@@ -395,7 +442,7 @@ def cluster(docs: Sequence[Doc], pairs: Iterable[Tuple[int, int]], config: NearD
     def similar(x: int, y: int) -> Tuple[bool, float]:
         key = (min(x, y), max(x, y))
         if key not in cache:
-            cache[key] = _similar(docs[key[0]], docs[key[1]], config)
+            cache[key] = compare(*key) if compare is not None else _similar(docs[key[0]], docs[key[1]], config)
         return cache[key]
 
     rep_of: Dict[int, int] = {}
@@ -472,3 +519,58 @@ def _merge_stars(docs: Sequence[Doc], neighbours: Dict[int, set], rep_of: Dict[i
             sims = [similar(i, j)[1] for j in group if j != i and j in neighbours[i] | {root}
                     and similar(i, j)[0]]
             result[i] = (i, root, max(sims) if sims else result[i][2])
+
+
+class PreviousEvidence:
+    """``cluster``'s ``compare`` for earlier runs' stories whose bodies were kept, verified
+    exactly as one job verifies its own articles, but story by story: ``evidence(ids)``
+    yields ``(doc_id, packed body)`` for those that have one (read from the output as it
+    streams, or carried by the entries); each body's shingle sets are built once,
+    compared with every new document paired with it, and kept only when one of them
+    verifies (the story may then become a new document's representative). A run that
+    links many earlier stories holds their comparisons, neither their bodies nor their
+    shingles. A story without a body is verified by estimates, as ``cluster`` would."""
+
+    def __init__(self, docs: Sequence[Doc], evidence: Callable[[List[str]], Iterable[Tuple[str, bytes]]],
+                 pairs: Iterable[Tuple[int, int]], config: NearDupConfig):
+        self._docs, self._config = docs, config
+        self._sets: Dict[int, Tuple[np.ndarray, np.ndarray]] = {}
+        self._known: Dict[Tuple[int, int], Tuple[bool, float]] = {}
+        partners: Dict[int, List[int]] = {}
+        for a, b in pairs:
+            for old, new in ((a, b), (b, a)):
+                if docs[old].previous and not docs[new].previous:
+                    partners.setdefault(old, []).append(new)
+        index = {docs[old].doc_id: old for old in partners}
+        for doc_id, packed in evidence(sorted(index)):
+            old = index.pop(doc_id, None)  # a row repeated in another file: once
+            body = unpack_evidence(packed)
+            if old is None or body is None:
+                continue
+            sets = shingles(body, config.shingle), shingles(body, config.containment_shingle)
+            verified = False
+            for new in partners[old]:
+                result = verify(docs[new].shingles, sets[0], config, docs[new].spans, sets[1])
+                self._known[(min(old, new), max(old, new))] = result
+                verified = verified or result[0]
+            if verified:
+                self._sets[old] = sets
+
+    @property
+    def held(self) -> List[int]:
+        """Earlier stories whose shingle sets are held (those a new document verified against)."""
+        return sorted(self._sets)
+
+    def _doc(self, i: int) -> Doc:
+        if i not in self._sets:
+            return self._docs[i]
+        return dataclasses.replace(self._docs[i], shingles=self._sets[i][0], spans=self._sets[i][1])
+
+    def __call__(self, x: int, y: int) -> Tuple[bool, float]:
+        known = self._known.pop((x, y), None)  # ``cluster`` keeps what it asked
+        if known is not None:
+            return known
+        # A held story, or one without a body (estimates). ``cluster`` asks for no other
+        # earlier story than those paired with a new document (answered above) and the
+        # representatives of new documents (held).
+        return _similar(self._doc(x), self._doc(y), self._config)

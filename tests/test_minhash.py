@@ -193,3 +193,84 @@ def test_a_copy_that_verifies_against_members_but_not_the_representative_joins_b
         out = minhash.cluster(shuffled, [(index[x], index[y]) for x, y in pairs], CONFIG)
         assert {shuffled[i].doc_id: (shuffled[p].doc_id if p is not None else None) for i, p, _ in out} == \
             {"r": None, "m1": "r", "m2": "r", "d": "r"}
+
+
+def test_earlier_stories_are_never_paired_with_each_other():
+    """A run that links many earlier stories (one bucket full of them) pairs each with this
+    run's articles only: pairs of two earlier stories would be quadratic in the stories
+    linked, and clustering never compares them, so the result is the same without them."""
+    rng = random.Random(13)
+    vocab = [f"w{i}" for i in range(3000)]
+    stories = [[rng.choice(vocab) for _ in range(300)] for _ in range(4)]
+    shared = [rng.choice(vocab) for _ in range(60)]  # one passage in every text: one anchor bucket
+    texts = {f"old{i}": stories[i % 4][: 250 + i] + shared for i in range(12)}
+    texts.update({f"new{i}": stories[i][20:] + shared + [rng.choice(vocab) for _ in range(30)] for i in range(3)})
+    docs = []
+    for i, (doc_id, words) in enumerate(sorted(texts.items())):
+        doc = _doc(doc_id, (i,), " ".join(words))
+        if doc_id.startswith("old"):
+            doc = Doc(doc.doc_id, doc.order, doc.signature, doc.size, doc.shingles, previous=True,
+                      spans=doc.spans, anchors=doc.anchors, copy_of=None if doc_id < "old4" else
+                      f"old{int(doc_id[3:]) % 4}")
+        docs.append(doc)
+    pairs = minhash.candidate_pairs(docs, CONFIG)
+    assert pairs and not [(a, b) for a, b in pairs if docs[a].previous and docs[b].previous]
+    everything = [(a, b) for a in range(len(docs)) for b in range(a + 1, len(docs))]
+    assert minhash.cluster(docs, pairs, CONFIG) == minhash.cluster(docs, everything, CONFIG)
+    assert any(rep is not None and docs[rep].previous for _, rep, _ in minhash.cluster(docs, pairs, CONFIG))
+
+
+def _previous(doc, copy_of=None):
+    return Doc(doc.doc_id, (), doc.signature, doc.size, None, previous=True, anchors=doc.anchors, copy_of=copy_of)
+
+
+def _earlier_run(rng):
+    """A new story, its close copy and a looser version written earlier, and eight earlier
+    stories sharing only a long passage (an anchor) with it."""
+    vocab = [f"v{i}" for i in range(4000)]
+    story = [rng.choice(vocab) for _ in range(400)]
+    passage = story[100:160]
+    texts = {"new": story, "old-copy": story[:380] + [rng.choice(vocab) for _ in range(20)],
+             "old-loose": story[:220] + [rng.choice(vocab) for _ in range(200)]}
+    texts.update({f"old-other{i}": [rng.choice(vocab) for _ in range(300)] + passage for i in range(8)})
+    return {k: " ".join(v) for k, v in texts.items()}
+
+
+def test_a_new_document_is_compared_with_its_closest_earlier_stories_only():
+    """With many earlier stories in its buckets (here: sharing one passage), a new document
+    keeps the ``max_previous_candidates`` its signature estimates closest, in a total
+    order: the copies, not the stories that only quote it."""
+    texts = _earlier_run(random.Random(17))
+    capped = NearDupConfig(max_previous_candidates=2)
+    full = {k: _doc(k, (i,), t) for i, (k, t) in enumerate(sorted(texts.items()))}
+    for order in (sorted(full), sorted(full, reverse=True)):
+        docs = [full[k] if k == "new" else _previous(full[k]) for k in order]
+        index = {d.doc_id: i for i, d in enumerate(docs)}
+        named = lambda ps: {tuple(sorted((docs[a].doc_id, docs[b].doc_id))) for a, b in ps}  # noqa: E731
+        assert named(minhash.candidate_pairs(docs, capped, limit_previous=True)) == \
+            {("new", "old-copy"), ("new", "old-loose")}
+        assert len(minhash.candidate_pairs(docs, capped)) == 10  # without the limit: every earlier story
+        result = minhash.cluster(docs, minhash.candidate_pairs(docs, capped, limit_previous=True), capped)
+        assert docs[result[index["new"]][1]].doc_id == "old-copy"
+
+
+def test_earlier_stories_bodies_are_verified_exactly_and_only_matches_are_kept():
+    """``PreviousEvidence``: the same clustering as with every earlier story's shingle sets
+    in memory, with the bodies streamed in and only the shingle sets of the stories a new
+    document verifies against held."""
+    texts = _earlier_run(random.Random(19))
+    full = [_doc(k, (i,), t) for i, (k, t) in enumerate(sorted(texts.items()))]
+    docs = [d if d.doc_id == "new" else _previous(d) for d in full]
+    with_sets = [d if d.doc_id == "new" else Doc(d.doc_id, (), d.signature, d.size, d.shingles, previous=True,
+                                                 spans=d.spans, anchors=d.anchors) for d in full]
+    asked = []
+
+    def evidence(ids):  # as read from the output: only the stories paired with a new document
+        asked.extend(ids)
+        return [(i, minhash.pack_evidence(texts[i])) for i in ids]
+
+    pairs = minhash.candidate_pairs(docs, CONFIG)
+    compare = minhash.PreviousEvidence(docs, evidence, pairs, CONFIG)
+    assert sorted(asked) == sorted(d.doc_id for d in docs if d.previous)
+    assert minhash.cluster(docs, pairs, CONFIG, compare) == minhash.cluster(with_sets, pairs, CONFIG)
+    assert sorted(docs[i].doc_id for i in compare.held) == ["old-copy", "old-loose"]

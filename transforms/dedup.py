@@ -31,6 +31,7 @@ representatives, and a new copy of one is only recorded in ``_duplicates``. The 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import datetime as dt
 import hashlib
 import zlib
@@ -328,7 +329,7 @@ class DedupArticles(beam.PTransform):
     ``near``: near-duplicate settings (None disables that stage);
     ``signatures_from``: the output whose earlier runs' signatures are read inside the
     near-duplicate stage, only those in this run's buckets (``read_band_keys``), and
-    their kept bodies only for the stories a new article links to (``read_evidence``);
+    their kept bodies only for the stories a new article is compared with (``read_bodies``);
     ``previous_signatures``: instead, SignatureEntry of earlier runs as a PCollection
     (signatures held elsewhere; estimated verification unless they carry bodies)."""
 
@@ -468,35 +469,44 @@ def components(links: Iterable[Tuple[str, str]]) -> Dict[str, str]:
     return {x: find(x) for x in list(parent)}
 
 
-def previous_doc(entry: SignatureEntry, config: NearDupConfig) -> minhash.Doc:
-    """An earlier run's story for clustering: with its kept body, verified exactly and
-    found by its anchors like one job's own articles; without (a signature written
-    before bodies were kept), by bands and estimates from its signature."""
-    body = minhash.unpack_evidence(entry.evidence)
-    if body is None:
-        return minhash.Doc(entry.article_id, (), _sig(entry.signature), entry.shingles, None,
-                           previous=True, anchors=tuple(minhash.unpack_anchors(entry.anchors)),
-                           copy_of=entry.copy_of)
-    return minhash.Doc(entry.article_id, (), _sig(entry.signature), entry.shingles,
-                       minhash.shingles(body, config.shingle), previous=True,
-                       spans=minhash.shingles(body, config.containment_shingle),
-                       anchors=tuple(minhash.anchors(body, config)), copy_of=entry.copy_of)
+def previous_doc(entry: SignatureEntry, config: NearDupConfig, anchors_of_new: AbstractSet[str]
+                 ) -> minhash.Doc:
+    """An earlier run's story for clustering, by its signature and the anchors it shares
+    with this run's articles (``anchors_of_new``: no other can pair it; stored, or from
+    its body when an older row has none). Its kept body, if any, is compared through
+    ``minhash.PreviousEvidence``; without one (a signature written before bodies were
+    kept) it is verified by estimates from its signature."""
+    stored = minhash.unpack_anchors(entry.anchors)
+    if not stored and entry.evidence:
+        stored = minhash.anchors(minhash.unpack_evidence(entry.evidence), config)
+    return minhash.Doc(entry.article_id, (), _sig(entry.signature), entry.shingles, None, previous=True,
+                       anchors=tuple(a for a in stored if a in anchors_of_new), copy_of=entry.copy_of)
 
 
 def cluster_component(new: Sequence[Sketched], previous: Sequence[SignatureEntry],
-                      config: NearDupConfig) -> Tuple[List[Article], List[Tuple[Article, str, float]]]:
+                      config: NearDupConfig, evidence_from: Optional[str] = None
+                      ) -> Tuple[List[Article], List[Tuple[Article, str, float]]]:
     """Cluster one component. Returns (representatives with their near copies
     folded in, [(article, earlier run's article_id, similarity)] for copies of
-    stories written before). Independent of input order."""
+    stories written before). Independent of input order. The earlier stories' bodies
+    are those the entries carry, or read from ``evidence_from`` (an output) for the
+    stories compared, as they are needed."""
     new = sorted(new, key=lambda s: s.article.article_id)
     previous = sorted({p.article_id: p for p in previous}.values(), key=lambda p: p.article_id)
     docs = [minhash.Doc(s.article.article_id, representative_order(s.article), _sig(s.signature),
                         s.size, minhash.shingles(s.article.body, config.shingle),
                         spans=minhash.shingles(s.article.body, config.containment_shingle),
                         anchors=tuple(minhash.anchors(s.article.body, config))) for s in new]
-    docs += [previous_doc(p, config) for p in previous]
+    anchors_of_new = {a for doc in docs for a in doc.anchors}
+    docs += [previous_doc(p, config, anchors_of_new) for p in previous]
     story_of = {p.article_id: p.story for p in previous}
-    result = minhash.cluster(docs, minhash.candidate_pairs(docs, config), config)
+    carried = {p.article_id: p.evidence for p in previous if p.evidence}
+    if evidence_from is not None and not carried:
+        evidence = functools.partial(read_bodies, evidence_from)
+    else:
+        evidence = lambda ids: ((i, carried[i]) for i in ids if i in carried)  # noqa: E731
+    pairs = minhash.candidate_pairs(docs, config, limit_previous=True)
+    result = minhash.cluster(docs, pairs, config, minhash.PreviousEvidence(docs, evidence, pairs, config))
     members: Dict[int, List[Tuple[int, float]]] = {}
     to_previous = []
     for i, rep, similarity in result:
@@ -578,12 +588,12 @@ def _route_previous(p: SignatureEntry, component_of: Dict[str, str]):
         yield component, p
 
 
-def _cluster(element, config: NearDupConfig):
+def _cluster(element, config: NearDupConfig, evidence_from: Optional[str]):
     _component, items = element
     items = list(items)
     new = [x for x in items if isinstance(x, Sketched)]
     previous = [x for x in items if isinstance(x, SignatureEntry)]
-    representatives, to_previous = cluster_component(new, previous, config)
+    representatives, to_previous = cluster_component(new, previous, config, evidence_from)
     for article in representatives:
         if len(article.members) > 0:
             Metrics.counter("dedup", "near_clusters").inc()
@@ -649,14 +659,14 @@ class NearDuplicates(beam.PTransform):
         routed = sketched | "Route" >> beam.FlatMap(_route, component_of).with_outputs("member", main="alone")
         if self._signatures_from is None:  # the entries themselves (bodies, if any, included)
             previous_members = previous | "RoutePrevious" >> beam.FlatMap(_route_previous, component_of)
-        else:  # read again, with bodies, only for the linked stories: nothing held between passes
+        else:  # read again for the linked stories, without bodies (read while clustering)
             previous_members = (articles.pipeline
-                                | "EvidenceOutput" >> beam.Create([self._signatures_from])
-                                | "ReadEvidence" >> beam.FlatMap(read_evidence, component_of, config))
+                                | "LinkedOutput" >> beam.Create([self._signatures_from])
+                                | "ReadLinkedStories" >> beam.FlatMap(read_linked, component_of, config))
         clustered = ((routed.member, previous_members)
                      | "AllMembers" >> beam.Flatten()
                      | "GroupByComponent" >> beam.GroupByKey()
-                     | "Cluster" >> beam.FlatMap(_cluster, config).with_outputs(
+                     | "Cluster" >> beam.FlatMap(_cluster, config, self._signatures_from).with_outputs(
                          DUPLICATES, COPY_SIGNATURES, main="articles"))
         merged = (routed.alone, clustered.articles) | "AllStories" >> beam.Flatten()
         return {"articles": merged, DUPLICATES: clustered.duplicates,
@@ -706,6 +716,26 @@ def read_band_keys(output: str, wanted: AbstractSet[str], config: NearDupConfig)
     for entry in read_signatures(output):
         if compatible(entry):
             yield from _band_keys_previous(entry, wanted, config)
+
+
+def read_linked(output: str, component_of: Dict[str, str], config: NearDupConfig
+                ) -> Iterator[Tuple[str, SignatureEntry]]:
+    """(component, entry without its body) for the earlier runs' stories (and kept
+    copies) a new article linked to: only the row groups holding them are read. Their
+    bodies are read while clustering, for the stories compared (``read_bodies``)."""
+    compatible = _compatible(config)
+    for row in sink.iter_state_rows(output, "signatures", _SIGNATURE_COLUMNS, ids=component_of):
+        entry = _signature_entry(row)
+        if compatible(entry):
+            yield component_of[entry.article_id], entry
+
+
+def read_bodies(output: str, ids: Iterable[str]) -> Iterator[Tuple[str, bytes]]:
+    """(article id, packed body) of those of ``ids`` whose signature row kept a body,
+    streamed a batch at a time."""
+    for row in sink.iter_state_rows(output, "signatures", ["article_id", "evidence"], ids=ids):
+        if row.get("evidence"):
+            yield row["article_id"], row["evidence"]
 
 
 def read_evidence(output: str, component_of: Dict[str, str], config: NearDupConfig
