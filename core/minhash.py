@@ -88,6 +88,10 @@ class NearDupConfig:
     # buckets with much of an output's history would otherwise cost memory and time
     # in proportion to that history. 0: no limit.
     max_previous_candidates: int = 32
+    # ... and only with those its signature estimates contain at least this share of
+    # the shorter text's 2-grams (a copy contains ~0.45 or more; unrelated news ~0.02).
+    # A story sharing an anchor or a band by chance is not read, nor compared. 0: all.
+    min_previous_containment: float = 0.15
 
     @property
     def num_perm(self) -> int:
@@ -351,8 +355,7 @@ def candidate_pairs(docs: Sequence[Doc], config: NearDupConfig, limit_previous: 
     documents are ignored). No pair of two earlier runs' documents: ``cluster``
     never compares them, and in a run that links many earlier stories they would
     be most of the pairs (quadratic in the stories linked). ``limit_previous``: each
-    new document keeps its ``max_previous_candidates`` closest earlier stories
-    (``closest_previous``)."""
+    new document keeps only its closest earlier stories (``closest_previous``)."""
     buckets: Dict[str, List[int]] = {}
     anchor_buckets: Dict[str, List[int]] = {}
     # new documents first: an earlier story only joins the buckets a new document opened
@@ -387,25 +390,40 @@ def candidate_pairs(docs: Sequence[Doc], config: NearDupConfig, limit_previous: 
         for x in range(len(members)):
             for y in range(x + 1, len(members)):
                 pair(members[x], members[y])
-    limit = config.max_previous_candidates if limit_previous else 0
     for new, olds in previous_of.items():
-        pairs.update((min(new, old), max(new, old)) for old in closest_previous(docs, new, olds, limit))
+        pairs.update((min(new, old), max(new, old))
+                     for old in closest_previous(docs, new, olds, config if limit_previous else None))
     return sorted(pairs)
 
 
-def closest_previous(docs: Sequence[Doc], new: int, olds: Iterable[int], limit: int) -> List[int]:
-    """The ``limit`` (0: all) earlier stories of ``olds`` whose signatures estimate them
-    closest to new document ``new``: estimated containment, then Jaccard, then id (a
+def closeness(sig_a: np.ndarray, size_a: int, sig_b: np.ndarray, size_b: int) -> Tuple[float, float]:
+    """(estimated containment, estimated Jaccard) of two documents from their signatures."""
+    j = estimate_jaccard(sig_a, sig_b)
+    return containment_from_jaccard(j, size_a, size_b), j
+
+
+def is_previous_candidate(sig_new: np.ndarray, size_new: int, sig_old: np.ndarray, size_old: int,
+                          config: NearDupConfig) -> bool:
+    """Whether an earlier story sharing a bucket with a new document is worth comparing."""
+    return closeness(sig_new, size_new, sig_old, size_old)[0] >= config.min_previous_containment
+
+
+def closest_previous(docs: Sequence[Doc], new: int, olds: Iterable[int], config: Optional[NearDupConfig]
+                     ) -> List[int]:
+    """The earlier stories of ``olds`` new document ``new`` is compared with (``config``
+    None: all): those estimated to contain ``min_previous_containment`` of it, at most the
+    ``max_previous_candidates`` closest (estimated containment, then Jaccard, then id: a
     total order, so the cut does not depend on input order)."""
     olds = sorted(olds)
+    if config is None:
+        return olds
+    a = docs[new]
+    close = {old: closeness(a.signature, a.size, docs[old].signature, docs[old].size) for old in olds}
+    olds = [old for old in olds if close[old][0] >= config.min_previous_containment]
+    limit = config.max_previous_candidates
     if limit <= 0 or len(olds) <= limit:
         return olds
-
-    def closeness(old: int) -> Tuple[float, float, str]:
-        j = estimate_jaccard(docs[new].signature, docs[old].signature)
-        return -containment_from_jaccard(j, docs[new].size, docs[old].size), -j, docs[old].doc_id
-
-    return sorted(sorted(olds, key=closeness)[:limit])
+    return sorted(sorted(olds, key=lambda old: (-close[old][0], -close[old][1], docs[old].doc_id))[:limit])
 
 
 def cluster(docs: Sequence[Doc], pairs: Iterable[Tuple[int, int]], config: NearDupConfig,

@@ -390,3 +390,32 @@ def test_copy_of_a_copy_an_earlier_run_folded_joins_its_story_as_in_one_job():
     representatives, to_previous = dedup.cluster_component([again, near_c], rows, config)
     assert [(a.url, target) for a, target, _ in to_previous] == [(again.article.url, s.article.article_id)]
     assert [a.url for a in representatives] == [near_c.article.url]
+
+
+def test_an_earlier_story_is_read_only_in_buckets_where_it_is_a_candidate():
+    """The band-key read yields an earlier story's buckets only where one of this run's
+    articles there may be a copy of it: a story sharing a passage by chance is not linked,
+    read or compared; the copy is, through every bucket it shares."""
+    config = NearDupConfig()
+    hasher = core_minhash.MinHasher(config.num_perm, config.seed)
+    words, other = _body(SANTOS[0]).split(), _body(CUP[0]).split()
+    new = dedup.sketch(art("https://a.example/new.html", " ".join(words)), hasher, config)
+    copy = dedup.sketch(art("https://b.example/copy.html", " ".join(words[:-10])), hasher, config)
+    quote = dedup.sketch(art("https://c.example/quote.html", " ".join(other + words[40:100] + other)), hasher, config)
+    band_new = list(dedup._band_keys_new(new, config))
+    wanted = {k for k, _ in band_new}
+    new_at = {}
+    for key, value in band_new:
+        new_at.setdefault(key, []).append(value)
+    sketches = {new.article.article_id: (new.signature, new.size)}
+    rows = {s.article.url: dedup.signature_entry(s, config, T0) for s in (copy, quote)}
+    shared = {url: [k for k in minhash_keys(row, config) if k in wanted] for url, row in rows.items()}
+    assert shared[quote.article.url]  # the passage: a shared anchor
+    read = {url: [k for k, _ in dedup._band_keys_previous(row, wanted, config, new_at, sketches)]
+            for url, row in rows.items()}
+    assert read == {copy.article.url: shared[copy.article.url], quote.article.url: []}
+
+
+def minhash_keys(row, config):
+    return core_minhash.band_keys(dedup._sig(row.signature), config.bands, config.rows) + \
+        core_minhash.unpack_anchors(row.anchors)

@@ -274,3 +274,20 @@ def test_earlier_stories_bodies_are_verified_exactly_and_only_matches_are_kept()
     assert sorted(asked) == sorted(d.doc_id for d in docs if d.previous)
     assert minhash.cluster(docs, pairs, CONFIG, compare) == minhash.cluster(with_sets, pairs, CONFIG)
     assert sorted(docs[i].doc_id for i in compare.held) == ["old-copy", "old-loose"]
+
+
+def test_an_earlier_story_that_only_quotes_a_passage_is_not_a_candidate():
+    """An earlier story sharing one passage (an anchor) of a long new story, not a copy of it
+    (estimated containment far below a copy's), is not compared; a copy still is."""
+    rng = random.Random(23)
+    vocab = [f"p{i}" for i in range(6000)]
+    story = [rng.choice(vocab) for _ in range(800)]
+    texts = {"new": story, "old-quote": [rng.choice(vocab) for _ in range(700)] + story[300:350],
+             "old-copy": story[:700] + [rng.choice(vocab) for _ in range(30)]}
+    full = {k: _doc(k, (i,), " ".join(t)) for i, (k, t) in enumerate(sorted(texts.items()))}
+    docs = [full["new"], _previous(full["old-copy"]), _previous(full["old-quote"])]
+    assert set(docs[0].anchors) & set(docs[2].anchors)  # linked by the passage
+    assert minhash.candidate_pairs(docs, CONFIG) == [(0, 1), (0, 2)]
+    assert minhash.candidate_pairs(docs, CONFIG, limit_previous=True) == [(0, 1)]
+    everything = NearDupConfig(min_previous_containment=0)
+    assert minhash.candidate_pairs(docs, everything, limit_previous=True) == [(0, 1), (0, 2)]

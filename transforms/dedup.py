@@ -554,16 +554,30 @@ def _band_keys_new(s: Sketched, config: NearDupConfig):
         yield key, (s.article.article_id, 1)
 
 
-def _band_keys_previous(p: SignatureEntry, wanted, config: NearDupConfig):
-    """Only the buckets this run's articles fall in: earlier runs' stories are not
-    shuffled band by band on every run."""
+def _band_keys_previous(p: SignatureEntry, wanted, config: NearDupConfig, new_at, new_sketches):
+    """Only the buckets this run's articles fall in (earlier runs' stories are not
+    shuffled band by band on every run), and of those only the ones where the story is
+    a candidate of an article there (``new_at``: bucket key -> [(article id, 1)];
+    ``new_sketches``: article id -> (signature, shingle count)): a story sharing a
+    bucket by chance with each of them is not linked, read or compared."""
     if p.shingles <= 0:
         return
-    for key in minhash.band_keys(_sig(p.signature), config.bands, config.rows):
-        if key in wanted:
-            yield key, (p.article_id, 0)
-    for key in minhash.unpack_anchors(p.anchors):  # empty in signatures of older versions
-        if key in wanted:
+    signature = _sig(p.signature)
+    keys = [k for k in minhash.band_keys(signature, config.bands, config.rows) if k in wanted]
+    keys += [k for k in minhash.unpack_anchors(p.anchors) if k in wanted]  # none in older versions
+    candidate: Dict[str, bool] = {}
+
+    def of_candidate(key: str) -> bool:
+        for article_id, _ in new_at[key]:
+            if article_id not in candidate:
+                sig, size = new_sketches[article_id]
+                candidate[article_id] = minhash.is_previous_candidate(_sig(sig), size, signature, p.shingles, config)
+            if candidate[article_id]:
+                return True
+        return False
+
+    for key in keys:
+        if of_candidate(key):
             yield key, (p.article_id, 0)
 
 
@@ -634,15 +648,18 @@ class NearDuplicates(beam.PTransform):
         band_new = sketched | "BandKeys" >> beam.FlatMap(_band_keys_new, config).with_output_types(_BandKey)
         wanted = _key_set(band_new | "NewBandKeys" >> beam.Keys()
                           | "BandKeySet" >> beam.combiners.ToSet().without_defaults())
+        new_at = pvalue.AsMultiMap(band_new)
+        new_sketches = pvalue.AsDict(sketched | "NewSketches" >> beam.Map(
+            lambda s: (s.article.article_id, (s.signature, s.size))))
         if self._signatures_from is not None:
             band_prev = (articles.pipeline
                          | "SignaturesOutput" >> beam.Create([self._signatures_from])
                          | "ReadPreviousBandKeys" >> beam.FlatMap(
-                             read_band_keys, wanted, config).with_output_types(_BandKey))
+                             read_band_keys, wanted, config, new_at, new_sketches).with_output_types(_BandKey))
         else:
             previous = previous | "CompatibleSignatures" >> beam.Filter(_compatible(config))
             band_prev = previous | "PreviousBandKeys" >> beam.FlatMap(
-                _band_keys_previous, wanted, config).with_output_types(_BandKey)
+                _band_keys_previous, wanted, config, new_at, new_sketches).with_output_types(_BandKey)
         links = ((band_new, band_prev)
                  | "AllBandKeys" >> beam.Flatten()
                  | "GroupByBand" >> beam.GroupByKey()
@@ -706,16 +723,18 @@ def read_signatures(output: str) -> Iterator[SignatureEntry]:
         yield _signature_entry(row)
 
 
-def read_band_keys(output: str, wanted: AbstractSet[str], config: NearDupConfig) -> Iterator[_BandKey]:
+def read_band_keys(output: str, wanted: AbstractSet[str], config: NearDupConfig, new_at, new_sketches
+                   ) -> Iterator[_BandKey]:
     """(bucket key, (article id, 0)) of the earlier runs' entries in the buckets this run's
-    articles fall in (``wanted``), read a batch at a time: neither the table nor its
-    non-matching entries are ever held or shipped between stages."""
+    articles fall in (``wanted``), where they are candidates (``_band_keys_previous``),
+    read a batch at a time: neither the table nor its non-matching entries are ever held
+    or shipped between stages."""
     if not wanted:
         return
     compatible = _compatible(config)
     for entry in read_signatures(output):
         if compatible(entry):
-            yield from _band_keys_previous(entry, wanted, config)
+            yield from _band_keys_previous(entry, wanted, config, new_at, new_sketches)
 
 
 def read_linked(output: str, component_of: Dict[str, str], config: NearDupConfig
