@@ -69,8 +69,12 @@ def test_previous_signatures_read_only_in_this_runs_buckets(tmp_path):
                                                for i in range(40)], config) * 50)]
     _write_state(tmp_path, "signatures", bulk + [story])
     new = [dedup.sketch(a, minhash.MinHasher(config.num_perm, config.seed), config) for a in articles[1:4]]
-    wanted = {key for s in new for key, _ in dedup._band_keys_new(s, config)}
-    read = list(dedup.read_band_keys(str(tmp_path), wanted, config))
+    new_at = {}
+    for s in new:
+        for key, value in dedup._band_keys_new(s, config):
+            new_at.setdefault(key, []).append(value)
+    sketches = {s.article.article_id: (s.signature, s.size) for s in new}
+    read = list(dedup.read_band_keys(str(tmp_path), set(new_at), config, new_at, sketches))
     assert read and {article_id for _key, (article_id, _new) in read} == {story.article_id}
     with TestPipeline(runner="FnApiRunner") as p:
         prev = p | "Prev" >> beam.Create([], reshuffle=False).with_output_types(IndexEntry)

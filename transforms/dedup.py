@@ -195,12 +195,15 @@ def previous_articles(output: str, keys: AbstractSet[str]) -> Iterator[IndexEntr
     if not keys:
         return iter(())
 
-    def keep(batch) -> List[bool]:
-        hashes = (batch.column("content_hash").to_pylist() if "content_hash" in batch.schema.names
-                  else [None] * batch.num_rows)
-        return [kind == "article" and (article_id in keys or (content or "") in keys)
-                for kind, article_id, content in zip(batch.column("kind").to_pylist(),
-                                                      batch.column("article_id").to_pylist(), hashes)]
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    value_set = pa.array(sorted(keys), pa.string())
+
+    def keep(batch):  # in Arrow: no Python string for each row read past
+        ours = pc.is_in(batch.column("article_id"), value_set=value_set)
+        if "content_hash" in batch.schema.names:
+            ours = pc.or_(ours, pc.fill_null(pc.is_in(batch.column("content_hash"), value_set=value_set), False))
+        return pc.and_(pc.equal(batch.column("kind"), "article"), ours)
     return sink.iter_index(output, keep)
 
 

@@ -400,14 +400,16 @@ def read_state_rows(output: str, table: str) -> List[Dict[str, Any]]:
 
 def iter_state_rows(output: str, table: str, columns: Optional[List[str]] = None,
                     ids: Optional[Iterable[str]] = None,
-                    keep: Optional[Callable[[Any], Sequence[bool]]] = None) -> Iterator[Dict[str, Any]]:
+                    keep: Optional[Callable[[Any], Any]] = None) -> Iterator[Dict[str, Any]]:
     """Rows of a ``_state`` table, ``STATE_BATCH_ROWS`` at a time (never the whole table,
     nor a whole row group of an older file, in memory). ``columns``: only those the file
     has (older files lack newer columns); ``ids``: only rows with those ``article_id``s,
     reading only the row groups whose id range may hold one (the table is written sorted
-    by id in small groups); ``keep``: a record batch -> one flag per row, so that a reader
-    looking for a few keys turns only the matching rows into Python objects."""
+    by id in small groups); ``keep``: a record batch -> one flag per row (a list, numpy or
+    Arrow array), so that a reader looking for a few keys turns only the matching rows into
+    Python objects."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
     pattern = join_path(output, TABLE_DIRS[table], "*.parquet")
     try:
@@ -416,6 +418,7 @@ def iter_state_rows(output: str, table: str, columns: Optional[List[str]] = None
         return
     wanted_set = set(ids) if ids is not None else None
     wanted = sorted(wanted_set) if wanted_set is not None else None
+    id_set = pa.array(wanted, pa.string()) if wanted is not None else None
     for path in paths:
         with FileSystems.open(path, compression_type="uncompressed") as handle:
             parquet = pq.ParquetFile(handle)
@@ -427,10 +430,10 @@ def iter_state_rows(output: str, table: str, columns: Optional[List[str]] = None
                     continue
                 for batch in parquet.iter_batches(STATE_BATCH_ROWS, row_groups=[group], columns=use):
                     if wanted_set is not None:  # before any cell (a body) becomes a Python object
-                        batch = batch.filter(pa.array([i in wanted_set for i in
-                                                       batch.column("article_id").to_pylist()], pa.bool_()))
+                        batch = batch.filter(pc.is_in(batch.column("article_id"), value_set=id_set))
                     if keep is not None:
-                        batch = batch.filter(pa.array(keep(batch), pa.bool_()))
+                        flags = keep(batch)
+                        batch = batch.filter(flags if isinstance(flags, pa.Array) else pa.array(flags, pa.bool_()))
                     yield from batch.to_pylist()
     pa.default_memory_pool().release_unused()  # the batches' buffers back to the system
 
@@ -444,7 +447,7 @@ def _may_hold(group, column: int, wanted: List[str]) -> bool:
     return at < len(wanted) and wanted[at] <= stats.max
 
 
-def iter_index(output: str, keep: Optional[Callable[[Any], Sequence[bool]]] = None) -> Iterator[IndexEntry]:
+def iter_index(output: str, keep: Optional[Callable[[Any], Any]] = None) -> Iterator[IndexEntry]:
     """What earlier runs wrote into ``output`` (nothing for a new output), streamed;
     ``keep``: only the rows it flags (see :func:`iter_state_rows`)."""
     for row in iter_state_rows(output, "index", keep=keep):
