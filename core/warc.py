@@ -219,6 +219,10 @@ def _read_records(handle: BinaryIO, rng: WarcRange, gz: bool, max_bytes: int, in
         try:
             for record in iterator:
                 offset = iterator.offset  # where this record starts (warcio: set before it is yielded)
+                if gz and iterator.reader.decompressor is None:
+                    # warcio reads a stream whose first member does not inflate as plain bytes
+                    # (and, with arc2warc, can make an ARC record of them): damage, not a record
+                    raise zlib.error(f"the gzip member at byte {offset} does not inflate")
                 if rng.end is not None and offset >= rng.end:
                     return  # the next range's first record
                 records += 1

@@ -317,3 +317,19 @@ def test_one_job_reads_a_big_file_as_ranges_on_many_workers(tmp_path):
         urls = ((read.pages | "Pages" >> beam.Map(lambda page: page.final_url),
                  read.dead_letter | "Dead" >> beam.Map(lambda d: d.url)) | beam.Flatten())
         assert_that(urls, equal_to(whole))
+
+
+def test_a_member_that_does_not_inflate_at_a_range_start_is_damage_not_a_record(tmp_path):
+    """warcio reads a stream whose first gzip member does not inflate as plain bytes; with
+    ARC conversion a line of them can parse as an ARC record (a dead letter under a
+    garbage URL, seen with randomly garbled members). A range starting there gives one
+    ``PATH#offset=N`` damage letter, and reading resumes at the next record."""
+    from core import warc as core_warc
+    path, damaged = mixed_archive(tmp_path / "arc-like.warc.gz", gz=True, pad=3000)
+    data = bytearray(open(path, "rb").read())
+    line = b"garbage 1.2.3.4 20250101000000 text/html 10\n0123456789\n"
+    data[damaged:damaged + len(line)] = line
+    open(path, "wb").write(bytes(data))
+    urls = [url for _o, _kind, url in _results(core_warc.read_range(core_warc.WarcRange(path, start=damaged)))]
+    assert urls[0] == f"{path}#offset={damaged}" and "garbage" not in urls
+    assert "https://news.example/story-4.html" in urls
