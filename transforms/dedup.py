@@ -745,8 +745,13 @@ def read_linked(output: str, component_of: Dict[str, str], config: NearDupConfig
     """(component, entry without its body) for the earlier runs' stories (and kept
     copies) a new article linked to: only the row groups holding them are read. Their
     bodies are read while clustering, for the stories compared (``read_bodies``)."""
+    return _linked_entries(output, component_of, config, _SIGNATURE_COLUMNS)
+
+
+def _linked_entries(output: str, component_of: Dict[str, str], config: NearDupConfig,
+                    columns: List[str]) -> Iterator[Tuple[str, SignatureEntry]]:
     compatible = _compatible(config)
-    for row in sink.iter_state_rows(output, "signatures", _SIGNATURE_COLUMNS, ids=component_of):
+    for row in sink.iter_state_rows(output, "signatures", columns, ids=component_of):
         entry = _signature_entry(row)
         if compatible(entry):
             yield component_of[entry.article_id], entry
@@ -764,12 +769,7 @@ def read_evidence(output: str, component_of: Dict[str, str], config: NearDupConf
                   ) -> Iterator[Tuple[str, SignatureEntry]]:
     """(component, entry with its body) for the earlier runs' stories (and kept copies)
     a new article linked to: only the row groups holding them are read."""
-    compatible = _compatible(config)
-    for row in sink.iter_state_rows(output, "signatures", _SIGNATURE_COLUMNS + ["evidence"],
-                                    ids=component_of):
-        entry = _signature_entry(row)
-        if compatible(entry):
-            yield component_of[entry.article_id], entry
+    return _linked_entries(output, component_of, config, _SIGNATURE_COLUMNS + ["evidence"])
 
 
 # --------------------------------------------------------------------------- streaming
