@@ -123,6 +123,55 @@ def keep_idle_stages(seconds: Optional[float]) -> None:
     setattr(sdk_worker, _CACHE_SECONDS, _beam_idle_seconds if seconds is None else seconds)
 
 
+# The in-process SDK harness also keeps every side input it has read, decoded, for the whole
+# job, up to 100 MB (worker_handlers.STATE_CACHE_SIZE_MB; worker processes have Beam's
+# --max_cache_memory_usage_mb, 0 by default: no cache). A batch stage reads its side inputs
+# in its own bundle and no later stage reads them again: the cache held ~40 MB of the band
+# keys of a run into a large output when the NER stage peaked, ~45 MiB of that peak
+# (docs/performance.md, "What a run into a large output still held").
+BATCH_SIDE_INPUT_CACHE_MB = 0
+_beam_cache_mb: Optional[int] = None
+
+
+def cache_side_inputs(mb: Optional[int]) -> None:
+    """The in-process harness's side-input (and state) cache, in MB (None: Beam's default).
+    Read when the runner starts its in-process worker."""
+    global _beam_cache_mb
+    from apache_beam.runners.portability.fn_api_runner import worker_handlers
+    current = getattr(worker_handlers, "STATE_CACHE_SIZE_MB", None)
+    if current is None:  # another Beam version: leave it alone
+        return
+    if _beam_cache_mb is None:
+        _beam_cache_mb = current
+    worker_handlers.STATE_CACHE_SIZE_MB = _beam_cache_mb if mb is None else mb
+
+
+# pyarrow's default allocator (mimalloc) keeps the pages that reading ``_state`` freed: neither
+# returned nor usable by spaCy or Python later in the job (~40 MiB of a run into a large
+# output). With the system allocator later stages reuse them. Worker processes inherit the
+# variable; a user's own ARROW_DEFAULT_MEMORY_POOL wins.
+_ARROW_POOL = "ARROW_DEFAULT_MEMORY_POOL"
+_arrow_default = None  # (pool, environment value) before a batch job changed them
+
+
+def system_arrow_allocator(on: bool) -> None:
+    global _arrow_default
+    import os
+    import pyarrow as pa
+    if on:
+        if _arrow_default is None:
+            _arrow_default = (pa.default_memory_pool(), os.environ.get(_ARROW_POOL))
+        if _arrow_default[1] is None:
+            os.environ[_ARROW_POOL] = "system"
+            pa.set_memory_pool(pa.system_memory_pool())
+    elif _arrow_default is not None:
+        pool, variable = _arrow_default
+        _arrow_default = None
+        pa.set_memory_pool(pool)
+        if variable is None:
+            os.environ.pop(_ARROW_POOL, None)
+
+
 class Batch:
     """One run over a fixed set of inputs; dedup joins what earlier runs wrote."""
 
@@ -137,6 +186,8 @@ class Batch:
         self.copy_signatures = None  # set by dedup(): near copies' state rows, for _state/signatures
         self.page_sets: Dict[str, beam.PCollection] = {}  # "" (fetched), "Saved", "Archived"
         keep_idle_stages(IDLE_STAGE_SECONDS)  # every stage runs once: none is needed again
+        cache_side_inputs(BATCH_SIDE_INPUT_CACHE_MB)  # nor are its side inputs
+        system_arrow_allocator(True)
 
     site_learning = staticmethod(site_learning.LearnSiteTemplates)
 
@@ -311,6 +362,8 @@ class Streaming:
 
     def __init__(self, duration: float, in_process: bool = True):
         keep_idle_stages(None)  # stages run again every polling round: keep them (and their models)
+        cache_side_inputs(None)  # and their side inputs and state
+        system_arrow_allocator(False)
         self.duration = duration
         self.in_process = in_process
         self.ticks = None  # set by source(): the sink's windows are flushed by the ticks

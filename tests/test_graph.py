@@ -218,3 +218,51 @@ def test_streaming_keeps_its_stages_between_polling_rounds():
     assert sdk_worker.DEFAULT_BUNDLE_PROCESSOR_CACHE_SHUTDOWN_THRESHOLD_S == graph.IDLE_STAGE_SECONDS
     graph.Streaming(duration=1.0)
     assert sdk_worker.DEFAULT_BUNDLE_PROCESSOR_CACHE_SHUTDOWN_THRESHOLD_S == graph._beam_idle_seconds > 1
+
+
+def _side_inputs_cached() -> int:
+    """Bytes (Beam's estimate) the in-process harness's state caches hold now."""
+    import gc
+    from apache_beam.runners.worker.statecache import StateCache
+    return sum(cache._current_weight for cache in gc.get_objects() if isinstance(cache, StateCache))
+
+
+def test_a_batch_run_keeps_no_side_input_once_its_stage_is_done():
+    """Beam's in-process harness caches each side input it decodes for the whole job (up to
+    100 MB); a batch stage reads its side inputs once, so what a later stage (the NER stage's
+    peak) would carry of them is only waste (docs/performance.md)."""
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+    from apache_beam.testing.util import assert_that, equal_to
+    graph.Batch("run")
+    try:
+        with beam.Pipeline(runner=FnApiRunner()) as p:
+            side = p | "Side" >> beam.Create([(f"k{i}", "v" * 1000) for i in range(200)])
+            looked = (p | "Numbers" >> beam.Create([1, 2, 3])
+                      | "Look" >> beam.Map(lambda n, table: len(table[f"k{n}"]), beam.pvalue.AsDict(side)))
+            later = (looked | beam.GroupBy(lambda n: n)  # a stage boundary
+                     | "Later" >> beam.Map(lambda _group: _side_inputs_cached()))
+            assert_that(later, equal_to([0]))
+    finally:
+        graph.cache_side_inputs(None)
+        graph.keep_idle_stages(None)
+
+
+def test_a_batch_run_gives_arrow_memory_back_and_streaming_keeps_arrows_own(monkeypatch):
+    """pyarrow's mimalloc keeps what reading ``_state`` freed, out of reach of the later stages;
+    a batch job uses the system allocator, passed on to its worker processes; a user's own
+    ARROW_DEFAULT_MEMORY_POOL is left alone."""
+    import os
+    import pyarrow as pa
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    graph.system_arrow_allocator(False)  # as before any batch job of this process
+    before = pa.default_memory_pool().backend_name
+    graph.Batch("run")
+    assert pa.default_memory_pool().backend_name == "system"
+    assert os.environ["ARROW_DEFAULT_MEMORY_POOL"] == "system"
+    graph.Streaming(duration=1.0)
+    assert pa.default_memory_pool().backend_name == before
+    assert "ARROW_DEFAULT_MEMORY_POOL" not in os.environ
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "mimalloc")
+    graph.Batch("run")
+    assert pa.default_memory_pool().backend_name == before
+    graph.Streaming(duration=1.0)

@@ -557,12 +557,15 @@ def _band_keys_new(s: Sketched, config: NearDupConfig):
         yield key, (s.article.article_id, 1)
 
 
-def _band_keys_previous(p: SignatureEntry, wanted, config: NearDupConfig, new_at, new_sketches):
+def _band_keys_previous(p: SignatureEntry, wanted, config: NearDupConfig, new_at, new_sketches,
+                        read: Optional[Dict[str, list]] = None):
     """Only the buckets this run's articles fall in (earlier runs' stories are not
     shuffled band by band on every run), and of those only the ones where the story is
     a candidate of an article there (``new_at``: bucket key -> [(article id, 1)];
     ``new_sketches``: article id -> (signature, shingle count)): a story sharing a
-    bucket by chance with each of them is not linked, read or compared."""
+    bucket by chance with each of them is not linked, read or compared. ``read``: the
+    buckets' members already read from ``new_at`` (a batch job's harness caches no side
+    input: each lookup would decode the bucket again)."""
     if p.shingles <= 0:
         return
     signature = _sig(p.signature)
@@ -570,8 +573,16 @@ def _band_keys_previous(p: SignatureEntry, wanted, config: NearDupConfig, new_at
     keys += [k for k in minhash.unpack_anchors(p.anchors) if k in wanted]  # none in older versions
     candidate: Dict[str, bool] = {}
 
+    def members(key: str):
+        if read is None:
+            return new_at[key]
+        found = read.get(key)
+        if found is None:
+            found = read[key] = list(new_at[key])
+        return found
+
     def of_candidate(key: str) -> bool:
-        for article_id, _ in new_at[key]:
+        for article_id, _ in members(key):
             if article_id not in candidate:
                 sig, size = new_sketches[article_id]
                 candidate[article_id] = minhash.is_previous_candidate(_sig(sig), size, signature, p.shingles, config)
@@ -735,9 +746,10 @@ def read_band_keys(output: str, wanted: AbstractSet[str], config: NearDupConfig,
     if not wanted:
         return
     compatible = _compatible(config)
+    read: Dict[str, list] = {}  # this run's buckets, each read once (no longer than this read)
     for entry in read_signatures(output):
         if compatible(entry):
-            yield from _band_keys_previous(entry, wanted, config, new_at, new_sketches)
+            yield from _band_keys_previous(entry, wanted, config, new_at, new_sketches, read)
 
 
 def read_linked(output: str, component_of: Dict[str, str], config: NearDupConfig
