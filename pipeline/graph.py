@@ -155,6 +155,8 @@ _arrow_default = None  # (pool, environment value) before a batch job changed th
 
 
 def system_arrow_allocator(on: bool) -> None:
+    """On: the system allocator for this process and, through the variable, the worker
+    processes it starts. Off: what was there before."""
     global _arrow_default
     import os
     import pyarrow as pa
