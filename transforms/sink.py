@@ -416,8 +416,7 @@ def iter_state_rows(output: str, table: str, columns: Optional[List[str]] = None
         paths = sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
     except Exception:  # no such folder yet
         return
-    wanted_set = set(ids) if ids is not None else None
-    wanted = sorted(wanted_set) if wanted_set is not None else None
+    wanted = sorted(set(ids)) if ids is not None else None
     id_set = pa.array(wanted, pa.string()) if wanted is not None else None
     for path in paths:
         with FileSystems.open(path, compression_type="uncompressed") as handle:
@@ -429,7 +428,7 @@ def iter_state_rows(output: str, table: str, columns: Optional[List[str]] = None
                                                         names.index("article_id"), wanted):
                     continue
                 for batch in parquet.iter_batches(STATE_BATCH_ROWS, row_groups=[group], columns=use):
-                    if wanted_set is not None:  # before any cell (a body) becomes a Python object
+                    if id_set is not None:  # before any cell (a body) becomes a Python object
                         batch = batch.filter(pc.is_in(batch.column("article_id"), value_set=id_set))
                     if keep is not None:
                         flags = keep(batch)
