@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import apache_beam as beam
 
@@ -107,20 +107,29 @@ def _extract(page_sets: Dict[str, beam.PCollection], job: JobConfig) -> Extracte
 # a chunk holds per page"). One second lets a stage go once it is done.
 IDLE_STAGE_SECONDS = 1.0
 _CACHE_SECONDS = "DEFAULT_BUNDLE_PROCESSOR_CACHE_SHUTDOWN_THRESHOLD_S"
-_beam_idle_seconds: Optional[float] = None  # Beam's own value, for streaming jobs
+_beam_defaults: Dict[Tuple[str, str], object] = {}  # Beam's own values, for streaming jobs
+
+
+def _set_beam_setting(module, name: str, value) -> None:
+    """One of Beam's module-level settings (None: Beam's own value); left alone where
+    another Beam version does not have it. Read when the runner starts its in-process worker."""
+    current = getattr(module, name, None)
+    if current is None:
+        return
+    own = _beam_defaults.setdefault((module.__name__, name), current)
+    setattr(module, name, own if value is None else value)
+
+
+def beam_default(module, name: str):
+    """Beam's own value of a setting this process changed (None if unchanged)."""
+    return _beam_defaults.get((module.__name__, name))
 
 
 def keep_idle_stages(seconds: Optional[float]) -> None:
     """How long this process's SDK harness keeps a stage's processor after its last bundle
-    (None: Beam's default). Read when the runner starts its in-process worker."""
-    global _beam_idle_seconds
+    (None: Beam's default)."""
     from apache_beam.runners.worker import sdk_worker
-    current = getattr(sdk_worker, _CACHE_SECONDS, None)
-    if current is None:  # another Beam version: leave it alone
-        return
-    if _beam_idle_seconds is None:
-        _beam_idle_seconds = current
-    setattr(sdk_worker, _CACHE_SECONDS, _beam_idle_seconds if seconds is None else seconds)
+    _set_beam_setting(sdk_worker, _CACHE_SECONDS, seconds)
 
 
 # The in-process SDK harness also keeps every side input it has read, decoded, for the whole
@@ -130,20 +139,12 @@ def keep_idle_stages(seconds: Optional[float]) -> None:
 # keys of a run into a large output when the NER stage peaked, ~45 MiB of that peak
 # (docs/performance.md, "What a run into a large output still held").
 BATCH_SIDE_INPUT_CACHE_MB = 0
-_beam_cache_mb: Optional[int] = None
 
 
 def cache_side_inputs(mb: Optional[int]) -> None:
-    """The in-process harness's side-input (and state) cache, in MB (None: Beam's default).
-    Read when the runner starts its in-process worker."""
-    global _beam_cache_mb
+    """The in-process harness's side-input (and state) cache, in MB (None: Beam's default)."""
     from apache_beam.runners.portability.fn_api_runner import worker_handlers
-    current = getattr(worker_handlers, "STATE_CACHE_SIZE_MB", None)
-    if current is None:  # another Beam version: leave it alone
-        return
-    if _beam_cache_mb is None:
-        _beam_cache_mb = current
-    worker_handlers.STATE_CACHE_SIZE_MB = _beam_cache_mb if mb is None else mb
+    _set_beam_setting(worker_handlers, "STATE_CACHE_SIZE_MB", mb)
 
 
 # pyarrow's default allocator (mimalloc) keeps the pages that reading ``_state`` freed: neither

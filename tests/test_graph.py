@@ -217,7 +217,8 @@ def test_streaming_keeps_its_stages_between_polling_rounds():
     graph.Batch("run")
     assert sdk_worker.DEFAULT_BUNDLE_PROCESSOR_CACHE_SHUTDOWN_THRESHOLD_S == graph.IDLE_STAGE_SECONDS
     graph.Streaming(duration=1.0)
-    assert sdk_worker.DEFAULT_BUNDLE_PROCESSOR_CACHE_SHUTDOWN_THRESHOLD_S == graph._beam_idle_seconds > 1
+    assert (sdk_worker.DEFAULT_BUNDLE_PROCESSOR_CACHE_SHUTDOWN_THRESHOLD_S
+            == graph.beam_default(sdk_worker, graph._CACHE_SECONDS) > 1)
 
 
 def _side_inputs_cached() -> int:
