@@ -268,10 +268,10 @@ def _local_runner(options, runner) -> bool:
     """Runs whose memory is this machine's: the FnApiRunner, and the PortableRunner with
     the embedded job service (the FnApiRunner behind it). Chunked alike, so that they
     give the same rows."""
-    if type(runner).__name__ == "FnApiRunner":
+    from pipeline.runner import is_fn_api_runner, runner_label
+    if is_fn_api_runner(runner):
         return True
     from apache_beam.options.pipeline_options import PortableOptions
-    from pipeline.runner import runner_label
     return (runner_label(runner).lower() in ("portablerunner", "portable")
             and options.view_as(PortableOptions).job_endpoint == "embed")
 

@@ -40,13 +40,19 @@ def choose_runner(options: PipelineOptions):
     name = options.view_as(StandardOptions).runner
     lowered = (name or "").lower()
     if lowered in IN_PROCESS:  # "directrunner" too: the progress line needs the in-process runner
-        from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+        from pipeline.sdk_worker import FnApiRunner  # Beam's, with workers that let finished stages go
         LOG.debug("running on the FnApiRunner")
         return FnApiRunner()
     if lowered == "bundlebaseddirectrunner":
         from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
         return BundleBasedDirectRunner()
     return name  # let Beam resolve it (PortableRunner, DataflowRunner, FlinkRunner, ...)
+
+
+def is_fn_api_runner(runner) -> bool:
+    """Beam's FnApiRunner or ours (pipeline.sdk_worker), not a runner named by a string."""
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+    return isinstance(runner, FnApiRunner)
 
 
 def runner_label(runner) -> str:
@@ -182,7 +188,7 @@ def apply_plan(options: PipelineOptions, plan: Optional[WorkerPlan]) -> None:
 
 def describe_runner(runner, options: PipelineOptions, plan: Optional[WorkerPlan]) -> str:
     """What the summary says the run used."""
-    if isinstance(runner, str) or type(runner).__name__ != "FnApiRunner":
+    if isinstance(runner, str) or not is_fn_api_runner(runner):
         return runner_label(runner)
     if plan is not None:
         return plan.label()
