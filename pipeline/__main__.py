@@ -1,8 +1,12 @@
 import os
 import sys
 
-from pipeline import cli
-from pipeline.cli import EXIT_INTERRUPTED, main
+from pipeline import arrow_pool
+
+arrow_pool.before_pyarrow_loads()  # before anything below loads pyarrow
+
+from pipeline import cli  # noqa: E402
+from pipeline.cli import EXIT_INTERRUPTED, main  # noqa: E402
 
 cli.EXEC_SUPERVISOR = True  # a chunked run continues in the Beam-free chunk supervisor
 code = main()

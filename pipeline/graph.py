@@ -21,11 +21,13 @@ updated in place by name (``tests/test_streaming_graph.py``).
 from __future__ import annotations
 
 import dataclasses
+import os
 import uuid
 from typing import Dict, List, Optional, Tuple
 
 import apache_beam as beam
 
+from pipeline import arrow_pool
 from pipeline.config import JobConfig
 from pipeline.sources_file import Sources
 from transforms import (accounting, dedup, entities, extract, feed_state, feeds, fetch, poll, sink,
@@ -147,32 +149,44 @@ def cache_side_inputs(mb: Optional[int]) -> None:
     _set_beam_setting(worker_handlers, "STATE_CACHE_SIZE_MB", mb)
 
 
-# pyarrow's default allocator (mimalloc) keeps the pages that reading ``_state`` freed: neither
-# returned nor usable by spaCy or Python later in the job (~40 MiB of a run into a large
-# output). With the system allocator later stages reuse them. Worker processes inherit the
-# variable; a user's own ARROW_DEFAULT_MEMORY_POOL wins.
-_ARROW_POOL = "ARROW_DEFAULT_MEMORY_POOL"
-_arrow_default = None  # (pool, environment value) before a batch job changed them
+# pyarrow's pool: jemalloc giving freed pages back at once (pipeline/arrow_pool.py says why).
+_arrow_default = None  # (pool, {variable: value}) before a batch job changed them
 
 
-def system_arrow_allocator(on: bool) -> None:
-    """On: the system allocator for this process and, through the variable, the worker
-    processes it starts. Off: what was there before."""
+def _returning_pool():
+    """(pool, name): pyarrow's jemalloc, else (a pyarrow without it) the system allocator."""
+    import pyarrow as pa
+    try:
+        return pa.jemalloc_memory_pool(), "jemalloc"
+    except NotImplementedError:  # a pyarrow built without jemalloc (Windows, some conda builds)
+        return pa.system_memory_pool(), "system"
+
+
+def returning_arrow_allocator(on: bool) -> None:
+    """On: an allocator that gives freed memory back, for this process and, through the
+    variables, the worker processes it starts (a user's own ARROW_DEFAULT_MEMORY_POOL wins).
+    Off: what was there before."""
     global _arrow_default
-    import os
     import pyarrow as pa
     if on:
         if _arrow_default is None:
-            _arrow_default = (pa.default_memory_pool(), os.environ.get(_ARROW_POOL))
-        if _arrow_default[1] is None:
-            os.environ[_ARROW_POOL] = "system"
-            pa.set_memory_pool(pa.system_memory_pool())
+            _arrow_default = (pa.default_memory_pool(),
+                              {name: os.environ.get(name) for name in (arrow_pool.POOL_VARIABLE,
+                                                                       arrow_pool.JEMALLOC_VARIABLE)})
+        if _arrow_default[1][arrow_pool.POOL_VARIABLE] is None:
+            arrow_pool.before_pyarrow_loads()  # for the worker processes this job starts
+            pool, name = _returning_pool()
+            os.environ[arrow_pool.POOL_VARIABLE] = name
+            pa.set_memory_pool(pool)
     elif _arrow_default is not None:
-        pool, variable = _arrow_default
+        pool, variables = _arrow_default
         _arrow_default = None
         pa.set_memory_pool(pool)
-        if variable is None:
-            os.environ.pop(_ARROW_POOL, None)
+        for name, value in variables.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 class Batch:
@@ -190,7 +204,7 @@ class Batch:
         self.page_sets: Dict[str, beam.PCollection] = {}  # "" (fetched), "Saved", "Archived"
         keep_idle_stages(IDLE_STAGE_SECONDS)  # every stage runs once: none is needed again
         cache_side_inputs(BATCH_SIDE_INPUT_CACHE_MB)  # nor are its side inputs
-        system_arrow_allocator(True)
+        returning_arrow_allocator(True)
 
     site_learning = staticmethod(site_learning.LearnSiteTemplates)
 
@@ -366,7 +380,7 @@ class Streaming:
     def __init__(self, duration: float, in_process: bool = True):
         keep_idle_stages(None)  # stages run again every polling round: keep them (and their models)
         cache_side_inputs(None)  # and their side inputs and state
-        system_arrow_allocator(False)
+        returning_arrow_allocator(False)
         self.duration = duration
         self.in_process = in_process
         self.ticks = None  # set by source(): the sink's windows are flushed by the ticks
