@@ -335,8 +335,9 @@ def _run_chunked(options, nb, inputs, chunks, run_id: str, lock=None, explicit: 
     Each chunk runs in a fresh child process under the chunk supervisor
     (pipeline/supervisor.py); from ``python -m pipeline`` this process first ``exec``s
     into the Beam-free supervisor, so that it does not hold Beam beside each chunk."""
-    from pipeline import progress
+    from pipeline import arrow_pool, progress
     from pipeline import supervisor
+    arrow_pool.for_child_processes()  # each chunk's process allocates pyarrow memory from its start
     workdir = tempfile.mkdtemp(prefix="newsbeam-chunks-")
     show_progress = progress.wanted(nb.quiet, nb.progress_interval, in_process=True)
     progress_dir = os.path.join(workdir, "progress") if show_progress else None

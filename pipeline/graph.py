@@ -153,19 +153,10 @@ def cache_side_inputs(mb: Optional[int]) -> None:
 _arrow_default = None  # (pool, {variable: value}) before a batch job changed them
 
 
-def _returning_pool():
-    """(pool, name): pyarrow's jemalloc, else (a pyarrow without it) the system allocator."""
-    import pyarrow as pa
-    try:
-        return pa.jemalloc_memory_pool(), "jemalloc"
-    except NotImplementedError:  # a pyarrow built without jemalloc (Windows, some conda builds)
-        return pa.system_memory_pool(), "system"
-
-
 def returning_arrow_allocator(on: bool) -> None:
-    """On: an allocator that gives freed memory back, for this process and, through the
-    variables, the worker processes it starts (a user's own ARROW_DEFAULT_MEMORY_POOL wins).
-    Off: what was there before."""
+    """On: an allocator that gives freed memory back, for the Python calls of this process and
+    (through the variables) for all of the worker processes it starts; a user's own
+    ARROW_DEFAULT_MEMORY_POOL wins. Off: what was there before."""
     global _arrow_default
     import pyarrow as pa
     if on:
@@ -173,11 +164,10 @@ def returning_arrow_allocator(on: bool) -> None:
             _arrow_default = (pa.default_memory_pool(),
                               {name: os.environ.get(name) for name in (arrow_pool.POOL_VARIABLE,
                                                                        arrow_pool.JEMALLOC_VARIABLE)})
-        if _arrow_default[1][arrow_pool.POOL_VARIABLE] is None:
-            arrow_pool.before_pyarrow_loads()  # for the worker processes this job starts
-            pool, name = _returning_pool()
-            os.environ[arrow_pool.POOL_VARIABLE] = name
-            pa.set_memory_pool(pool)
+        if not _arrow_default[1][arrow_pool.POOL_VARIABLE]:
+            arrow_pool.for_child_processes()
+            name = os.environ[arrow_pool.POOL_VARIABLE]
+            pa.set_memory_pool(pa.jemalloc_memory_pool() if name == "jemalloc" else pa.system_memory_pool())
     elif _arrow_default is not None:
         pool, variables = _arrow_default
         _arrow_default = None

@@ -275,19 +275,21 @@ def test_a_batch_run_gives_arrow_memory_back_and_streaming_keeps_arrows_own(monk
 
 
 # What reading ``_state`` does to pyarrow's pool: few-hundred-KiB column buffers among many
-# small allocations that stay, then the buffers freed. Run in a fresh process: jemalloc reads
-# its settings once, when pyarrow loads. Measured: the system allocator and mimalloc keep all
-# ~150 MiB, jemalloc without our setting (its decay: 1 s) ~70 MiB at first, with it nothing.
+# small allocations that stay, then the buffers freed. In a fresh process: pyarrow reads its
+# settings once, when it loads. Measured: the system allocator and mimalloc keep all ~150 MiB,
+# jemalloc without our setting (its decay: 1 s) ~70 MiB at first, with it nothing.
 _ARROW_FREES = """
 import json, os, sys
-from pipeline import arrow_pool
-arrow_pool.before_pyarrow_loads()  # as python -m pipeline does
-import pyarrow as pa, pyarrow.compute as pc
-from pipeline import graph
+if sys.argv[1] == "cli":  # a batch job in the CLI's own process (python -m pipeline)
+    from pipeline import arrow_pool
+    arrow_pool.before_pyarrow_loads()
+    import pyarrow as pa
+    from pipeline import graph
+    graph.returning_arrow_allocator(True)
+import pyarrow as pa, pyarrow.compute as pc  # else: a chunk's or a worker's process, none of our code
 def rss():
     with open("/proc/self/statm") as handle:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-graph.returning_arrow_allocator(True)
 base = pa.array(range(32 * 1024), type=pa.int64())
 small = [pa.array([str(i)] * 20) for i in range(20000)]
 start, columns = rss(), []
@@ -300,15 +302,30 @@ print(json.dumps({"pool": pa.default_memory_pool().backend_name, "start": start,
 """
 
 
-def test_the_batch_arrow_allocator_gives_freed_column_buffers_back_at_once():
+@pytest.mark.parametrize("process", ["cli", "child"])
+def test_the_batch_arrow_allocator_gives_freed_column_buffers_back_at_once(process):
     import json
     import os
     import subprocess
     import sys
-    env = {k: v for k, v in os.environ.items() if k not in ("ARROW_DEFAULT_MEMORY_POOL", "JE_ARROW_MALLOC_CONF")}
-    out = subprocess.run([sys.executable, "-c", _ARROW_FREES], env=env, capture_output=True, text=True,
+    from pipeline import arrow_pool
+    env = {k: v for k, v in os.environ.items() if k not in (arrow_pool.POOL_VARIABLE, arrow_pool.JEMALLOC_VARIABLE)}
+    if process == "child":
+        assert arrow_pool.for_child_processes(env)  # what a chunked run and a batch job set for theirs
+    out = subprocess.run([sys.executable, "-c", _ARROW_FREES, process], env=env, capture_output=True, text=True,
                          check=True, timeout=120).stdout
     got = json.loads(out.strip().splitlines()[-1])
     assert got["pool"] == "jemalloc"
     assert got["held"] - got["start"] > 100, got
     assert got["after"] - got["start"] < 20, got
+
+
+def test_child_processes_get_the_pool_unless_the_user_chose_one():
+    from pipeline import arrow_pool
+    env = {}
+    assert arrow_pool.for_child_processes(env)
+    assert env == {"ARROW_DEFAULT_MEMORY_POOL": "jemalloc", "JE_ARROW_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0"}
+    users = {"ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}
+    assert not arrow_pool.for_child_processes(users) and users == {"ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}
+    tuned = {"JE_ARROW_MALLOC_CONF": "dirty_decay_ms:500"}
+    assert arrow_pool.for_child_processes(tuned) and tuned["JE_ARROW_MALLOC_CONF"] == "dirty_decay_ms:500"
