@@ -7,17 +7,21 @@ fragment and grow; jemalloc with no decay returns them to the system at once (a 
 14,000-page ``_state``: 428 against 486-496 MiB with the system allocator, same CPU;
 docs/performance.md, "pyarrow's jemalloc, with no decay").
 
-pyarrow reads both variables once, when it loads (``ARROW_DEFAULT_MEMORY_POOL`` is the pool of
-its C++ code, the parquet reader's and writer's among it; ``pyarrow.set_memory_pool`` only sets
-the Python calls' pool). So the processes a batch job starts get them from their start
-(:func:`for_child_processes`: each chunk's process, Beam's worker processes); the CLI sets our
-jemalloc setting before it loads pyarrow (:func:`before_pyarrow_loads`), and a batch job run
-in the CLI's own process uses jemalloc for its Python calls (``pipeline.graph``). A user's own
+pyarrow reads both variables once, when it loads (``ARROW_DEFAULT_MEMORY_POOL`` is also the pool
+of its C++ code, the parquet reader's among it; ``pyarrow.set_memory_pool`` only sets the Python
+calls' pool: a run into a 14,000-page state peaked at 487 MiB with that alone). So
+``python -m pipeline`` sets them before anything loads pyarrow (:func:`before_pyarrow_loads`),
+and every process it starts inherits them (the chunks' processes, Beam's worker processes),
+batch and streaming alike. A batch job built in another program (a library use, the tests)
+switches the Python calls' pool and sets the variables for the processes it starts
+(:func:`for_child_processes`, ``pipeline.graph.returning_arrow_allocator``). A user's own
 values win.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
+import re
 from typing import MutableMapping
 
 POOL_VARIABLE = "ARROW_DEFAULT_MEMORY_POOL"
@@ -25,9 +29,24 @@ JEMALLOC_VARIABLE = "JE_ARROW_MALLOC_CONF"
 RETURNING_JEMALLOC_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0"
 
 
+def built_with_jemalloc() -> bool:
+    """Whether the installed pyarrow has jemalloc, from the C++ build configuration it ships
+    (pyarrow not loaded; False when it is not found: the variable then stays unset)."""
+    spec = importlib.util.find_spec("pyarrow")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        try:
+            with open(os.path.join(folder, "include", "arrow", "util", "config.h")) as handle:
+                return re.search(r"^#define ARROW_JEMALLOC\b", handle.read(), re.M) is not None
+        except OSError:
+            continue
+    return False
+
+
 def before_pyarrow_loads(environ: MutableMapping[str, str] = os.environ) -> None:
-    """Our jemalloc setting, unless the user has one (effective only before pyarrow loads;
-    it concerns pyarrow's jemalloc alone, which a process uses only once it chooses it)."""
+    """jemalloc with no decay for this process and the ones it starts, unless the user chose
+    a pool (only effective before pyarrow loads)."""
+    if not environ.get(POOL_VARIABLE) and built_with_jemalloc():
+        environ[POOL_VARIABLE] = "jemalloc"
     environ.setdefault(JEMALLOC_VARIABLE, RETURNING_JEMALLOC_CONF)
 
 
@@ -47,5 +66,5 @@ def for_child_processes(environ: MutableMapping[str, str] = os.environ) -> bool:
     if environ.get(POOL_VARIABLE):
         return False
     environ[POOL_VARIABLE] = returning_pool_name()
-    before_pyarrow_loads(environ)
+    environ.setdefault(JEMALLOC_VARIABLE, RETURNING_JEMALLOC_CONF)
     return True

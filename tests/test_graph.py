@@ -329,3 +329,19 @@ def test_child_processes_get_the_pool_unless_the_user_chose_one():
     assert not arrow_pool.for_child_processes(users) and users == {"ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}
     tuned = {"JE_ARROW_MALLOC_CONF": "dirty_decay_ms:500"}
     assert arrow_pool.for_child_processes(tuned) and tuned["JE_ARROW_MALLOC_CONF"] == "dirty_decay_ms:500"
+
+
+def test_the_cli_chooses_the_pool_before_pyarrow_loads_and_keeps_a_users_choice():
+    """``python -m pipeline`` (pipeline/__main__.py) sets the variables before anything loads
+    pyarrow, from pyarrow's own build configuration (it has jemalloc here, as in its wheels)."""
+    from pipeline import arrow_pool
+    assert arrow_pool.built_with_jemalloc()
+    env = {}
+    arrow_pool.before_pyarrow_loads(env)
+    assert env == {"ARROW_DEFAULT_MEMORY_POOL": "jemalloc", "JE_ARROW_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0"}
+    users = {"ARROW_DEFAULT_MEMORY_POOL": "system"}
+    arrow_pool.before_pyarrow_loads(users)
+    assert users["ARROW_DEFAULT_MEMORY_POOL"] == "system"
+    import pathlib
+    main = pathlib.Path(arrow_pool.__file__).with_name("__main__.py").read_text()
+    assert main.index("arrow_pool.before_pyarrow_loads()") < main.index("from pipeline import cli")
