@@ -1,4 +1,4 @@
-"""pyarrow's memory pool in a batch job: jemalloc giving freed pages back at once.
+"""pyarrow's memory pool in newsbeam's processes: jemalloc giving freed pages back at once.
 
 Reading ``_state`` allocates and frees column buffers of a few hundred KiB among small
 allocations that stay. pyarrow's default allocator (mimalloc) keeps the freed pages out of
