@@ -73,7 +73,7 @@ class Outputs:
 def build(p: beam.Pipeline, job: JobConfig, inputs: Sources, mode) -> Dict[str, object]:
     """Add the job to ``p``; returns its main PCollections (for tests and the CLI)."""
     sourced = mode.source(p, job, inputs)
-    extracted = _extract(sourced.page_sets, job)
+    extracted = _extract(sourced.page_sets, job, mode.closes_extraction_workers)
     # Per-site template paragraphs out before dedup, so copies compare on clean text.
     learned = extracted.articles | "LearnSiteTemplates" >> mode.site_learning(
         job.boilerplate_min_articles, counted=extracted.article_sets)
@@ -87,12 +87,13 @@ def build(p: beam.Pipeline, job: JobConfig, inputs: Sources, mode) -> Dict[str, 
     return mode.sink(p, job, Outputs(articles, to_write, unique.duplicates, dead_letters, extracted))
 
 
-def _extract(page_sets: Dict[str, beam.PCollection], job: JobConfig) -> Extracted:
+def _extract(page_sets: Dict[str, beam.PCollection], job: JobConfig, close_workers: bool) -> Extracted:
     """One ExtractArticles per page source, the articles flattened after: raw HTML
     (~90 KB a page) never crosses a Flatten, which the local runner materialises
     (every element encoded, buffered by the runner and shipped again)."""
     found = {name: pages | f"ExtractArticles{name}" >> extract.ExtractArticles(
-        job.min_words, timeout=job.extract_timeout, tdm=job.tdm) for name, pages in page_sets.items()}
+        job.min_words, timeout=job.extract_timeout, tdm=job.tdm, close_workers=close_workers)
+        for name, pages in page_sets.items()}
     article_sets = [outputs.articles for outputs in found.values()]
     articles = article_sets[0] if len(article_sets) == 1 else article_sets | "AllArticles" >> beam.Flatten()
     return Extracted(articles, article_sets, [outputs[extract.LINEAGE] for outputs in found.values()],
@@ -181,6 +182,8 @@ def returning_arrow_allocator(on: bool) -> None:
 
 class Batch:
     """One run over a fixed set of inputs; dedup joins what earlier runs wrote."""
+
+    closes_extraction_workers = True  # each extraction stage runs once: its workers go with it
 
     def __init__(self, run_id: str, progress_dir: Optional[str] = None):
         self.run_id = run_id
@@ -361,6 +364,8 @@ class Streaming:
 
     ``in_process``: every worker is this process (the local FnApiRunner): windows are
     buffered in memory instead of Beam state."""
+
+    closes_extraction_workers = False  # bundles every polling round: the pool's 5 s idle close
 
     @staticmethod
     def site_learning(min_articles: int, counted=()):

@@ -32,11 +32,21 @@ LINEAGE = "lineage"  # (request URL, article URL) pairs, for the run's accountin
 
 
 class _ExtractFn(beam.DoFn):
-    def __init__(self, min_words: int, timeout: Optional[float] = EXTRACT_TIMEOUT_S, tdm: str = "record"):
+    def __init__(self, min_words: int, timeout: Optional[float] = EXTRACT_TIMEOUT_S, tdm: str = "record",
+                 close_workers: bool = False):
         self._min_words = min_words
         self._timeout = timeout
         self._tdm = tdm
+        self._close_workers = close_workers
         self.extracted = Metrics.counter("extract", "articles")
+
+    def finish_bundle(self):
+        # A batch stage extracts all its pages in one bundle (per worker): its extraction
+        # workers (~165 MiB each) are not needed after it, and their 5 s idle close left them
+        # beside the next stages' model loading (docs/performance.md, "The 600-page job's peak").
+        if self._close_workers:
+            from core import sandbox
+            sandbox.close_idle(0)
 
     def process(self, page: FetchedPage):
         page = load_content(page)  # a saved page's bytes are read here, not shipped between stages
@@ -66,12 +76,15 @@ class ExtractArticles(beam.PTransform):
     ``timeout``: seconds per page (None/0: in-process, unlimited)."""
 
     def __init__(self, min_words: int = MIN_ARTICLE_WORDS, label: Optional[str] = None,
-                 timeout: Optional[float] = EXTRACT_TIMEOUT_S, tdm: str = "record"):
+                 timeout: Optional[float] = EXTRACT_TIMEOUT_S, tdm: str = "record",
+                 close_workers: bool = False):
         super().__init__(label)
         self._min_words = min_words
         self._timeout = timeout
         self._tdm = tdm  # core.usage.TDM_MODES; "skip" dead-letters TDM-reserved pages
+        self._close_workers = close_workers  # after each bundle (batch); else once idle 5 s
 
     def expand(self, pages):
-        return pages | "Extract" >> beam.ParDo(_ExtractFn(self._min_words, self._timeout, self._tdm)).with_outputs(
+        return pages | "Extract" >> beam.ParDo(_ExtractFn(
+            self._min_words, self._timeout, self._tdm, self._close_workers)).with_outputs(
             DEAD_LETTER, LINEAGE, main="articles")
