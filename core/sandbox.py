@@ -42,8 +42,9 @@ MAX_IDLE = 8
 # A child's RSS creeps with the pages it has parsed (lxml/libxml2 and library state: 166 MiB
 # after 600 pages, 209 after 1,000); a fresh one costs ~1 CPU-s to start (docs/performance.md).
 RECYCLE_AFTER_CALLS = 250
-# An idle child is closed after this long: a batch stage extracts its pages back to back,
-# then the runner's later stages (NER, dedup, writing) would run beside a useless child.
+# An idle child is closed after this long: a stage extracts its pages back to back, then the
+# runner's later stages (NER, dedup, writing) would run beside a useless child. A batch stage
+# closes its children as soon as its bundle ends (transforms/extract.py): this bounds the rest.
 IDLE_CLOSE_SECONDS = 5.0
 _HEADER = struct.Struct("!Q")
 _ROOT = str(pathlib.Path(__file__).resolve().parents[1])

@@ -43,7 +43,7 @@ class _ExtractFn(beam.DoFn):
     def finish_bundle(self):
         # A batch stage extracts all its pages in one bundle (per worker): its extraction
         # workers (~165 MiB each) are not needed after it, and their 5 s idle close left them
-        # beside the next stages' model loading (docs/performance.md, "The 600-page job's peak").
+        # beside the next stages' model loading (docs/performance.md, "The 600-page job's peak was a race").
         if self._close_workers:
             from core import sandbox
             sandbox.close_idle(0)
