@@ -50,14 +50,14 @@ def before_pyarrow_loads(environ: MutableMapping[str, str] = os.environ) -> None
     environ.setdefault(JEMALLOC_VARIABLE, RETURNING_JEMALLOC_CONF)
 
 
-def returning_pool_name() -> str:
-    """``jemalloc`` where this pyarrow has it, else ``system`` (Windows, some conda builds)."""
+def returning_pool():
+    """pyarrow's jemalloc where this pyarrow has it, else the system allocator (Windows, some
+    conda builds)."""
     import pyarrow as pa
     try:
-        pa.jemalloc_memory_pool()
+        return pa.jemalloc_memory_pool()
     except NotImplementedError:
-        return "system"
-    return "jemalloc"
+        return pa.system_memory_pool()
 
 
 def for_child_processes(environ: MutableMapping[str, str] = os.environ) -> bool:
@@ -65,6 +65,6 @@ def for_child_processes(environ: MutableMapping[str, str] = os.environ) -> bool:
     False (nothing set) when the user chose a pool."""
     if environ.get(POOL_VARIABLE):
         return False
-    environ[POOL_VARIABLE] = returning_pool_name()
+    environ[POOL_VARIABLE] = returning_pool().backend_name
     environ.setdefault(JEMALLOC_VARIABLE, RETURNING_JEMALLOC_CONF)
     return True

@@ -167,8 +167,7 @@ def returning_arrow_allocator(on: bool) -> None:
                                                                        arrow_pool.JEMALLOC_VARIABLE)})
         if not _arrow_default[1][arrow_pool.POOL_VARIABLE]:
             arrow_pool.for_child_processes()
-            name = os.environ[arrow_pool.POOL_VARIABLE]
-            pa.set_memory_pool(pa.jemalloc_memory_pool() if name == "jemalloc" else pa.system_memory_pool())
+            pa.set_memory_pool(arrow_pool.returning_pool())
     elif _arrow_default is not None:
         pool, variables = _arrow_default
         _arrow_default = None
