@@ -34,12 +34,13 @@ import os
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from core.warc import WarcRange
-from pipeline.config import DEFAULT_CHUNK_PAGES as _DEFAULT
+from pipeline.config import DEFAULT_CHUNK_PAGES as _DEFAULT, ONE_JOB_PAGES as _ONE_JOB
 from pipeline.sources_file import Sources
 
 WarcFile = Union[str, Tuple[str, Optional[int]]]  # a path, or (path, size in bytes)
 
 DEFAULT_CHUNK_PAGES = _DEFAULT  # measured: docs/performance.md "Memory flat in input size"
+ONE_JOB_PAGES = _ONE_JOB  # with the default chunk size, one job up to this many pages
 
 
 @dataclasses.dataclass(frozen=True)

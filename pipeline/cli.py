@@ -257,8 +257,8 @@ def _plan_chunks(options, nb, inputs, runner):
         return []
     html_files = sources.list_html_files(nb.html_dir) if nb.html_dir else []
     planned = chunks.plan(inputs, html_files, chunks.warc_files(nb.warc or ()), nb.chunk_pages)
-    if automatic and sum(c.weight for c in planned) <= 2 * nb.chunk_pages:
-        # Up to twice a chunk, one job: a second chunk's start-up (~12 CPU-s with 2 workers)
+    if automatic and sum(c.weight for c in planned) <= chunks.ONE_JOB_PAGES:
+        # A little over a chunk, one job: a second chunk's start-up (~12 CPU-s with 2 workers)
         # costs more than the memory it saves (docs/performance.md).
         return []
     return planned if len(planned) > 1 else []

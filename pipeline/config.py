@@ -25,11 +25,17 @@ STREAMING_UNSUPPORTED_MODES = ("multi_processing",)
 
 
 # Pages of a chunk when --chunk-pages is not given (docs/performance.md "Memory flat in input
-# size"): a 1,000-page job peaks at 1.17x the 600-page one with 2 workers (1.28x in-process), and
-# a chunk's start-up (~3.5 CPU-s in-process, ~12 with 2 workers) stays a small share of its work.
+# size"): a 600-page chunk peaks at about the 600-page job (1.05-1.08x on 3,000 pages, in-process)
+# and costs no more CPU than 1,000-page chunks; a 1,000-page chunk peaked at 1.12x in-process and
+# 1.18x with 2 workers, too close to the 1.2x bound once a chunk also reads the state.
 # The same for every runner and worker count: the chunks decide which copy is the
 # representative, so they must not depend on how the run executes.
-DEFAULT_CHUNK_PAGES = 1000
+DEFAULT_CHUNK_PAGES = 600
+
+# Up to this many pages, a run with the default chunk size is one job: a second chunk's start-up
+# (~3.5 CPU-s in-process, ~12 with 2 workers) costs more than it saves, and a 1,000-page job
+# peaks within 1.2x of a 600-page one. An explicit --chunk-pages N is a hard limit.
+ONE_JOB_PAGES = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +72,7 @@ class JobConfig:
     # output
     max_rows_per_file: int = 100_000
     # performance: a local batch run over more pages runs as chunks of this many (0: one job;
-    # None: DEFAULT_CHUNK_PAGES, and one job up to twice that)
+    # None: DEFAULT_CHUNK_PAGES, and one job up to ONE_JOB_PAGES)
     chunk_pages: Optional[int] = None
     # streaming
     poll_interval: float = 60.0
