@@ -10,7 +10,7 @@ import argparse
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.config import DEFAULT_CHUNK_PAGES, DEFAULTS
+from pipeline.config import DEFAULT_CHUNK_PAGES, DEFAULTS, ONE_JOB_PAGES
 from transforms.usage import TDM_MODES
 
 
@@ -181,7 +181,7 @@ def _performance_flags(parser) -> None:
                "pages, each a Beam run into the same output (later chunks dedup against earlier "
                "ones as a rerun does), so memory stays flat in the input size; one summary and "
                f"report for the whole run (default {DEFAULT_CHUNK_PAGES}, and one job up to "
-               f"{2 * DEFAULT_CHUNK_PAGES} pages; 0: one job). Remote "
+               f"{ONE_JOB_PAGES} pages; 0: one job). Remote "
                "runners (--runner Dataflow, Flink, Spark, Portable with a job server ...) always get one job")
 
 

@@ -239,14 +239,15 @@ def test_multi_process_chunks_run_in_child_processes_with_the_same_rows(chunked,
     assert len(list((out / "_reports").glob("run-*.json"))) == 1
 
 
-def test_default_chunks_only_above_twice_a_chunk(tmp_path):
-    """The default: one job up to twice a chunk (a second chunk's start-up costs more
-    than it saves), above it even chunks of at most 1,000 pages, the same for every
+def test_default_chunks_only_above_one_job(tmp_path):
+    """The default: one job up to 1,000 pages (a second chunk's start-up costs more
+    than it saves), above it even chunks of at most 600 pages, the same for every
     worker count (the chunks decide representatives). An explicit N is a hard limit."""
     from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
-    from pipeline import cli
+    from pipeline import chunks, cli
     from pipeline.options import NewsbeamOptions
+    assert (chunks.DEFAULT_CHUNK_PAGES, chunks.ONE_JOB_PAGES) == (600, 1000)
     for i in range(2001):
         (tmp_path / f"p{i:04d}.html").write_text("<html></html>")
 
@@ -258,13 +259,15 @@ def test_default_chunks_only_above_twice_a_chunk(tmp_path):
         chosen = runner or FnApiRunner()
         return [c.weight for c in cli._plan_chunks(options, nb, Sources(), chosen)], nb.chunk_pages
 
-    assert planned() == ([667, 667, 667], 1000)
-    assert planned("--direct_running_mode=multi_processing", "--direct_num_workers=2") == ([667, 667, 667], 1000)
-    assert planned("--job_endpoint=embed", runner="PortableRunner") == ([667, 667, 667], 1000)
-    assert planned(runner="DataflowRunner") == ([], 1000)  # remote: one job
-    assert planned(files=2000) == ([], 1000)
+    assert planned() == ([501, 501, 501, 498], 600)
+    assert planned("--direct_running_mode=multi_processing", "--direct_num_workers=2") == ([501, 501, 501, 498], 600)
+    assert planned("--job_endpoint=embed", runner="PortableRunner") == ([501, 501, 501, 498], 600)
+    assert planned(runner="DataflowRunner") == ([], 600)  # remote: one job
     assert planned("--chunk-pages", "600", files=1200) == ([600, 600], 600)
     assert planned("--chunk-pages", "0", files=1200) == ([], 0)
+    assert planned(files=1001) == ([501, 500], 600)
+    assert planned(files=1000) == ([], 600)
+    assert planned("--chunk-pages", "600") == ([500, 500], 600)  # explicit: a hard limit
 
 
 # --------------------------------------------------------------------------- one WARC in record ranges
