@@ -304,6 +304,26 @@ def test_earlier_runs_reach_both_passes_through_one_join():
                     equal_to([(ARTICLES[1].url, "exact", old_id)]), label="dups")
 
 
+def test_a_copy_an_earlier_run_recorded_is_already_written_not_recorded_again():
+    """A rerun of read (not fetched) pages meets its copies again: those an earlier run
+    recorded are skipped as already written (no second ``_duplicates`` row or index
+    entry, on any day); a new copy of the same story is still recorded."""
+    story, copy, new_copy = ARTICLES[1], ARTICLES[0], ARTICLES[2]
+    previous = [sink_entry(story.url, story.article_id, story.content_hash, "article"),
+                sink_entry(copy.url, copy.article_id, None, "exact")]
+    with TestPipeline(runner="FnApiRunner") as p:
+        prev = p | "Prev" >> beam.Create(previous)
+        out = p | beam.Create([story, copy, new_copy]) | dedup.DedupArticles(prev)
+        assert_that(out["articles"], equal_to([]), label="articles")
+        assert_that(out["skipped"], equal_to([story.url, copy.url]), label="skipped")
+        assert_that(out["duplicates"] | "D" >> beam.Map(lambda d: (d.url, d.kind, d.duplicate_of)),
+                    equal_to([(new_copy.url, "exact", story.article_id)]), label="dups")
+
+
+def sink_entry(url, article_id, content, kind):
+    return IndexEntry(url=url, article_id=article_id, content_hash=content, kind=kind, written_at=T0)
+
+
 # --------------------------------------------------------------------------- across runs (d27)
 
 from schemas import arrow as arrow_schemas  # noqa: E402

@@ -41,16 +41,17 @@ def test_previous_requests_read_only_this_runs_urls(tmp_path):
                     equal_to([(seen.url, "article"), (alias.url, "url")]))
 
 
-def test_previous_articles_read_only_this_runs_ids_and_content_hashes(tmp_path):
+def test_previous_articles_read_only_this_runs_ids_content_hashes_and_copy_urls(tmp_path):
     a, b = art("https://a.example/1.html", "one story"), art("https://b.example/2.html", "another story")
     same_id = _entry(a.url, content_hash="f" * 64)
     same_body = _entry("https://c.example/copy.html", content_hash=b.content_hash)
-    not_an_article = _entry(a.url, kind="url")  # joined by URL key before fetching, not here
-    _write_state(tmp_path, "index", _unrelated(3000) + [same_id, same_body, not_an_article])
+    recorded_copy = _entry(a.url, kind="exact")  # a copy recorded at one of this run's URLs
+    other_copy = _entry("https://d.example/elsewhere.html", kind="near")
+    _write_state(tmp_path, "index", _unrelated(3000) + [same_id, same_body, recorded_copy, other_copy])
     with TestPipeline(runner="FnApiRunner") as p:
         read = p | beam.Create([a, b]) | dedup.ReadPreviousArticles(str(tmp_path))
         assert_that(read | beam.Map(lambda e: (e.url, e.kind)),
-                    equal_to([(a.url, "article"), (same_body.url, "article")]))
+                    equal_to([(a.url, "article"), (same_body.url, "article"), (a.url, "exact")]))
 
 
 def _signatures(articles, config):

@@ -191,7 +191,9 @@ def previous_requests(output: str, url_keys: AbstractSet[str]) -> Iterator[Index
 
 def previous_articles(output: str, keys: AbstractSet[str]) -> Iterator[IndexEntry]:
     """The earlier runs' article entries whose id or content hash is one of this run's
-    articles' (``keys``): all that ``_ByCanonicalUrl`` and ``_ByContent`` can join."""
+    articles' (``keys``): all that ``_ByCanonicalUrl`` and ``_ByContent`` can join; and
+    their duplicate entries under one of this run's article URLs (also in ``keys``), so
+    that a copy an earlier run recorded is not recorded again (``_DropRecorded``)."""
     if not keys:
         return iter(())
 
@@ -203,8 +205,17 @@ def previous_articles(output: str, keys: AbstractSet[str]) -> Iterator[IndexEntr
         ours = pc.is_in(batch.column("article_id"), value_set=value_set)
         if "content_hash" in batch.schema.names:
             ours = pc.or_(ours, pc.fill_null(pc.is_in(batch.column("content_hash"), value_set=value_set), False))
-        return pc.and_(pc.equal(batch.column("kind"), "article"), ours)
+        article = pc.equal(batch.column("kind"), "article")
+        recorded_copy = pc.and_(pc.invert(article), pc.is_in(batch.column("url"), value_set=value_set))
+        return pc.or_(pc.and_(article, ours), recorded_copy)
     return sink.iter_index(output, keep)
+
+
+def article_keys(article: Article) -> Tuple[str, ...]:
+    """What ``previous_articles`` looks up for one article: its id and content hash, and
+    every URL a duplicate row of it may carry (``duplicate_row``, ``copy_url``)."""
+    return (article.article_id, article.content_hash, article.url,
+            *((article.input_url,) if article.input_url else ()), *article.aliases)
 
 
 def _key_set(keys) -> pvalue.AsSingleton:
@@ -229,15 +240,14 @@ class ReadPreviousRequests(beam.PTransform):
 
 class ReadPreviousArticles(beam.PTransform):
     """Article -> the earlier runs' article IndexEntry sharing an id or a content hash
-    with one of them (bounded by this run)."""
+    with one of them, and duplicate IndexEntry under one of their URLs (bounded by this run)."""
 
     def __init__(self, output: str, label: Optional[str] = None):
         super().__init__(label)
         self._output = output
 
     def expand(self, articles):
-        keys = (articles | "IdsAndHashes" >> beam.FlatMap(lambda a: (a.article_id, a.content_hash))
-                .with_output_types(str)
+        keys = (articles | "IdsHashesUrls" >> beam.FlatMap(article_keys).with_output_types(str)
                 | "KeySet" >> beam.combiners.ToSet().without_defaults())
         return articles.pipeline | "Index" >> sink.ReadFromOutput(
             self._output, previous_articles, IndexEntry, side_inputs=[_key_set(keys)])
@@ -325,6 +335,31 @@ class _ByContent(beam.PTransform):
                 | "Fold" >> beam.FlatMap(_fold_by_content).with_outputs(DUPLICATES, SKIPPED, main="articles"))
 
 
+def drop_recorded(duplicate: Duplicate, recorded: AbstractSet[str]):
+    """A copy whose URL an earlier run recorded as a duplicate is already written (tagged
+    ``skipped``), as its page would have been before fetching: a rerun of saved pages or
+    a WARC (which are read, not fetched) records no copy twice, on any day."""
+    if duplicate.url in recorded:
+        Metrics.counter("dedup", "skipped_already_written").inc()
+        yield pvalue.TaggedOutput(SKIPPED, duplicate.url)
+    else:
+        yield duplicate
+
+
+class _DropRecorded(beam.PTransform):
+    """(duplicate rows, earlier runs' index) -> the rows no earlier run recorded; tagged
+    ``skipped``: the URLs of those it did."""
+
+    def expand(self, pcolls):
+        duplicates, previous = pcolls
+        recorded = (previous
+                    | "RecordedCopies" >> beam.Filter(lambda e: not _is_article(e))
+                    | "CopyUrls" >> beam.Map(lambda e: e.url).with_output_types(str)
+                    | "CopyUrlSet" >> beam.combiners.ToSet().without_defaults())
+        return duplicates | "Drop" >> beam.FlatMap(drop_recorded, _key_set(recorded)).with_outputs(
+            SKIPPED, main="duplicates")
+
+
 class DedupArticles(beam.PTransform):
     """Article -> one Article per story; tagged ``duplicates`` (Duplicate rows for
     every folded copy) and ``skipped`` (URLs whose article an earlier run wrote).
@@ -365,10 +400,11 @@ class DedupArticles(beam.PTransform):
 
         final = stories | "EmitDuplicates" >> beam.FlatMap(_emit).with_outputs(
             DUPLICATES, main="articles")
-        duplicates = ((by_url.duplicates, by_content.duplicates, final.duplicates, *near_duplicates)
-                      | "FlattenDuplicates" >> beam.Flatten())
-        skipped = (by_url.skipped, by_content.skipped) | "FlattenSkipped" >> beam.Flatten()
-        out = {"articles": final.articles, DUPLICATES: duplicates, SKIPPED: skipped}
+        found = ((by_url.duplicates, by_content.duplicates, final.duplicates, *near_duplicates)
+                 | "FlattenDuplicates" >> beam.Flatten())
+        duplicates = (found, self._previous) | "DropRecorded" >> _DropRecorded()
+        skipped = (by_url.skipped, by_content.skipped, duplicates.skipped) | "FlattenSkipped" >> beam.Flatten()
+        out = {"articles": final.articles, DUPLICATES: duplicates.duplicates, SKIPPED: skipped}
         if copies is not None:  # for _state/signatures, beside the written articles' own rows
             out[COPY_SIGNATURES] = copies
         return out

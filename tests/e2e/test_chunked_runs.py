@@ -107,6 +107,27 @@ def test_same_rows_in_a_fresh_output_and_a_rerun_adds_nothing(chunked):
     assert (inputs, articles, unaccounted) == (5, 0, 0)
 
 
+def test_a_rerun_on_another_day_records_no_copy_twice(chunked, tmp_path):
+    """Saved pages are read again on a rerun (nothing skips them before extraction, as a
+    fetch would be): a copy an earlier run recorded must count as already written, not
+    become a second ``_duplicates`` row in the new day's partition nor a second index entry."""
+    import datetime as dt
+    import shutil
+    pages, root, *_ = chunked
+    out = tmp_path / "out"
+    shutil.copytree(root / "out", out)
+    [day] = list((out / "_duplicates").iterdir())
+    earlier = dt.date.fromisoformat(day.name.split("=")[1]) - dt.timedelta(days=1)
+    day.rename(day.with_name(f"date={earlier.isoformat()}"))  # as if written yesterday
+    result = _run(pages, out)
+    inputs, articles, duplicates, dead, already, unaccounted = map(int, SUMMARY.search(result.stdout).groups())
+    assert (inputs, articles, duplicates, dead, already, unaccounted) == (5, 0, 0, 1, 4, 0)
+    assert [r["url"] for r in _rows(out, "_duplicates")] == ["https://mirror.example.net/library"]
+    con = duckdb.connect()
+    assert con.execute(f"SELECT count(*) - count(DISTINCT (url, kind, article_id)) "
+                       f"FROM read_parquet('{out}/_state/index/*.parquet')").fetchone()[0] == 0
+
+
 def test_the_local_portable_runner_cuts_the_same_chunks(chunked, tmp_path):
     """The chunks decide representatives, so every local runner cuts the same ones:
     the PortableRunner (embedded job service) writes the in-process chunked rows."""
