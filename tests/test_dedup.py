@@ -309,8 +309,8 @@ def test_a_copy_an_earlier_run_recorded_is_already_written_not_recorded_again():
     recorded are skipped as already written (no second ``_duplicates`` row or index
     entry, on any day); a new copy of the same story is still recorded."""
     story, copy, new_copy = ARTICLES[1], ARTICLES[0], ARTICLES[2]
-    previous = [sink_entry(story.url, story.article_id, story.content_hash, "article"),
-                sink_entry(copy.url, copy.article_id, None, "exact")]
+    previous = [_index_entry(story.url, story.article_id, story.content_hash, "article"),
+                _index_entry(copy.url, copy.article_id, None, "exact")]
     with TestPipeline(runner="FnApiRunner") as p:
         prev = p | "Prev" >> beam.Create(previous)
         out = p | beam.Create([story, copy, new_copy]) | dedup.DedupArticles(prev)
@@ -320,7 +320,7 @@ def test_a_copy_an_earlier_run_recorded_is_already_written_not_recorded_again():
                     equal_to([(new_copy.url, "exact", story.article_id)]), label="dups")
 
 
-def sink_entry(url, article_id, content, kind):
+def _index_entry(url, article_id, content, kind):
     return IndexEntry(url=url, article_id=article_id, content_hash=content, kind=kind, written_at=T0)
 
 

@@ -14,7 +14,8 @@ joined once, in the first pass; its entries ride on to the second keyed by
 content hash, so that pass is a plain GroupByKey (each multi-input Flatten is
 one more time every article is shipped through the local runner). Each earlier-run
 table is read only where this run can match it, filtered inside the reading step
-(``ReadPreviousRequests``: URL keys; ``ReadPreviousArticles``: ids, content hashes;
+(``ReadPreviousRequests``: URL keys; ``ReadPreviousArticles``: ids, content hashes, and
+the URLs of recorded copies;
 ``read_band_keys``: LSH buckets): memory grows with the run, not with the output.
 
 Near-duplicates in batch: articles sharing an LSH band are linked; each
